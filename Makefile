@@ -1,0 +1,37 @@
+# Two commands do all set-up on a fresh machine with Python 3.11+ and make:
+#   make lab    install into .venv and open the course in JupyterLab
+#   make test   install into .venv (and Chromium, for the browser tests) and run every test
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
+
+.PHONY: lab test install browser-deps present bench clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "durable-sim needs Python 3.11 or newer (found $$($(PYTHON) --version))"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+lab: install
+	$(BIN)/jupyter lab --notebook-dir=notebooks $(ROOT_FLAG) 01-the-crash-that-charges-you-twice.ipynb
+
+browser-deps: install
+	@scripts/ensure-chromium
+
+test: install browser-deps
+	$(BIN)/python -m pytest --nbval-lax -p no:cacheprovider
+
+present: install
+	$(BIN)/voila notebooks/01-the-crash-that-charges-you-twice.ipynb --no-browser $(ROOT_FLAG)
+
+bench: install
+	$(BIN)/python benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) artifacts .pytest_cache

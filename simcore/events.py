@@ -1,0 +1,216 @@
+"""The event types of a workflow history.
+
+A history is a list of facts, each named in the past tense with Temporal's name for it, so that a
+learner who opens a real Temporal history later meets the same words. Events are frozen: a fact
+that has been recorded is never edited. Every payload is plain JSON data, so a history file can be
+read by anything and loading one never runs code.
+
+Two families matter to replay:
+- *command events* record what the workflow code decided (schedule an activity, record a marker,
+  start a timer, complete). On replay the code must decide the same things, in the same order.
+- *result events* record what the world answered (an activity completed or failed, a timer fired,
+  a signal arrived). On replay they are handed back to the code instead of asking the world again.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, fields
+from typing import Any, ClassVar
+
+EVENT_TYPES: dict[str, type[Event]] = {}
+
+
+@dataclass(frozen=True)
+class Event:
+    """One recorded fact. `event_id` counts from 1 without gaps within a run's history."""
+
+    event_id: int
+    time: float  # simulated seconds since the world's epoch
+
+    command: ClassVar[bool] = False  # True for events that record a decision of the workflow code
+
+    def __init_subclass__(cls, **kw):
+        super().__init_subclass__(**kw)
+        EVENT_TYPES[cls.__name__] = cls
+
+    @property
+    def type(self) -> str:
+        return type(self).__name__
+
+    @property
+    def attrs(self) -> dict[str, Any]:
+        """The payload: every field but the envelope (id and time)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)[2:]}
+
+    def summary(self) -> str:
+        """One short line for the history panel, e.g. `ActivityTaskCompleted ChargeCard -> 'ch_1'`."""
+        return self.type
+
+    def __repr__(self) -> str:
+        return f"<{self.event_id:>3} {self.summary()} @{self.time:g}s>"
+
+
+@dataclass(frozen=True, repr=False)
+class WorkflowExecutionStarted(Event):
+    workflow_type: str
+    workflow_id: str
+    input: list
+
+    def summary(self):
+        return f"WorkflowExecutionStarted {self.workflow_type}({_short(self.input)})"
+
+
+@dataclass(frozen=True, repr=False)
+class ActivityTaskScheduled(Event):
+    activity_id: str  # "1", "2", ...: the command's sequence number, as Temporal assigns it
+    activity_type: str
+    input: list
+    command: ClassVar[bool] = True
+
+    def summary(self):
+        return f"ActivityTaskScheduled {self.activity_type}"
+
+
+@dataclass(frozen=True, repr=False)
+class ActivityTaskStarted(Event):
+    scheduled_event_id: int
+    attempt: int
+
+    def summary(self):
+        return f"ActivityTaskStarted #{self.scheduled_event_id} attempt {self.attempt}"
+
+
+@dataclass(frozen=True, repr=False)
+class ActivityTaskCompleted(Event):
+    scheduled_event_id: int
+    result: Any
+
+    def summary(self):
+        return f"ActivityTaskCompleted #{self.scheduled_event_id} -> {_short(self.result)}"
+
+
+@dataclass(frozen=True, repr=False)
+class ActivityTaskFailed(Event):
+    scheduled_event_id: int
+    error_type: str
+    message: str
+
+    def summary(self):
+        return f"ActivityTaskFailed #{self.scheduled_event_id} {self.error_type}"
+
+
+@dataclass(frozen=True, repr=False)
+class MarkerRecorded(Event):
+    """A value the code asked for that must not change on replay: the clock, a random number, a uuid,
+    a patch decision. Temporal's SDKs record side effects and version markers the same way."""
+
+    marker_name: str
+    value: Any
+    command: ClassVar[bool] = True
+
+    def summary(self):
+        return f"MarkerRecorded {self.marker_name} = {_short(self.value)}"
+
+
+@dataclass(frozen=True, repr=False)
+class TimerStarted(Event):
+    timer_id: str
+    seconds: float
+    command: ClassVar[bool] = True
+
+    def summary(self):
+        return f"TimerStarted {self.timer_id} ({self.seconds:g}s)"
+
+
+@dataclass(frozen=True, repr=False)
+class TimerFired(Event):
+    timer_id: str
+    started_event_id: int
+
+    def summary(self):
+        return f"TimerFired {self.timer_id}"
+
+
+@dataclass(frozen=True, repr=False)
+class WorkflowExecutionSignaled(Event):
+    signal_name: str
+    input: Any
+
+    def summary(self):
+        return f"WorkflowExecutionSignaled {self.signal_name}"
+
+
+@dataclass(frozen=True, repr=False)
+class WorkflowExecutionCompleted(Event):
+    result: Any
+    command: ClassVar[bool] = True
+
+    def summary(self):
+        return f"WorkflowExecutionCompleted -> {_short(self.result)}"
+
+
+@dataclass(frozen=True, repr=False)
+class WorkflowExecutionFailed(Event):
+    error_type: str
+    message: str
+    command: ClassVar[bool] = True
+
+    def summary(self):
+        return f"WorkflowExecutionFailed {self.error_type}: {self.message}"
+
+
+RESULT_OF = {  # result event type -> the field naming the command event it answers
+    "ActivityTaskCompleted": "scheduled_event_id",
+    "ActivityTaskFailed": "scheduled_event_id",
+    "TimerFired": "started_event_id",
+}
+CLOSING = ("WorkflowExecutionCompleted", "WorkflowExecutionFailed")
+
+
+class HistoryError(ValueError):
+    """A history that cannot be trusted: what is wrong, and where."""
+
+
+def to_json(event: Event) -> str:
+    return json.dumps(event.attrs, sort_keys=True, separators=(",", ":"))
+
+
+def from_record(event_id: int, type_name: str, time: float, payload: str, where: str = "") -> Event:
+    """Rebuild an event from its stored form, refusing anything that is not exactly an event we know.
+
+    `where` names the history for the error message (a workflow id, a file)."""
+    at = f"{where} event {event_id}" if where else f"event {event_id}"
+    cls = EVENT_TYPES.get(type_name)
+    if cls is None or cls is Event:
+        known = ", ".join(sorted(n for n in EVENT_TYPES if n != "Event"))
+        raise HistoryError(f"{at}: unknown event type {type_name!r} (known: {known})")
+    try:
+        attrs = json.loads(payload)
+    except (TypeError, ValueError) as e:
+        raise HistoryError(f"{at} ({type_name}): payload is not JSON ({e}): {str(payload)[:60]!r}") from None
+    if not isinstance(attrs, dict):
+        raise HistoryError(f"{at} ({type_name}): payload must be a JSON object, got {type(attrs).__name__}")
+    expected = [f.name for f in fields(cls)[2:]]
+    if sorted(attrs) != sorted(expected):
+        raise HistoryError(f"{at} ({type_name}): payload fields {sorted(attrs)} but expected {expected}")
+    return cls(event_id, time, **attrs)
+
+
+def _short(value: Any, width: int = 28) -> str:
+    text = json.dumps(value, separators=(",", ":")) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def event_dict(event: Event) -> dict:
+    """The JSON form of one event, as `simcore history` prints it and as fixtures store it."""
+    return {"event_id": event.event_id, "type": event.type, "time": event.time, "attrs": event.attrs}
+
+
+def from_dict(d: dict, where: str = "") -> Event:
+    """The inverse of `event_dict`, with the same checks as reading a history file."""
+    try:
+        return from_record(int(d["event_id"]), d["type"], float(d["time"]), json.dumps(d["attrs"]), where)
+    except (KeyError, TypeError, ValueError) as e:
+        if isinstance(e, HistoryError):
+            raise
+        raise HistoryError(f"{where or 'history'}: malformed event {str(d)[:80]}: {e!r}") from None

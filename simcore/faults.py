@@ -1,0 +1,76 @@
+"""Faults as data, applied by a seeded injector.
+
+A `FaultPlan` says what goes wrong and where (`Crash("ChargeCard")`: the process dies once the
+charge's result is in the code's hands; `Crash("ChargeCard", when="after_effect")`: it dies after
+the card network charged, before anyone recorded it). The injector is told by the engine and the
+world each time a point is reached and raises `ProcessCrashed` where the plan says so. The same plan
+and seed give the same run.
+"""
+from __future__ import annotations
+
+import random
+from collections import Counter
+from dataclasses import dataclass, field
+
+WHEN = ("after_step", "after_effect", "before_effect")
+
+
+class ProcessCrashed(BaseException):
+    """The process dies here. A BaseException on purpose: workflow and activity code that catches
+    `Exception` must not be able to swallow its own death."""
+
+    def __init__(self, point: str):
+        super().__init__(point)
+        self.point = point
+
+
+@dataclass(frozen=True)
+class Crash:
+    step: str                   # a step (activity) name, e.g. "ChargeCard"
+    when: str = "after_step"    # after_step: the code has the result (and it is recorded, if anything
+    #                             records); after_effect: the world acted, nobody recorded it yet;
+    #                             before_effect: the attempt started, the world has not acted
+    nth: int = 1                # fire at the nth time this point is reached
+
+    def __post_init__(self):
+        if self.when not in WHEN:
+            raise ValueError(f"Crash.when must be one of {WHEN}, got {self.when!r}")
+        if self.nth < 1:
+            raise ValueError(f"Crash.nth counts from 1, got {self.nth}")
+
+    def __str__(self):
+        return f"crash {self.when.replace('_', ' ')} {self.step}" + (f" (#{self.nth})" if self.nth > 1 else "")
+
+
+@dataclass(frozen=True)
+class FaultPlan:
+    crashes: tuple[Crash, ...] = ()
+
+    @classmethod
+    def crash_after(cls, *steps: str, when: str = "after_step") -> FaultPlan:
+        """One crash after each named step; a step named twice crashes at its first two passes."""
+        seen: Counter = Counter()
+        crashes = []
+        for s in steps:
+            if s and s != "none":
+                seen[s] += 1
+                crashes.append(Crash(s, when, seen[s]))
+        return cls(tuple(crashes))
+
+
+@dataclass
+class Injector:
+    plan: FaultPlan
+    rng: random.Random = field(default_factory=lambda: random.Random(0))
+    reached_count: Counter = field(default_factory=Counter)
+    fired: list = field(default_factory=list)   # (time, Crash) in the order they happened
+    clock: object = None                        # () -> simulated time, for the record
+
+    def reached(self, when: str, step: str) -> None:
+        """Called at every fault point; raises ProcessCrashed where the plan says so."""
+        self.reached_count[when, step] += 1
+        n = self.reached_count[when, step]
+        for crash in self.plan.crashes:
+            if crash.when == when and crash.step == step and crash.nth == n:
+                self.fired.append((self.clock() if self.clock else 0.0, crash))
+                raise ProcessCrashed(str(crash))

@@ -1,0 +1,199 @@
+"""The durable, append-only event history.
+
+Why SQLite: it is a real file on disk with real transactions, in the standard library, and a learner
+can open it with `sqlite3` and read the rows. An append is one transaction: when `append` returns,
+the events are on disk (WAL journal, synchronous=FULL: a commit survives a process crash and a power
+loss). Nothing is ever updated or deleted.
+
+Fencing comes for free from the key (workflow id, run id, event id): an append must continue the
+sequence exactly where the writer believes it ends, so a writer working from a stale copy (a zombie
+worker, a second process) gets `HistoryConflict` instead of forking the history.
+
+`History.memory()` keeps the same contract (JSON payloads, gap-free ids, conflicts) without a disk,
+for sweeps of thousands of runs. It says so in its repr.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from contextlib import contextmanager
+from pathlib import Path
+
+from .events import Event, HistoryError, from_record, to_json
+
+FORMAT = "simcore-history/1"
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS events (
+    workflow_id TEXT NOT NULL,
+    run_id      TEXT NOT NULL,
+    event_id    INTEGER NOT NULL,
+    type        TEXT NOT NULL,
+    time        REAL NOT NULL,
+    payload     TEXT NOT NULL,      -- JSON: the event's fields; never pickle
+    PRIMARY KEY (workflow_id, run_id, event_id)
+) WITHOUT ROWID;
+"""
+
+
+class HistoryConflict(HistoryError):
+    """An append that does not continue the history where it ends: someone else wrote first."""
+
+
+class History:
+    """Histories of many workflow runs, keyed by (workflow id, run id)."""
+
+    def __init__(self, path: str | os.PathLike | None = None, *, synchronous: str = "FULL"):
+        self.path = Path(path) if path is not None else None
+        self._mem: dict[tuple[str, str], list[Event]] | None = None
+        if self.path is None:
+            self._mem = {}
+            return
+        self._db = _open(self.path, synchronous)
+
+    @classmethod
+    def memory(cls) -> History:
+        return cls(None)
+
+    def __repr__(self):
+        return f"History({str(self.path)!r})" if self.path else "History.memory()  # in RAM: not durable"
+
+    def close(self):
+        if self._mem is None:
+            self._db.close()
+
+    # -- writing -----------------------------------------------------------------------------
+    def append(self, workflow_id: str, events: list[Event], run_id: str = "1") -> None:
+        """Append `events` atomically. Their ids must continue the stored sequence without a gap."""
+        if not events:
+            return
+        rows = [(e.event_id, e.type, e.time, _payload(e, workflow_id)) for e in events]
+        first = events[0].event_id
+        for offset, e in enumerate(events):
+            if e.event_id != first + offset:
+                raise HistoryError(f"{workflow_id}: events to append are not consecutive at {e.event_id}")
+        if self._mem is not None:
+            log = self._mem.setdefault((workflow_id, run_id), [])
+            if first != len(log) + 1:
+                raise _conflict(workflow_id, first, len(log))
+            log.extend(events)
+            return
+        try:
+            with _transaction(self._db):  # all of these events, or none
+                end = self._db.execute(
+                    "SELECT COALESCE(MAX(event_id), 0) FROM events WHERE workflow_id=? AND run_id=?",
+                    (workflow_id, run_id)).fetchone()[0]
+                if first != end + 1:
+                    raise _conflict(workflow_id, first, end)
+                self._db.executemany(
+                    "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?)",
+                    [(workflow_id, run_id, *row) for row in rows])
+        except sqlite3.IntegrityError:
+            raise _conflict(workflow_id, first, None) from None
+        except sqlite3.OperationalError as e:
+            raise HistoryError(f"{self.path}: cannot append to {workflow_id}: {e}. "
+                               "Nothing was written; the history is as it was.") from None
+
+    # -- reading -----------------------------------------------------------------------------
+    def read(self, workflow_id: str, run_id: str = "1") -> list[Event]:
+        """The run's events in order, checked: ids from 1 without gaps, known types, JSON payloads."""
+        if self._mem is not None:
+            return list(self._mem.get((workflow_id, run_id), ()))
+        rows = self._db.execute(
+            "SELECT event_id, type, time, payload FROM events WHERE workflow_id=? AND run_id=? "
+            "ORDER BY event_id", (workflow_id, run_id)).fetchall()
+        where = f"{self.path} workflow {workflow_id!r}"
+        events = []
+        for expected, (event_id, type_name, time, payload) in enumerate(rows, start=1):
+            if event_id != expected:
+                raise HistoryError(f"{where}: event {expected} is missing (next stored is {event_id}); "
+                                   "the history has a hole and cannot be replayed")
+            events.append(from_record(event_id, type_name, time, payload, where))
+        return events
+
+    def length(self, workflow_id: str, run_id: str = "1") -> int:
+        if self._mem is not None:
+            return len(self._mem.get((workflow_id, run_id), ()))
+        return self._db.execute("SELECT COALESCE(MAX(event_id), 0) FROM events WHERE workflow_id=? AND "
+                                "run_id=?", (workflow_id, run_id)).fetchone()[0]
+
+    def workflows(self) -> list[tuple[str, str]]:
+        """Every (workflow id, run id) with at least one event."""
+        if self._mem is not None:
+            return sorted(k for k, v in self._mem.items() if v)
+        return self._db.execute("SELECT DISTINCT workflow_id, run_id FROM events ORDER BY 1, 2").fetchall()
+
+
+def _payload(event: Event, workflow_id: str) -> str:
+    try:
+        return to_json(event)
+    except (TypeError, ValueError) as e:
+        raise HistoryError(f"{workflow_id}: {event.type} carries a value that is not JSON data ({e}); "
+                           "workflow inputs and activity results must be JSON (str, number, list, dict)") from None
+
+
+def _conflict(workflow_id, first, end):
+    where = f"it ends at event {end}" if end is not None else "that event id is taken"
+    return HistoryConflict(f"{workflow_id}: append at event {first} refused, {where}: another writer "
+                           "got there first; reload the history and retry")
+
+
+def _open(path: Path, synchronous: str) -> sqlite3.Connection:
+    if path.is_dir():
+        raise HistoryError(f"{path}: is a folder, not a history file")
+    try:
+        db = sqlite3.connect(path, isolation_level=None, timeout=10)  # transactions are explicit
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute(f"PRAGMA synchronous={synchronous}")
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if tables and "meta" not in tables:
+            raise HistoryError(f"{path}: a SQLite file, but not a simcore history (tables: "
+                               f"{', '.join(sorted(tables))}); point at a history file or a new path")
+        if not tables:
+            db.executescript(SCHEMA)
+            db.execute("INSERT OR IGNORE INTO meta VALUES ('format', ?)", (FORMAT,))
+        row = db.execute("SELECT value FROM meta WHERE key='format'").fetchone()
+        fmt = row[0] if row else None
+    except sqlite3.DatabaseError as e:
+        raise HistoryError(f"{path}: cannot open as a history file ({e})") from None
+    if fmt != FORMAT:
+        raise HistoryError(f"{path}: history format {fmt!r}, this engine reads {FORMAT!r}")
+    return db
+
+
+@contextmanager
+def _transaction(db: sqlite3.Connection):
+    db.execute("BEGIN IMMEDIATE")  # take the write lock before reading where the history ends
+    try:
+        yield
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
+def dump(events: list[Event]) -> str:
+    """A history as JSON text, one event per line: the fixture format of the tests."""
+    from .events import event_dict
+    return "[\n" + ",\n".join(json.dumps(event_dict(e)) for e in events) + "\n]\n"
+
+
+def load(text: str, where: str = "history") -> list[Event]:
+    """Parse the output of `dump`, with the same checks as reading the database."""
+    from .events import from_dict
+    try:
+        items = json.loads(text)
+    except ValueError as e:
+        raise HistoryError(f"{where}: not JSON ({e})") from None
+    if not isinstance(items, list):
+        raise HistoryError(f"{where}: expected a JSON list of events")
+    events = [from_dict(d, where) if isinstance(d, dict) else _bad(where, d) for d in items]
+    for expected, e in enumerate(events, start=1):
+        if e.event_id != expected:
+            raise HistoryError(f"{where}: event {expected} is missing (found {e.event_id} in its place)")
+    return events
+
+
+def _bad(where, d):
+    raise HistoryError(f"{where}: expected an event object, got {str(d)[:60]!r}")

@@ -1,0 +1,45 @@
+"""ORDER #1001: the story every scene tells. Four steps, each an activity that touches the world."""
+from __future__ import annotations
+
+from .workflow import activity, workflow
+
+STEPS = ("ChargeCard", "ReserveInventory", "ShipPackage", "SendConfirmationEmail")
+ORDER_ID, CENTS = "1001", 4200
+
+
+@activity("ChargeCard", seconds=2)
+def charge_card(act, order_id, cents):
+    return act.world.charge(order_id, cents)
+
+
+@activity("ReserveInventory", seconds=1)
+def reserve_inventory(act, order_id):
+    return act.world.reserve(order_id, "mug")
+
+
+@activity("ShipPackage", seconds=3)
+def ship_package(act, order_id):
+    return act.world.ship(order_id)
+
+
+@activity("SendConfirmationEmail", seconds=1)
+def send_confirmation_email(act, order_id):
+    return act.world.email(order_id, "Confirmation")
+
+
+ACTIVITIES = (charge_card, reserve_inventory, ship_package, send_confirmation_email)
+
+
+@workflow
+def fulfill_order(ctx, order_id, cents):
+    charged = False
+    step = 0
+    yield ctx.activity(charge_card, order_id, cents)
+    charged, step = True, 1
+    yield ctx.activity(reserve_inventory, order_id)
+    step = 2
+    yield ctx.activity(ship_package, order_id)
+    step = 3
+    yield ctx.activity(send_confirmation_email, order_id)
+    step = 4
+    return f"order {order_id} fulfilled"

@@ -1,0 +1,269 @@
+"""Replay: run workflow code from line one against its history.
+
+A `Machine` owns one running workflow generator. It is fed history events in order:
+- the start event creates the generator and runs it to its first command;
+- every command the code yields is matched against the next event of the history. If the history
+  has that command, the recorded answer is used (for a marker, its value); if the history has
+  something else, the code is not the code that wrote this history: `NonDeterminismError`, naming
+  the event, what was recorded and what the code did;
+- result events (an activity completed, a timer fired) are handed to the command waiting for them.
+When the history runs out the machine is *live*: new commands become new events in `machine.new`,
+for the engine to append durably before it acts on them.
+
+The same machine serves a fresh start (an empty history), a replay after a crash (the whole
+history), and a sticky worker that keeps it in memory and feeds it only the events that are new.
+"""
+from __future__ import annotations
+
+import sys
+from collections import deque
+from dataclasses import dataclass, field
+
+from . import events as ev
+from .workflow import (ActivityError, Live, RecordMarker, ScheduleActivity, StartTimer, WorkflowContext,
+                       WorkflowDef)
+
+
+class NonDeterminismError(Exception):
+    """The code did something other than what its history recorded. The workflow is stuck, not
+    silently wrong: fix the code (or patch it) and the same history replays."""
+
+    def __init__(self, workflow_id: str, event: ev.Event | None, produced: str, index: int):
+        self.workflow_id, self.event, self.produced, self.index = workflow_id, event, produced, index
+        recorded = event.summary() if event else "nothing more"
+        super().__init__(f"non-determinism in {workflow_id} at event {index}: history recorded "
+                         f"[{recorded}] but the code produced [{produced}]")
+
+
+@dataclass
+class Waiting:
+    command: object
+    event_id: int  # the command event whose result the code waits for
+
+
+@dataclass
+class Machine:
+    workflow: WorkflowDef
+    workflow_id: str
+    live: Live | None = None      # None: replay only; running out of history is then an error
+    strict: bool = True           # False: match commands by position only (a hand-rolled checkpoint)
+    on_step: object = None        # callback(machine, command, event, replayed): the trace hooks here
+
+    events: list = field(default_factory=list)   # every event this machine has seen or produced
+    new: list = field(default_factory=list)      # produced live, not yet durable
+    waiting: Waiting | None = None
+    result: object = None
+    closed: bool = False
+    replayed: int = 0   # commands answered from history
+    executed: int = 0   # commands produced live
+
+    def __post_init__(self):
+        self.ctx = WorkflowContext(self.workflow_id)
+        self._queue: deque = deque()
+        self._gen = None
+        self._last_ram: dict = {}
+        self._last_line: int | None = None
+        self._replaying = False
+
+    # -- feeding history ---------------------------------------------------------------------
+    def feed(self, events) -> Machine:
+        """Apply recorded events in order; the code runs as far as they take it."""
+        self._queue.extend(events)
+        while self._queue:
+            e = self._queue.popleft()
+            self._seen(e)
+            if isinstance(e, ev.WorkflowExecutionStarted):
+                self._gen = self.workflow.fn(self.ctx, *e.input)
+                self._advance(None)
+            elif e.command:  # the code had its chance to produce this command and did not
+                raise NonDeterminismError(self.workflow_id, e, self._describe_now(), e.event_id)
+            elif self.waiting and getattr(e, ev.RESULT_OF.get(e.type, ""), None) == self.waiting.event_id:
+                self._resolve(e)
+        return self
+
+    def take_new(self) -> list:
+        """The live events to append; the engine must make them durable before acting on them."""
+        new, self.new = self.new, []
+        return new
+
+    @property
+    def length(self) -> int:
+        return len(self.events)
+
+    @property
+    def ram(self) -> dict | None:
+        """The workflow's local variables right now (None once the generator is gone)."""
+        frame = self._gen.gi_frame if self._gen else None
+        local = frame.f_locals if frame is not None else self._last_ram
+        return {k: v for k, v in local.items() if k != "ctx" and not k.startswith("_")}
+
+    @property
+    def line(self) -> int | None:
+        """The line of the workflow's source the code is paused at, counted from its `def` line."""
+        frame = self._gen.gi_frame if self._gen else None
+        lineno = frame.f_lineno if frame is not None else self._last_line
+        return lineno - self.workflow.fn.__code__.co_firstlineno + 1 if lineno else None
+
+    # -- running the code --------------------------------------------------------------------
+    def _resolve(self, e):
+        self.waiting = None
+        if isinstance(e, ev.ActivityTaskFailed):
+            scheduled = self.events[e.scheduled_event_id - 1]
+            self._advance(ActivityError(scheduled.activity_type, e.error_type, e.message), throw=True)
+        else:
+            self._advance(getattr(e, "result", None))
+
+    def _advance(self, value, throw=False):
+        while not self.closed:
+            try:
+                cmd = self._resume(value, throw)
+            except StopIteration as stop:
+                cmd = _Complete(stop.value)
+            except NonDeterminismError:
+                raise
+            except Exception as err:  # an error the code did not handle fails the workflow, recorded
+                cmd = _Fail(type(err).__name__, str(err))
+            throw = False
+            event = self._match_or_record(cmd)
+            if isinstance(cmd, (_Complete, _Fail)):
+                self.closed, self.result = True, getattr(cmd, "value", None)
+                self._gen = None
+            if self.on_step:
+                self.on_step(self, cmd, event, self._replaying)
+            if getattr(cmd, "blocking", False):
+                self.waiting = Waiting(cmd, event.event_id)
+                return
+            value = cmd.decode(event.value) if isinstance(cmd, RecordMarker) else None
+
+    def _resume(self, value, throw):
+        """Step the generator. When someone is watching, remember its locals as it leaves the frame
+        (at a yield or at its return), so the RAM panel can show the final state too."""
+        step = self._gen.throw if throw else self._gen.send
+        if self.on_step is None:
+            return step(value)
+        code, seen = self.workflow.fn.__code__, {}
+
+        def watch(frame, event, arg):
+            if event == "return" and frame.f_code is code:
+                seen.update(frame.f_locals)
+                self._last_line = frame.f_lineno
+        outer = sys.getprofile()
+        sys.setprofile(watch)
+        try:
+            return step(value)
+        finally:
+            sys.setprofile(outer)
+            self._last_ram = seen
+
+    def _match_or_record(self, cmd) -> ev.Event:
+        self._replaying = bool(self._queue)
+        self.ctx.is_replaying = self._replaying
+        if self._replaying:
+            e = self._queue[0]
+            if not e.command or (self.strict and not _matches(cmd, e)):
+                raise NonDeterminismError(self.workflow_id, e, cmd.describe(), e.event_id)
+            self._queue.popleft()
+            self._seen(e)
+            self.replayed += 1
+            return e
+        if self.live is None:
+            raise NonDeterminismError(self.workflow_id, None, cmd.describe(), self.length + 1)
+        e = self._event_for(cmd, self.length + 1, self.live)
+        self._seen(e)
+        self.new.append(e)
+        self.executed += 1
+        return e
+
+    def _event_for(self, cmd, event_id: int, live: Live) -> ev.Event:
+        t = live.time()
+        if isinstance(cmd, ScheduleActivity):
+            seq = str(sum(isinstance(x, ev.ActivityTaskScheduled) for x in self.events) + 1)
+            return ev.ActivityTaskScheduled(event_id, t, seq, cmd.activity.name, list(cmd.args))
+        if isinstance(cmd, RecordMarker):
+            return ev.MarkerRecorded(event_id, t, cmd.name, cmd.compute(live))
+        if isinstance(cmd, StartTimer):
+            seq = str(sum(isinstance(x, ev.TimerStarted) for x in self.events) + 1)
+            return ev.TimerStarted(event_id, t, seq, cmd.seconds)
+        if isinstance(cmd, _Complete):
+            return ev.WorkflowExecutionCompleted(event_id, t, cmd.value)
+        if isinstance(cmd, _Fail):
+            return ev.WorkflowExecutionFailed(event_id, t, cmd.error_type, cmd.message)
+        raise TypeError(f"workflow {self.workflow.name} yielded {cmd!r}; yield a command from ctx "
+                        "(ctx.activity, ctx.now, ctx.random, ctx.uuid4, ctx.sleep)")
+
+    def _seen(self, e):
+        if e.event_id != self.length + 1:
+            raise ev.HistoryError(f"{self.workflow_id}: event {e.event_id} arrived after event {self.length}")
+        self.events.append(e)
+
+    def _describe_now(self) -> str:
+        if self.closed:
+            return "nothing: the code had already finished"
+        if self.waiting:
+            return f"nothing: the code was waiting on {self.waiting.command.describe()}"
+        return "nothing"
+
+
+@dataclass(frozen=True)
+class _Complete:
+    value: object
+    blocking = False
+
+    def describe(self):
+        return "CompleteWorkflow"
+
+
+@dataclass(frozen=True)
+class _Fail:
+    error_type: str
+    message: str
+    blocking = False
+
+    def describe(self):
+        return f"FailWorkflow {self.error_type}"
+
+
+def _matches(cmd, e: ev.Event) -> bool:
+    if isinstance(cmd, ScheduleActivity):
+        return isinstance(e, ev.ActivityTaskScheduled) and e.activity_type == cmd.activity.name
+    if isinstance(cmd, RecordMarker):
+        return isinstance(e, ev.MarkerRecorded) and e.marker_name == cmd.name
+    if isinstance(cmd, StartTimer):
+        return isinstance(e, ev.TimerStarted)
+    if isinstance(cmd, _Complete):
+        return isinstance(e, ev.WorkflowExecutionCompleted)
+    if isinstance(cmd, _Fail):
+        return isinstance(e, ev.WorkflowExecutionFailed)
+    return False
+
+
+@dataclass
+class ReplayResult:
+    """What replaying a saved history found: drawable, not only an exception."""
+    workflow_id: str
+    ok: bool
+    replayed: int
+    events: int
+    error: NonDeterminismError | None = None
+    completed: bool = False
+    result: object = None
+
+    def __str__(self):
+        if self.ok:
+            state = "completed" if self.completed else "in progress"
+            return f"{self.workflow_id}: replayed {self.replayed} commands over {self.events} events: ok ({state})"
+        return f"{self.workflow_id}: {self.error}"
+
+
+def replay(workflow: WorkflowDef, history: list, workflow_id: str | None = None) -> ReplayResult:
+    """Re-run `workflow` against a saved history, live nowhere: the replay test of CI."""
+    if not history or not isinstance(history[0], ev.WorkflowExecutionStarted):
+        raise ev.HistoryError("a history must begin with WorkflowExecutionStarted")
+    wid = workflow_id or history[0].workflow_id
+    m = Machine(workflow, wid)
+    try:
+        m.feed(history)
+    except NonDeterminismError as err:
+        return ReplayResult(wid, False, m.replayed, len(history), err)
+    return ReplayResult(wid, True, m.replayed, len(history), completed=m.closed, result=m.result)
+

@@ -1,0 +1,120 @@
+"""One simulated world: SimPy's clock, the world, the fault injector, the history and the trace.
+
+Everything random comes from `seed`, so the same controls and seed give the same run, frame for
+frame. `perform` runs one attempt of an activity in simulated time; every strategy uses it, so the
+strategies differ only in where they keep progress, which is the whole lesson.
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import simpy
+
+from . import events as ev
+from .faults import FaultPlan, Injector
+from .history import History
+from .trace import Recorder
+from .workflow import ActivityContext, ActivityDef, Live
+from .world import World
+
+EPOCH = datetime(2026, 11, 24, 9, 0, 0)   # simulated time 0: a Tuesday morning
+
+
+class Sim:
+    def __init__(self, *, seed: int = 0, faults: FaultPlan = FaultPlan(), history: History | None = None,
+                 epoch: datetime = EPOCH, watch: str | None = None, restart_delay: float = 5.0):
+        self.env = simpy.Environment()
+        self.seed, self.epoch, self.restart_delay = seed, epoch, restart_delay
+        self.rng = random.Random(seed)
+        self.faults = Injector(faults, random.Random(f"faults/{seed}"), clock=lambda: self.env.now)
+        self.world = World(clock=lambda: self.env.now,
+                           on_effect=lambda kind: self.faults.reached("after_effect", kind))
+        self.history = history if history is not None else History.memory()
+        self.watch = watch   # the workflow whose history the panel follows
+        self.trace = Recorder(lambda: self.env.now, lambda: len(self.world.log),
+                              lambda: self.history.length(self.watch) if self.watch else 0)
+        self.live = Live(time=lambda: self.env.now, clock=self.clock, rng=self.rng)
+        self.done: set[str] = set()   # the application's "orders marked done" table
+
+    def clock(self) -> datetime:
+        """The wall clock of the simulated world."""
+        return self.epoch + timedelta(seconds=self.env.now)
+
+    def started(self, workflow, workflow_id: str, args) -> ev.WorkflowExecutionStarted:
+        return ev.WorkflowExecutionStarted(1, self.env.now, workflow.name, workflow_id, list(args))
+
+
+@dataclass(frozen=True)
+class Outcome:
+    ok: bool
+    value: object = None          # the result when ok
+    error_type: str = ""
+    message: str = ""
+
+
+def perform(sim: Sim, activity: ActivityDef, workflow_id: str, scheduled: ev.ActivityTaskScheduled,
+            attempt: int):
+    """One attempt of an activity: it takes its time, then touches the world. (A SimPy process step;
+    a crash injected by the world propagates out of here and takes the caller's process down.)"""
+    yield sim.env.timeout(activity.seconds)
+    sim.faults.reached("before_effect", activity.name)
+    act = ActivityContext(sim.world, workflow_id, scheduled.activity_id, scheduled.activity_type, attempt)
+    try:
+        return Outcome(True, activity.fn(act, *scheduled.input))
+    except Exception as e:   # an application error: recorded, and the workflow decides
+        return Outcome(False, error_type=type(e).__name__, message=str(e))
+
+
+def recorded(first_id: int, t: float, scheduled: ev.ActivityTaskScheduled, attempt: int,
+             outcome: Outcome) -> list[ev.Event]:
+    """The events that record an attempt's outcome (started and completed go in together, as a
+    Temporal server writes them for an activity with a retry policy)."""
+    start = ev.ActivityTaskStarted(first_id, t, scheduled.event_id, attempt)
+    if outcome.ok:
+        return [start, ev.ActivityTaskCompleted(first_id + 1, t, scheduled.event_id, outcome.value)]
+    return [start, ev.ActivityTaskFailed(first_id + 1, t, scheduled.event_id, outcome.error_type,
+                                         outcome.message)]
+
+
+@dataclass
+class Run:
+    """Everything one simulation produced: what the views draw and what the outcome lines print."""
+    scene: str
+    controls: dict
+    seed: int
+    sim: Sim
+    workflow: object
+    workflow_id: str
+    outcome: str                  # completed | lost | stuck | nondeterminism | failed
+    history: list = field(default_factory=list)
+    error: str = ""
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def frames(self):
+        return self.sim.trace.frames
+
+    @property
+    def world(self):
+        return self.sim.world
+
+    def summary(self) -> dict:
+        """The JSON object `simcore run --json` prints."""
+        w = self.world
+        return {
+            "scene": self.scene,
+            "controls": self.controls,
+            "seed": self.seed,
+            "statement_cents": w.statement_cents(),
+            "charges": sum(e.cents > 0 for e in w.statement()),
+            "refunds": sum(e.cents < 0 for e in w.statement()),
+            "effects": dict(sorted(w.effects().items())),
+            "outcome": self.outcome,
+            "history_events": len(self.history),
+            "crashes": len(self.sim.faults.fired),
+            "frames": len(self.frames),
+            **({"error": self.error} if self.error else {}),
+            **self.extra,
+        }

@@ -1,0 +1,67 @@
+"""What a run records for the views: one frame per visible change.
+
+A frame is a small immutable snapshot. It holds counts into the run's logs rather than copies
+(`effects`: the first N entries of the world's log have happened; `history`: the first N events are
+durable), so a thousand frames cost little and every panel reads the same ground truth.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from .workflow import RecordMarker, ScheduleActivity, StartTimer
+
+
+@dataclass(frozen=True)
+class Frame:
+    t: float = 0.0
+    caption: str = ""
+    step: str | None = None       # the step lit in the process box
+    line: int | None = None       # the workflow source line running (1 = the `def` line)
+    ram: dict | None = None       # the process's live variables, as text; None: no process, or wiped
+    replaying: bool = False       # the code is being answered from history
+    cursor: int | None = None     # the history event being replayed
+    skull: bool = False
+    effects: int = 0              # world.log[:effects] has happened
+    history: int = 0              # the first `history` events are durable
+    extra: dict = field(default_factory=dict)   # what a scene adds (workers, queue, ...)
+
+
+def show(value, width: int = 22) -> str:
+    text = repr(value)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+class Recorder:
+    """Collects frames. The engine and the strategies call it; it never changes what they do."""
+
+    def __init__(self, now, effects, history):
+        self.now, self.effects, self.history = now, effects, history   # () -> number, each
+        self.frames: list[Frame] = []
+        self.state = Frame()
+
+    def frame(self, caption: str, **changes) -> Frame:
+        f = replace(self.state, t=self.now(), caption=caption, effects=self.effects(),
+                    history=self.history(), skull=False, **changes)
+        self.state = f
+        self.frames.append(f)
+        return f
+
+    def on_step(self, machine, cmd, event, replayed: bool) -> None:
+        """Called by a replay machine each time the code yields a command."""
+        ram = {k: show(v) for k, v in (machine.ram or {}).items()}
+        how = "replayed from history" if replayed else "runs live"
+        if isinstance(cmd, ScheduleActivity):
+            step, caption = cmd.activity.name, f"{cmd.activity.name}: {how}"
+        elif isinstance(cmd, RecordMarker):
+            step, caption = self.state.step, f"ctx.{cmd.name}() = {show(event.value, 30)} ({how})"
+        elif isinstance(cmd, StartTimer):
+            step, caption = "timer", f"sleep {cmd.seconds:g}s ({how})"
+        else:
+            step, caption = None, f"the workflow returns: {show(machine.result)}"
+        self.frame(caption, step=step, line=machine.line, ram=ram, replaying=replayed,
+                   cursor=event.event_id if replayed else None)
+
+    def crash(self, point: str) -> None:
+        self.frame(f"CRASH ({point}): the process dies and its RAM is gone", ram=None, step=None,
+                   line=None, replaying=False, cursor=None)
+        self.frames[-1] = self.state = replace(self.state, skull=True)

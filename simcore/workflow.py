@@ -1,0 +1,165 @@
+"""The authoring API: workflows are generators that yield commands; activities are plain functions.
+
+    @activity("ChargeCard", seconds=2)
+    def charge_card(act, order_id, cents):
+        return act.world.card.charge(order_id, cents)
+
+    @workflow
+    def fulfill_order(ctx, order):
+        charge_id = yield ctx.activity(charge_card, order["id"], order["cents"])
+        ...
+
+A workflow never touches the world: it yields a command and receives its result. That one rule is
+what lets the engine answer a command from history instead of running it again. Why generators and
+not async functions: a generator's frame is plain data the course can show (its local variables are
+the RAM panel, its line number lights the code panel) and stepping it needs no event loop.
+"""
+from __future__ import annotations
+
+import inspect
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Callable
+
+
+@dataclass(frozen=True)
+class ActivityDef:
+    name: str
+    fn: Callable
+    seconds: float  # how long one attempt takes in simulated time
+
+    def __call__(self, *a, **kw):  # an activity stays an ordinary function (and testable as one)
+        return self.fn(*a, **kw)
+
+
+@dataclass(frozen=True)
+class WorkflowDef:
+    name: str
+    fn: Callable
+
+    @property
+    def source(self) -> tuple[list[str], int]:
+        """The function's source lines and its first line number: what the code panel shows."""
+        return inspect.getsourcelines(self.fn)
+
+
+def activity(name: str | None = None, *, seconds: float = 1.0):
+    """Declare an activity: the only kind of code that may touch the world. It receives an
+    `ActivityContext` first, then the JSON arguments the workflow passed."""
+    def wrap(fn):
+        if inspect.isgeneratorfunction(fn) or inspect.iscoroutinefunction(fn):
+            raise TypeError(f"activity {fn.__name__}: must be a plain function (def, no yield, no async); "
+                            "it runs once per attempt and returns a JSON result")
+        if not list(inspect.signature(fn).parameters):
+            raise TypeError(f"activity {fn.__name__}: its first parameter receives the ActivityContext")
+        if seconds < 0:
+            raise ValueError(f"activity {fn.__name__}: seconds must be >= 0, got {seconds}")
+        return ActivityDef(name or fn.__name__, fn, float(seconds))
+    if callable(name):  # used bare: @activity
+        fn, name = name, None
+        return wrap(fn)
+    return wrap
+
+
+def workflow(fn=None, *, name: str | None = None):
+    """Declare a workflow: a generator function `fn(ctx, *inputs)` that yields commands."""
+    def wrap(fn):
+        if not inspect.isgeneratorfunction(fn):
+            raise TypeError(f"workflow {fn.__name__}: must be a generator function. Ask the engine for "
+                            "everything that is not pure computation: `result = yield ctx.activity(...)`")
+        if not list(inspect.signature(fn).parameters):
+            raise TypeError(f"workflow {fn.__name__}: its first parameter receives the workflow context")
+        return WorkflowDef(name or fn.__name__, fn)
+    return wrap(fn) if fn else wrap
+
+
+# -- commands: what a workflow yields ---------------------------------------------------------
+@dataclass(frozen=True)
+class ScheduleActivity:
+    activity: ActivityDef
+    args: tuple
+    blocking = True
+
+    def describe(self) -> str:
+        return f"ScheduleActivity {self.activity.name}"
+
+
+@dataclass(frozen=True)
+class RecordMarker:
+    """Ask once, remember forever: live, `compute(live)` gives the value and the engine records it;
+    on replay the recorded value is handed back."""
+    name: str
+    compute: Callable[[Live], Any]
+    decode: Callable[[Any], Any] = lambda v: v
+    blocking = False
+
+    def describe(self) -> str:
+        return f"RecordMarker {self.name}"
+
+
+@dataclass(frozen=True)
+class StartTimer:
+    seconds: float
+    blocking = True
+
+    def describe(self) -> str:
+        return f"StartTimer {self.seconds:g}s"
+
+
+@dataclass
+class Live:
+    """What the outside world offers at the moment a command runs live: the time and the entropy."""
+    time: Callable[[], float]        # simulated seconds, stamped on events
+    clock: Callable[[], datetime]    # the same instant as a date: what `ctx.now()` records
+    rng: Any  # random.Random
+
+
+class ActivityError(Exception):
+    """Raised into workflow code when an activity failed for good (its retries are spent or the
+    error is not retryable). The workflow may catch it and compensate."""
+
+    def __init__(self, activity_type: str, error_type: str, message: str):
+        super().__init__(f"{activity_type} failed: {error_type}: {message}")
+        self.activity_type, self.error_type, self.message = activity_type, error_type, message
+
+
+class WorkflowContext:
+    """The one door from workflow code to the engine. Everything that could differ between the first
+    run and a replay (the world, the clock, randomness) goes through it."""
+
+    def __init__(self, workflow_id: str):
+        self.workflow_id = workflow_id
+        self.is_replaying = False
+
+    def activity(self, activity: ActivityDef, *args) -> ScheduleActivity:
+        if not isinstance(activity, ActivityDef):
+            raise TypeError(f"ctx.activity takes an @activity function, got {activity!r}")
+        return ScheduleActivity(activity, args)
+
+    def now(self) -> RecordMarker:
+        return RecordMarker("now", lambda live: live.clock().isoformat(), datetime.fromisoformat)
+
+    def random(self) -> RecordMarker:
+        return RecordMarker("random", lambda live: live.rng.random())
+
+    def uuid4(self) -> RecordMarker:
+        return RecordMarker("uuid4", lambda live: str(uuid.UUID(int=live.rng.getrandbits(128), version=4)))
+
+    def sleep(self, seconds: float = 0, *, days: float = 0) -> StartTimer:
+        return StartTimer(seconds + timedelta(days=days).total_seconds())
+
+
+@dataclass
+class ActivityContext:
+    """What an activity receives: the world to act on and who is calling."""
+    world: Any
+    workflow_id: str
+    activity_id: str
+    activity_type: str
+    attempt: int
+
+    @property
+    def idempotency_key(self) -> str:
+        """Stable across attempts and replays: the same call always carries the same key."""
+        return f"{self.workflow_id}/{self.activity_type}"

@@ -1,0 +1,83 @@
+"""The world outside the engine: the card network, the warehouse, the carrier and the mail.
+
+Everything here is a real effect: it happens once per call, whatever the engine believes. Each
+effect is appended to `world.log`, the ground truth the $ meter and the outcome counts read. The
+card network honours idempotency keys: a key it has seen returns the first result and charges
+nothing, as Stripe and Adyen do.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import Callable
+
+CARD = ("ChargeCard", "RefundCard")
+
+
+@dataclass(frozen=True)
+class Effect:
+    t: float
+    kind: str           # the step that did it: ChargeCard, ReserveInventory, ...
+    order: str
+    cents: int = 0      # money moved: + charge, - refund
+    ref: str = ""       # charge id, hold id, tracking number, message id
+
+    def __str__(self):
+        money = f" {'+' if self.cents >= 0 else '-'}${abs(self.cents) / 100:.2f}" if self.kind in CARD else ""
+        return f"{self.t:6.1f}s {self.kind}{money} order {self.order} {self.ref}".rstrip()
+
+
+class World:
+    def __init__(self, clock: Callable[[], float] = lambda: 0.0, on_effect=None, stock: int = 10):
+        self.clock = clock
+        self.on_effect = on_effect or (lambda kind: None)   # the fault injector listens here
+        self.log: list[Effect] = []
+        self.stock = {"mug": stock}
+        self.holds: Counter = Counter()   # units held for orders, by sku
+        self._keys: dict[str, str] = {}   # idempotency key -> first result
+
+    # -- the card network ---------------------------------------------------------------------
+    def charge(self, order: str, cents: int, key: str | None = None) -> str:
+        return self._effect("ChargeCard", order, key, cents=cents)
+
+    def refund(self, order: str, cents: int, key: str | None = None) -> str:
+        return self._effect("RefundCard", order, key, cents=-cents)
+
+    # -- the warehouse, the carrier, the mail ---------------------------------------------------
+    def reserve(self, order: str, sku: str = "mug", key: str | None = None) -> str:
+        return self._effect("ReserveInventory", order, key, stock=(sku, -1))
+
+    def release(self, order: str, sku: str = "mug", key: str | None = None) -> str:
+        return self._effect("ReleaseInventory", order, key, stock=(sku, +1))
+
+    def ship(self, order: str, key: str | None = None) -> str:
+        return self._effect("ShipPackage", order, key)
+
+    def email(self, order: str, kind: str = "Confirmation", key: str | None = None) -> str:
+        return self._effect(f"Send{kind}Email", order, key)
+
+    # -- what happened -------------------------------------------------------------------------
+    def effects(self, upto: int | None = None) -> Counter:
+        return Counter(e.kind for e in self.log[:upto])
+
+    def statement(self, upto: int | None = None) -> list[Effect]:
+        """The customer's card statement: every charge and refund, in order."""
+        return [e for e in self.log[:upto] if e.kind in CARD]
+
+    def statement_cents(self, upto: int | None = None) -> int:
+        return sum(e.cents for e in self.statement(upto))
+
+    # -- mechanics -----------------------------------------------------------------------------
+    def _effect(self, kind: str, order: str, key: str | None, cents: int = 0, stock=None) -> str:
+        if key is not None and key in self._keys:
+            return self._keys[key]          # seen this key: the first result, no second effect
+        if stock:
+            sku, delta = stock
+            self.stock[sku] += delta
+            self.holds[sku] -= delta
+        ref = f"{kind[:4].lower()}_{len(self.log) + 1}"
+        self.log.append(Effect(self.clock(), kind, order, cents, ref))
+        if key is not None:
+            self._keys[key] = ref
+        self.on_effect(kind)   # it has happened; a crash from here on cannot undo it
+        return ref
