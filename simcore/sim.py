@@ -17,7 +17,7 @@ from .faults import FaultPlan, Injector
 from .history import History
 from .trace import Recorder
 from .workflow import ActivityContext, ActivityDef, Live
-from .world import World
+from .world import World, entered
 
 EPOCH = datetime(2026, 11, 24, 9, 0, 0)   # simulated time 0: a Tuesday morning
 
@@ -29,7 +29,7 @@ class Sim:
         self.seed, self.epoch, self.restart_delay = seed, epoch, restart_delay
         self.rng = random.Random(seed)
         self.faults = Injector(faults, random.Random(f"faults/{seed}"), clock=lambda: self.env.now)
-        self.world = World(clock=lambda: self.env.now,
+        self.world = World(clock=lambda: self.env.now, wall=self.clock, rng=random.Random(f"world/{seed}"),
                            on_effect=lambda kind: self.faults.reached("after_effect", kind))
         self.history = history if history is not None else History.memory()
         self.watch = watch   # the workflow whose history the panel follows
@@ -41,6 +41,11 @@ class Sim:
     def clock(self) -> datetime:
         """The wall clock of the simulated world."""
         return self.epoch + timedelta(seconds=self.env.now)
+
+    def run(self, until: float | None = None) -> None:
+        """Run simulated time forward, with this sim's world as the one `simcore.world` reaches."""
+        with entered(self.world):
+            self.env.run(until=until)
 
     def started(self, workflow, workflow_id: str, args) -> ev.WorkflowExecutionStarted:
         return ev.WorkflowExecutionStarted(1, self.env.now, workflow.name, workflow_id, list(args))

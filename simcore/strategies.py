@@ -103,7 +103,7 @@ def run_workflow(strategy: str, workflow, activities, args, *, wid: str, sim: Si
     sim.trace.frame(f"ORDER #{args[0]} arrives ({strategy})")
     runner = {"plain": plain, "cron": cron, "checkpoint": checkpoint, "durable": durable}[strategy]
     proc = sim.env.process(runner(sim, workflow, table, wid, args, **options))
-    sim.env.run(until=horizon)
+    sim.run(until=horizon)
     engine = proc.value if strategy == "durable" else None
     if engine and engine.stuck:
         outcome, error = "nondeterminism", str(engine.stuck[wid])

@@ -7,8 +7,13 @@ nothing, as Stripe and Adyen do.
 """
 from __future__ import annotations
 
+import random
+import uuid
 from collections import Counter
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Callable
 
 CARD = ("ChargeCard", "RefundCard")
@@ -28,8 +33,11 @@ class Effect:
 
 
 class World:
-    def __init__(self, clock: Callable[[], float] = lambda: 0.0, on_effect=None, stock: int = 10):
-        self.clock = clock
+    def __init__(self, clock: Callable[[], float] = lambda: 0.0, on_effect=None, stock: int = 10,
+                 wall: Callable[[], datetime] = datetime.now, rng: random.Random | None = None):
+        self.clock = clock   # simulated seconds, stamped on effects
+        self.wall = wall     # the same instant as a date
+        self.rng = rng or random.Random(0)
         self.on_effect = on_effect or (lambda kind: None)   # the fault injector listens here
         self.log: list[Effect] = []
         self.stock = {"mug": stock}
@@ -81,3 +89,37 @@ class World:
             self._keys[key] = ref
         self.on_effect(kind)   # it has happened; a crash from here on cannot undo it
         return ref
+
+
+# -- reaching the world from code that should not -------------------------------------------------
+# Workflow code must not call these: they are here so the course can show what goes wrong when it
+# does (a branch on the wall clock, an inline charge, a fresh uuid on every replay).
+_current: ContextVar[World] = ContextVar("world")
+
+
+@contextmanager
+def entered(world: World):
+    """Make `world` the one `current_world()`, `wall_clock()` and `uuid4()` reach while running."""
+    token = _current.set(world)
+    try:
+        yield world
+    finally:
+        _current.reset(token)
+
+
+def current_world() -> World:
+    try:
+        return _current.get()
+    except LookupError:
+        raise RuntimeError("no simulated world is running here") from None
+
+
+def wall_clock() -> datetime:
+    """The machine's clock, read directly: different on every run and every replay."""
+    return current_world().wall()
+
+
+def uuid4() -> str:
+    """A fresh random id, as `uuid.uuid4()` gives (drawn from the world's seeded entropy, so a run
+    can be repeated exactly, but a replay draws a new one)."""
+    return str(uuid.UUID(int=current_world().rng.getrandbits(128), version=4))
