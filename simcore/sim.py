@@ -24,13 +24,15 @@ EPOCH = datetime(2026, 11, 24, 9, 0, 0)   # simulated time 0: a Tuesday morning
 
 class Sim:
     def __init__(self, *, seed: int = 0, faults: FaultPlan = FaultPlan(), history: History | None = None,
-                 epoch: datetime = EPOCH, watch: str | None = None, restart_delay: float = 5.0):
-        self.env = simpy.Environment()
+                 epoch: datetime = EPOCH, watch: str | None = None, restart_delay: float = 5.0,
+                 env: simpy.Environment | None = None, world: World | None = None):
+        self.env = env if env is not None else simpy.Environment()   # a RealtimeEnvironment runs in real time
         self.seed, self.epoch, self.restart_delay = seed, epoch, restart_delay
         self.rng = random.Random(seed)
         self.faults = Injector(faults, random.Random(f"faults/{seed}"), clock=lambda: self.env.now)
-        self.world = World(clock=lambda: self.env.now, wall=self.clock, rng=random.Random(f"world/{seed}"),
-                           on_effect=lambda kind: self.faults.reached("after_effect", kind))
+        self.world = world if world is not None else World(
+            clock=lambda: self.env.now, wall=self.clock, rng=random.Random(f"world/{seed}"))
+        self.world.on_effect = lambda kind: self.faults.reached("after_effect", kind)
         self.history = history if history is not None else History.memory()
         self.watch = watch   # the workflow whose history the panel follows
         self.trace = Recorder(lambda: self.env.now, lambda: len(self.world.log),
