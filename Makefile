@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: lab test install browser-deps present bench clean
+.PHONY: lab test install browser-deps present bench notebooks clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "durable-sim needs Python 3.11 or newer (found $$($(PYTHON) --version))"; exit 1; }
@@ -29,6 +29,12 @@ test: install browser-deps
 
 present: install
 	$(BIN)/voila notebooks/01-the-crash-that-charges-you-twice.ipynb --no-browser $(ROOT_FLAG)
+
+# Re-execute every notebook in place, keeping widget state, so they open ready to read.
+notebooks: install
+	cd notebooks && for nb in [0-9][0-9]-*.ipynb; do \
+	  ../$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
+	    --ExecutePreprocessor.store_widget_state=True "$$nb" || exit 1; done
 
 bench: install
 	$(BIN)/python benchmarks/run.py

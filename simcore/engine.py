@@ -144,7 +144,6 @@ class Engine:
         wid, sim, scheduled = task.workflow_id, self.sim, task.scheduled
         outcome = yield from perform(sim, self.activities[scheduled.activity_type], wid, scheduled,
                                      task.attempt)
-        sim.trace.frame(f"{scheduled.activity_type} returned {outcome.value if outcome.ok else outcome.error_type}")
         if not self._settle(task):
             return
         sim.history.append(wid, recorded(sim.history.length(wid) + 1, self.env.now, scheduled,

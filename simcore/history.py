@@ -81,6 +81,7 @@ class History:
             return
         try:
             with _transaction(self._db):  # all of these events, or none
+                self._fence(workflow_id, run_id)
                 end = self._db.execute(
                     "SELECT COALESCE(MAX(event_id), 0) FROM events WHERE workflow_id=? AND run_id=?",
                     (workflow_id, run_id)).fetchone()[0]
@@ -94,6 +95,10 @@ class History:
         except sqlite3.OperationalError as e:
             raise HistoryError(f"{self.path}: cannot append to {workflow_id}: {e}. "
                                "Nothing was written; the history is as it was.") from None
+
+    def _fence(self, workflow_id: str, run_id: str) -> None:
+        """Runs inside an append's transaction, before anything is written. Nothing to check here; a
+        store that hands out ownership (`simcore.home.OwnedHistory`) refuses a writer that lost it."""
 
     # -- reading -----------------------------------------------------------------------------
     def read(self, workflow_id: str, run_id: str = "1") -> list[Event]:

@@ -54,6 +54,7 @@ class Machine:
     waiting: Waiting | None = None
     result: object = None
     closed: bool = False
+    frontier: object = None   # replay only: the first command past the end of the history
     replayed: int = 0   # commands answered from history
     executed: int = 0   # commands produced live
 
@@ -69,16 +70,19 @@ class Machine:
     def feed(self, events) -> Machine:
         """Apply recorded events in order; the code runs as far as they take it."""
         self._queue.extend(events)
-        while self._queue:
-            e = self._queue.popleft()
-            self._seen(e)
-            if isinstance(e, ev.WorkflowExecutionStarted):
-                self._gen = self.workflow.fn(self.ctx, *e.input)
-                self._advance(None)
-            elif e.command:  # the code had its chance to produce this command and did not
-                raise NonDeterminismError(self.workflow_id, e, self._describe_now(), e.event_id)
-            elif self.waiting and getattr(e, ev.RESULT_OF.get(e.type, ""), None) == self.waiting.event_id:
-                self._resolve(e)
+        try:
+            while self._queue:
+                e = self._queue.popleft()
+                self._seen(e)
+                if isinstance(e, ev.WorkflowExecutionStarted):
+                    self._gen = self.workflow.fn(self.ctx, *e.input)
+                    self._advance(None)
+                elif e.command:  # the code had its chance to produce this command and did not
+                    raise NonDeterminismError(self.workflow_id, e, self._describe_now(), e.event_id)
+                elif self.waiting and getattr(e, ev.RESULT_OF.get(e.type, ""), None) == self.waiting.event_id:
+                    self._resolve(e)
+        except _EndOfHistory as end:   # replay only: the code would go live here
+            self.frontier = end.command
         return self
 
     def take_new(self) -> list:
@@ -167,7 +171,7 @@ class Machine:
             self.replayed += 1
             return e
         if self.live is None:
-            raise NonDeterminismError(self.workflow_id, None, cmd.describe(), self.length + 1)
+            raise _EndOfHistory(cmd)
         e = self._event_for(cmd, self.length + 1, self.live)
         self._seen(e)
         self.new.append(e)
@@ -202,6 +206,11 @@ class Machine:
         if self.waiting:
             return f"nothing: the code was waiting on {self.waiting.command.describe()}"
         return "nothing"
+
+
+class _EndOfHistory(Exception):
+    def __init__(self, command):
+        self.command = command
 
 
 @dataclass(frozen=True)

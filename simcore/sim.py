@@ -69,9 +69,12 @@ def perform(sim: Sim, activity: ActivityDef, workflow_id: str, scheduled: ev.Act
     sim.faults.reached("before_effect", activity.name)
     act = ActivityContext(sim.world, workflow_id, scheduled.activity_id, scheduled.activity_type, attempt)
     try:
-        return Outcome(True, activity.fn(act, *scheduled.input))
+        outcome = Outcome(True, activity.fn(act, *scheduled.input))
     except Exception as e:   # an application error: recorded, and the workflow decides
-        return Outcome(False, error_type=type(e).__name__, message=str(e))
+        outcome = Outcome(False, error_type=type(e).__name__, message=str(e))
+    said = f"returned {outcome.value!r}" if outcome.ok else f"failed: {outcome.error_type}"
+    sim.trace.frame(f"{activity.name} {said}")
+    return outcome
 
 
 def recorded(first_id: int, t: float, scheduled: ev.ActivityTaskScheduled, attempt: int,

@@ -49,9 +49,10 @@ class Recorder:
     def on_step(self, machine, cmd, event, replayed: bool) -> None:
         """Called by a replay machine each time the code yields a command."""
         ram = {k: show(v) for k, v in (machine.ram or {}).items()}
-        how = "replayed from history" if replayed else "runs live"
+        how = "answered from history (replay)" if replayed else "live"
         if isinstance(cmd, ScheduleActivity):
-            step, caption = cmd.activity.name, f"{cmd.activity.name}: {how}"
+            verb = "answered from history, not run (replay)" if replayed else "called"
+            step, caption = cmd.activity.name, f"{cmd.activity.name}: {verb}"
         elif isinstance(cmd, RecordMarker):
             step, caption = self.state.step, f"ctx.{cmd.name}() = {show(event.value, 30)} ({how})"
         elif isinstance(cmd, StartTimer):

@@ -1,0 +1,78 @@
+"""Scene 01 · The crash that charges you twice: the view.
+
+The model (controls, simulation, outcome lines) is `simcore.scenarios.s01`; this module draws it.
+"""
+from __future__ import annotations
+
+from simcore import orders, strategies
+from simcore.scenarios import s01 as model
+
+from .kit.code import code_html, source_of
+from .kit.diagram import Diagram
+from .kit.panels import DollarMeter, HistoryPanel, ProcessBox, RamPanel, Skull
+from .kit.view import SceneView, try_it as _try_it
+
+QUESTIONS = {
+    "Why not check `charged` before charging?": (
+        "Because `charged` lived in RAM. The crash that wiped it is the very event you want to survive: "
+        "after the restart the variable starts again at False, so the check says 'not charged' and the "
+        "card is charged again. A check is only as durable as the place its answer is kept."),
+    "Why not a `charged` column in the database?": (
+        "Better, but not enough. The charge happens at the card network and the write happens in your "
+        "database: two systems, no shared transaction. The process can die between them. Write the column "
+        "after the charge and a crash in the gap charges twice; write it before and a crash in the gap "
+        "records a charge that never happened (scene 02 shows both).\n\n"
+        "Closing the gap needs the other side's help: an idempotency key the card network remembers "
+        "(scene 07)."),
+    "What does \"at-least-once\" mean here?": (
+        "The network's only promise: a request may be delivered 0, 1 or many times, and a timeout never "
+        "tells you which. A system that retries until it hears 'done' runs each step at least once. "
+        "Cron retry is at-least-once for the whole function: every run starts at ChargeCard, so every "
+        "retry is another charge.\n\n"
+        "Temporal, Cadence and DBOS retry activities at least once too. They make the effect exactly-once "
+        "by recording each step's result durably and by idempotency keys, not by a magic network."),
+    "What is durable execution, in one sentence?": (
+        "Your function's progress is recorded outside the process, step by step, so that after any crash "
+        "it continues where it was, with its variables restored, instead of starting over or stopping.\n\n"
+        "Temporal and Cadence do it by recording an event history and replaying the code against it; DBOS "
+        "records each step's output in Postgres (or SQLite); AWS Step Functions keeps a state machine's "
+        "position in the service."),
+}
+
+CRON_NOTE = "the unfinished order is re-run from line one"
+
+
+class S01Diagram(Diagram):
+    def build(self, ax):
+        yield ProcessBox(ax, (2, 4, 40, 42), orders.STEPS)
+        yield RamPanel(ax, (44, 26, 24, 20))
+        yield DollarMeter(ax, (70, 26, 28, 20))
+        yield HistoryPanel(ax, (44, 4, 54, 20))
+        yield Skull(ax, (22, 25))
+
+
+def code_panels(run, frame) -> str:
+    lit = frame.line if not frame.skull else None
+    strategy = run.controls.get("strategy")
+    note = {"plain": "a plain function: progress lives only in local variables",
+            "cron": "a plain function: progress lives only in local variables",
+            "durable": "the same code, run by the durable engine: each step's result is recorded"}[strategy]
+    panels = [code_html("fulfill_order", note, source_of(orders.fulfill_order), lit, frame.replaying)]
+    if strategy == "cron":
+        panels.append(code_html("cron retry", CRON_NOTE, source_of(strategies.cron)))
+    return "".join(panels)
+
+
+class Scene(SceneView):
+    def __init__(self, **controls):
+        super().__init__(model, S01Diagram(), code_panels, QUESTIONS, **controls)
+
+
+def show(**controls):
+    """The interactive scene: `show(strategy="cron", crash_after="ChargeCard")`."""
+    return Scene(**controls).widget
+
+
+def try_it(**controls):
+    """Run one configuration headless and print what the scene teaches."""
+    _try_it(model, **controls)

@@ -1,0 +1,254 @@
+"""Verify a history: say exactly what is wrong and where, without trusting or changing anything.
+
+`History.read` stops at the first bad row, which is right for an engine about to replay. A person
+looking at a damaged file wants the whole list, so this module reads the raw rows itself, through a
+read-only connection (checking never writes, and works on a read-only folder), and reports every
+problem it finds:
+
+- the file: a SQLite database, intact (`PRAGMA quick_check`), with the tables and format of a history;
+- each row: an integer id continuing the sequence without a gap, a known event type, a JSON object
+  payload with exactly the event's fields, each of the declared type, a finite time;
+- the story: it starts with `WorkflowExecutionStarted` (once, for this workflow id), nothing follows a
+  closing event, every result refers to an earlier command of the right kind that has no result yet,
+  activity and timer ids are not reused;
+- the code: when the workflow type is one we know, the history replays against it without
+  non-determinism (a history written by different code is reported, not run live).
+
+Loading a row builds a frozen dataclass from JSON: a history is data and never runs code.
+"""
+from __future__ import annotations
+
+import math
+import random
+import sqlite3
+from dataclasses import dataclass, field, fields
+from datetime import datetime
+from pathlib import Path
+
+from . import events as ev
+from .history import FORMAT
+from .workflow import Live
+
+TYPES = {"str": (str,), "int": (int,), "float": (int, float), "list": (list,)}   # "Any": anything JSON
+
+
+@dataclass(frozen=True)
+class Problem:
+    where: str                  # the file (and workflow) the problem is in
+    message: str
+    event_id: int | None = None
+
+    def __str__(self):
+        return f"{self.where}: {self.message}"
+
+
+@dataclass
+class Report:
+    path: Path
+    workflows: dict = field(default_factory=dict)   # workflow id -> number of rows
+    problems: list = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def connect_readonly(path: Path) -> sqlite3.Connection:
+    """A connection that cannot write. In a read-only folder SQLite cannot create the WAL's shared
+    memory file; if there is no WAL to read either, open the file as immutable instead."""
+    path = Path(path).resolve()
+    try:
+        db = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
+        db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+        return db
+    except sqlite3.OperationalError:
+        wal = path.with_name(path.name + "-wal")
+        if wal.exists() and wal.stat().st_size:
+            raise
+    return sqlite3.connect(f"{path.as_uri()}?immutable=1", uri=True)
+
+
+def read_rows(path: Path) -> dict[tuple[str, str], list[tuple]]:
+    """Every stored row, grouped by (workflow id, run id), in event id order. Raises
+    `sqlite3.DatabaseError` for a file SQLite cannot read and `HistoryError` for a database that is
+    not a history."""
+    db = connect_readonly(path)
+    try:
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if not {"meta", "events"} <= tables:
+            raise ev.HistoryError(f"{path}: a SQLite file, but not a simcore history (tables: "
+                                  f"{', '.join(sorted(tables)) or 'none'})")
+        row = db.execute("SELECT value FROM meta WHERE key='format'").fetchone()
+        if not row or row[0] != FORMAT:
+            raise ev.HistoryError(f"{path}: history format {row[0] if row else None!r}, this engine reads "
+                                  f"{FORMAT!r}")
+        runs: dict[tuple[str, str], list[tuple]] = {}
+        for wid, run, *rest in db.execute("SELECT workflow_id, run_id, event_id, type, time, payload "
+                                          "FROM events ORDER BY workflow_id, run_id, event_id"):
+            runs.setdefault((wid, run), []).append(tuple(rest))
+        return runs
+    finally:
+        db.close()
+
+
+def check_file(path, workflows: dict | None = None) -> Report:
+    """Check every workflow history in the file at `path`. `workflows` (name -> WorkflowDef): the code
+    the histories are replayed against."""
+    path = Path(path)
+    report = Report(path)
+    if not path.is_file():
+        report.problems.append(Problem(str(path), "no such file" if not path.exists() else "not a file"))
+        return report
+    try:
+        db = connect_readonly(path)
+        try:
+            damage = [r[0] for r in db.execute("PRAGMA quick_check")]
+        finally:
+            db.close()
+        if damage != ["ok"]:
+            report.problems += [Problem(str(path), f"damaged database: {d}") for d in damage[:10]]
+        runs = read_rows(path)
+    except ev.HistoryError as e:
+        report.problems.append(Problem(str(path), str(e).removeprefix(f"{path}: ")))
+        return report
+    except sqlite3.DatabaseError as e:
+        report.problems.append(Problem(str(path), f"cannot read as a history file ({e})"))
+        return report
+    for (wid, run), rows in runs.items():
+        report.workflows[wid if run == "1" else f"{wid} run {run}"] = len(rows)
+        where = f"{path} workflow {wid!r}" + (f" run {run!r}" if run != "1" else "")
+        report.problems += check_rows(rows, wid, where, workflows)
+    return report
+
+
+def parse_rows(rows, where: str) -> tuple[list[ev.Event | None], list[Problem]]:
+    """Each raw row as an event (None where the row cannot be one), and the problems of each row."""
+    events, problems = [], []
+    expected = 1
+    for event_id, type_name, time, payload in rows:
+        def bad(message, eid=event_id, t=type_name):
+            problems.append(Problem(where, f"event {eid} ({t}): {message}", eid if isinstance(eid, int) else None))
+        if not isinstance(event_id, int) or isinstance(event_id, bool):
+            bad(f"event id {event_id!r} is not an integer")
+            events.append(None)
+            continue
+        if event_id != expected:
+            missing = f"event {expected}" if event_id == expected + 1 else f"events {expected}..{event_id - 1}"
+            problems.append(Problem(where, f"{missing} missing: the sequence jumps from {expected - 1} to "
+                                           f"{event_id}", expected))
+        expected = event_id + 1
+        if not isinstance(time, (int, float)) or not math.isfinite(time):
+            bad(f"time {time!r} is not a number of seconds")
+            time = 0.0
+        try:
+            e = ev.from_record(event_id, type_name, float(time), payload, where)
+        except ev.HistoryError as err:
+            problems.append(Problem(where, str(err).removeprefix(f"{where} "), event_id))
+            events.append(None)
+            continue
+        wrong = [f for f in fields(e)[2:] if _wrong_type(getattr(e, f.name), str(f.type))]
+        for f in wrong:
+            value = getattr(e, f.name)
+            bad(f"field {f.name} should be {f.type}, got {type(value).__name__} {str(value)[:40]!r}")
+        events.append(None if wrong else e)
+    return events, problems
+
+
+def _wrong_type(value, declared: str) -> bool:
+    allowed = TYPES.get(declared)
+    return allowed is not None and (not isinstance(value, allowed) or isinstance(value, bool))
+
+
+def check_rows(rows, workflow_id: str, where: str, workflows: dict | None = None) -> list[Problem]:
+    """Every problem of one workflow's rows: the rows themselves, then the references between them
+    (a reference to a row already reported as bad is not reported again)."""
+    events, problems = parse_rows(rows, where)
+    good = [e for e in events if e is not None]
+    unreadable = {r[0] for r, e in zip(rows, events) if e is None and isinstance(r[0], int)}
+    problems += check_story(good, workflow_id, where, unreadable)
+    if not problems and good and workflows is not None:
+        problems += check_code(good, workflow_id, where, workflows)
+    return problems
+
+
+def check_events(events: list[ev.Event], workflow_id: str, where: str, workflows: dict | None = None):
+    """The same checks for events already read (by `History.read`): the story and the code."""
+    problems = check_story(events, workflow_id, where)
+    return problems or (check_code(events, workflow_id, where, workflows) if workflows is not None else [])
+
+
+def check_story(events: list[ev.Event], workflow_id: str, where: str, unreadable=frozenset()) -> list[Problem]:
+    """References between events: what may come first, what a result answers, what comes last.
+    `unreadable`: ids of rows that could not be read, whose content is unknown."""
+    problems = []
+    by_id = {e.event_id: e for e in events}
+    closed_at = None
+    answered: dict[int, int] = {}   # command event id -> the event that answered it
+    started_attempt: set[int] = set()
+    ids: dict[tuple[str, str], int] = {}
+
+    def bad(e, message):
+        problems.append(Problem(where, f"event {e.event_id} ({e.type}): {message}", e.event_id))
+    if events and events[0].event_id == 1 and not isinstance(events[0], ev.WorkflowExecutionStarted):
+        bad(events[0], "a history must begin with WorkflowExecutionStarted")
+    for e in events:
+        if closed_at is not None:
+            bad(e, f"comes after the workflow closed at event {closed_at}")
+        if isinstance(e, ev.WorkflowExecutionStarted):
+            if e.event_id != 1:
+                bad(e, "the workflow can start only once, at event 1")
+            elif e.workflow_id != workflow_id:
+                bad(e, f"starts workflow {e.workflow_id!r} but is stored as the history of {workflow_id!r}")
+        elif e.type in ev.CLOSING:
+            closed_at = closed_at or e.event_id
+        kind = {"ActivityTaskScheduled": "activity", "TimerStarted": "timer"}.get(e.type)
+        if kind:
+            own = e.activity_id if kind == "activity" else e.timer_id
+            if (kind, own) in ids:
+                bad(e, f"{kind} id {own!r} was already used by event {ids[kind, own]}")
+            ids.setdefault((kind, own), e.event_id)
+        ref_field = ev.RESULT_OF.get(e.type) or ("scheduled_event_id" if e.type == "ActivityTaskStarted" else None)
+        if ref_field is None:
+            continue
+        ref = getattr(e, ref_field)
+        if ref in unreadable:
+            continue
+        target = by_id.get(ref)
+        wanted = "TimerStarted" if e.type == "TimerFired" else "ActivityTaskScheduled"
+        if target is None or ref >= e.event_id:
+            bad(e, f"{ref_field} {ref} refers to no earlier event")
+        elif target.type != wanted:
+            bad(e, f"{ref_field} {ref} refers to a {target.type}, not an {wanted}")
+        elif ref in answered:
+            bad(e, f"the {wanted} at event {ref} was already answered by event {answered[ref]}")
+        elif e.type == "ActivityTaskStarted":
+            started_attempt.add(ref)
+            if e.attempt < 1:
+                bad(e, f"attempt {e.attempt}: attempts count from 1")
+        elif e.type == "TimerFired" and e.timer_id != target.timer_id:
+            bad(e, f"fires timer {e.timer_id!r} but event {ref} started timer {target.timer_id!r}")
+        elif e.type != "TimerFired" and ref not in started_attempt and not unreadable:
+            bad(e, f"no ActivityTaskStarted for the activity scheduled at event {ref} comes before it")
+        if e.type != "ActivityTaskStarted" and target is not None:
+            answered.setdefault(ref, e.event_id)
+    return problems
+
+
+def check_code(events: list[ev.Event], workflow_id: str, where: str, workflows: dict) -> list[Problem]:
+    """Replay the history against the code of its workflow type: the code must make the same decisions."""
+    from .replay import Machine, NonDeterminismError
+    start = events[0]
+    code = workflows.get(start.workflow_type)
+    if code is None:
+        return [Problem(where, f"event 1 (WorkflowExecutionStarted): workflow type {start.workflow_type!r} is "
+                               f"not one this engine runs (known: {', '.join(sorted(workflows))})", 1)]
+    # live, so that code running past the end of an unfinished history is not an error; what it
+    # would do next is computed in memory and thrown away
+    live = Live(time=lambda: 0.0, clock=lambda: datetime(2000, 1, 1), rng=random.Random(0))
+    try:
+        Machine(code, workflow_id, live=live).feed(events)
+    except NonDeterminismError as err:
+        return [Problem(where, f"written by different code: {err}", err.index)]
+    except Exception as e:   # the code met data it cannot take (a hand-edited input, say)
+        return [Problem(where, f"replaying {start.workflow_type} failed: {type(e).__name__}: {e}")]
+    return []

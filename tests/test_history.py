@@ -1,0 +1,98 @@
+import sqlite3
+
+import pytest
+
+from simcore import events as ev
+from simcore.history import History, HistoryConflict, HistoryError, dump, load
+
+
+def started(wid="wf"):
+    return ev.WorkflowExecutionStarted(1, 0.0, "fulfill_order", wid, ["1001", 4200])
+
+
+def scheduled(n):
+    return ev.ActivityTaskScheduled(n, 1.0, "1", "ChargeCard", ["1001", 4200])
+
+
+@pytest.fixture(params=["file", "memory"])
+def store(request, tmp_path):
+    h = History(tmp_path / "h.sqlite") if request.param == "file" else History.memory()
+    yield h
+    h.close()
+
+
+def test_append_then_read_in_order(store):
+    store.append("wf", [started()])
+    store.append("wf", [scheduled(2), ev.ActivityTaskStarted(3, 2.0, 2, 1)])
+    assert [e.event_id for e in store.read("wf")] == [1, 2, 3]
+    assert store.length("wf") == 3 and store.workflows() == [("wf", "1")]
+
+
+def test_a_stale_writer_is_refused_and_nothing_changes(store):
+    store.append("wf", [started()])
+    store.append("wf", [scheduled(2)])
+    with pytest.raises(HistoryConflict, match="append at event 2 refused"):
+        store.append("wf", [scheduled(2)])
+    assert store.length("wf") == 2
+
+
+def test_payloads_must_be_json_data(store):
+    with pytest.raises(HistoryError, match="not JSON data"):
+        store.append("wf", [ev.WorkflowExecutionStarted(1, 0.0, "w", "wf", [object()])])
+    assert store.length("wf") == 0
+
+
+def test_history_survives_reopening(tmp_path):
+    path = tmp_path / "h.sqlite"
+    History(path).append("wf", [started(), scheduled(2)])
+    assert len(History(path).read("wf")) == 2
+
+
+def _tamper(path, sql, *args):
+    db = sqlite3.connect(path)
+    db.execute(sql, args)
+    db.commit()
+    db.close()
+
+
+def test_a_deleted_row_is_reported_as_a_hole(tmp_path):
+    path = tmp_path / "h.sqlite"
+    History(path).append("wf", [started(), scheduled(2), ev.ActivityTaskStarted(3, 2.0, 2, 1)])
+    _tamper(path, "DELETE FROM events WHERE event_id = 2")
+    with pytest.raises(HistoryError, match="workflow 'wf': event 2 is missing"):
+        History(path).read("wf")
+
+
+def test_unknown_types_and_garbage_payloads_are_named(tmp_path):
+    path = tmp_path / "h.sqlite"
+    History(path).append("wf", [started(), scheduled(2)])
+    _tamper(path, "UPDATE events SET type = 'os.system' WHERE event_id = 2")
+    with pytest.raises(HistoryError, match="event 2: unknown event type 'os.system'"):
+        History(path).read("wf")
+    _tamper(path, "UPDATE events SET type = 'ActivityTaskScheduled', payload = '{oops' WHERE event_id = 2")
+    with pytest.raises(HistoryError, match="event 2 \\(ActivityTaskScheduled\\): payload is not JSON"):
+        History(path).read("wf")
+
+
+def test_files_that_are_not_histories(tmp_path):
+    junk = tmp_path / "junk.sqlite"
+    junk.write_bytes(b"this is not a database at all" * 100)
+    with pytest.raises(HistoryError, match="cannot open as a history file"):
+        History(junk)
+    other = tmp_path / "other.sqlite"
+    db = sqlite3.connect(other)
+    db.execute("CREATE TABLE users (name TEXT)")
+    db.commit()
+    db.close()
+    with pytest.raises(HistoryError, match="not a simcore history \\(tables: users\\)"):
+        History(other)
+    with pytest.raises(HistoryError, match="is a folder"):
+        History(tmp_path)
+
+
+def test_dump_and_load_round_trip(order_history):
+    assert load(dump(order_history)) == order_history
+    with pytest.raises(HistoryError, match="event 2 is missing"):
+        load(dump([order_history[0]] + order_history[2:]))
+    with pytest.raises(HistoryError, match="not JSON"):
+        load("{")

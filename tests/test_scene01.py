@@ -1,0 +1,49 @@
+from scenes import s01
+from simcore.scenarios import s01 as model
+
+
+def test_controls_re_run_the_engine_and_the_outcome_follows():
+    view = s01.Scene()
+    assert view.image.value[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "statement: $42.00 (1 charge)" in view.outcome.value
+    view.set_controls(strategy="cron", crash_after="ChargeCard")
+    assert "statement: $84.00 (2 charges)" in view.outcome.value
+    assert view.controls["strategy"].value == "cron" and view.scrub.max == len(view.run.frames) - 1
+    view.controls["strategy"].value = "durable"   # as a click would
+    assert "statement: $42.00 (1 charge)" in view.outcome.value and view.run.outcome == "completed"
+
+
+def test_every_frame_draws_and_the_skull_wipes_the_ram():
+    view = s01.Scene(strategy="plain", crash_after="ChargeCard")
+    skulls = [i for i, f in enumerate(view.run.frames) if f.skull]
+    assert len(skulls) == 1 and view.run.frames[skulls[0]].ram is None
+    assert view.run.frames[skulls[0] - 1].ram["charged"] == "True"
+    for i in range(len(view.run.frames)):
+        view.goto(i)
+        assert view.frame_text.value.startswith(f"frame {i + 1} / ")
+
+
+def test_code_panel_lights_the_running_line_and_marks_replay():
+    view = s01.Scene(strategy="durable", crash_after="ReserveInventory")
+    replayed = next(i for i, f in enumerate(view.run.frames) if f.replaying and f.line)
+    view.goto(replayed)
+    assert "ds-lit ds-replay" in view.code.value and "yield ctx.activity(charge_card" in view.code.value
+    view.set_controls(strategy="cron")
+    assert "cron retry" in view.code.value
+
+
+def test_the_staff_engineer_answers():
+    view = s01.Scene()
+    chat = view.widget.children[-1]
+    buttons, log = chat.children[1].children, chat.children[2]
+    assert len(buttons) == len(s01.QUESTIONS) >= 3
+    buttons[0].click()
+    assert "ds-answer" in log.value and "lived in RAM" in log.value
+
+
+def test_outcome_lines_for_the_curriculum():
+    lines = model.outcome_lines(model.simulate(strategy="plain"))
+    assert lines[0] == "statement: $42.00 (1 charge)" and "RAM: charged=True, step=4" in lines
+    lines = model.outcome_lines(model.simulate(strategy="plain", crash_after="ChargeCard"))
+    assert "RAM: (blank: the process that held it is gone)" in lines
+    assert "effects: ChargeCard x1, ReserveInventory x0, ShipPackage x0, SendConfirmationEmail x0" in lines

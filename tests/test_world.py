@@ -1,0 +1,34 @@
+from simcore.world import World
+
+
+def test_every_effect_is_logged_and_counted():
+    w = World()
+    w.charge("1001", 4200)
+    w.charge("1001", 4200)
+    w.refund("1001", 4200)
+    w.reserve("1001")
+    assert w.statement_cents() == 4200 and len(w.statement()) == 3
+    assert w.effects()["ChargeCard"] == 2 and w.holds["mug"] == 1 and w.stock["mug"] == 9
+
+
+def test_a_repeated_idempotency_key_returns_the_first_result_and_charges_nothing():
+    w = World()
+    first = w.charge("1001", 4200, key="order-1001/ChargeCard")
+    again = w.charge("1001", 4200, key="order-1001/ChargeCard")
+    assert first == again and w.statement_cents() == 4200 and len(w.log) == 1
+
+
+def test_the_key_is_remembered_even_when_the_caller_dies_right_after():
+    class Died(BaseException):
+        pass
+
+    def die(kind):
+        raise Died()
+    w = World(on_effect=die)
+    try:
+        w.charge("1001", 4200, key="k")
+    except Died:
+        pass
+    w.on_effect = lambda kind: None
+    w.charge("1001", 4200, key="k")
+    assert w.statement_cents() == 4200
