@@ -54,6 +54,7 @@ class Engine:
         self.stuck: dict[str, NonDeterminismError] = {}
         self.closed: set[str] = set()
         self.rejected = 0                    # completions refused for a stale token
+        self.machines: list[Machine] = []    # every workflow machine any worker built
         for n in range(workers):
             self.env.process(self.worker(f"worker-{n + 1}"))
 
@@ -110,10 +111,10 @@ class Engine:
         m = cache.get(wid)
         try:
             if m is None or m.length > len(history):
+                m = cache[wid] = self._machine(history[0].workflow_type, wid)
                 if len(history) > 1:
                     sim.trace.frame(f"no cached state for {wid}: replay {len(history)} events from line one",
                                     ram={}, replaying=True, cursor=1)
-                m = cache[wid] = self._machine(history[0].workflow_type, wid)
                 fresh = history
             else:
                 fresh = history[m.length:]
@@ -152,4 +153,15 @@ class Engine:
         self.dispatch(Task("workflow", wid))
 
     def _machine(self, workflow_type: str, wid: str) -> Machine:
-        return Machine(self.workflows[workflow_type], wid, live=self.sim.live, on_step=self.sim.trace.on_step)
+        if workflow_type not in self.workflows:
+            raise NonDeterminismError(wid, None, f"no workflow named {workflow_type!r} is registered on "
+                                      f"this worker (it has: {', '.join(self.workflows)})", 1)
+        m = Machine(self.workflows[workflow_type], wid, live=self.sim.live, on_step=self.sim.trace.on_step)
+        self.machines.append(m)
+        return m
+
+    @property
+    def steps(self) -> dict:
+        """Activity steps answered from history vs run live, over every replay."""
+        return {"steps_replayed": sum(m.steps_replayed for m in self.machines),
+                "steps_executed": sum(m.steps_executed for m in self.machines)}

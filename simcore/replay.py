@@ -57,6 +57,8 @@ class Machine:
     frontier: object = None   # replay only: the first command past the end of the history
     replayed: int = 0   # commands answered from history
     executed: int = 0   # commands produced live
+    steps_replayed: int = 0   # of those, activity steps
+    steps_executed: int = 0
 
     def __post_init__(self):
         self.ctx = WorkflowContext(self.workflow_id)
@@ -169,6 +171,7 @@ class Machine:
             self._queue.popleft()
             self._seen(e)
             self.replayed += 1
+            self.steps_replayed += isinstance(cmd, ScheduleActivity)
             return e
         if self.live is None:
             raise _EndOfHistory(cmd)
@@ -176,6 +179,7 @@ class Machine:
         self._seen(e)
         self.new.append(e)
         self.executed += 1
+        self.steps_executed += isinstance(cmd, ScheduleActivity)
         return e
 
     def _event_for(self, cmd, event_id: int, live: Live) -> ev.Event:

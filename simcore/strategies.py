@@ -86,8 +86,8 @@ def _checkpointed(sim, workflow, activities, wid, args, record_first):
         sim.trace.crash(crash.point)
 
 
-def durable(sim: Sim, workflow, activities, wid: str, args, workers: int = 1):
-    engine = Engine(sim, [workflow], activities.values(), workers=workers)
+def durable(sim: Sim, workflow, activities, wid: str, args, workers: int = 1, task_timeout: float = 10.0):
+    engine = Engine(sim, [workflow], activities.values(), workers=workers, task_timeout=task_timeout)
     engine.start(workflow, wid, *args)
     yield sim.env.timeout(0)
     return engine
@@ -112,4 +112,5 @@ def run_workflow(strategy: str, workflow, activities, args, *, wid: str, sim: Si
     history = sim.history.read(wid) if sim.watch else []
     if history and isinstance(history[-1], ev.WorkflowExecutionFailed):
         outcome = "failed"
-    return Run(scene, controls or {}, sim.seed, sim, workflow, wid, outcome, history, error)
+    extra = engine.steps if engine else {}
+    return Run(scene, controls or {}, sim.seed, sim, workflow, wid, outcome, history, error, extra)

@@ -58,8 +58,8 @@ class World:
     def release(self, order: str, sku: str = "mug", key: str | None = None) -> str:
         return self._effect("ReleaseInventory", order, key, stock=(sku, +1))
 
-    def ship(self, order: str, key: str | None = None) -> str:
-        return self._effect("ShipPackage", order, key)
+    def ship(self, order: str, service: str = "standard", key: str | None = None) -> str:
+        return self._effect("ShipPackage", order, key, note=service)
 
     def email(self, order: str, kind: str = "Confirmation", key: str | None = None) -> str:
         return self._effect(f"Send{kind}Email", order, key)
@@ -76,14 +76,14 @@ class World:
         return sum(e.cents for e in self.statement(upto))
 
     # -- mechanics -----------------------------------------------------------------------------
-    def _effect(self, kind: str, order: str, key: str | None, cents: int = 0, stock=None) -> str:
+    def _effect(self, kind: str, order: str, key: str | None, cents: int = 0, stock=None, note: str = "") -> str:
         if key is not None and key in self._keys:
             return self._keys[key]          # seen this key: the first result, no second effect
         if stock:
             sku, delta = stock
             self.stock[sku] += delta
             self.holds[sku] -= delta
-        ref = f"{kind[:4].lower()}_{len(self.log) + 1}"
+        ref = f"{kind[:4].lower()}_{len(self.log) + 1}" + (f" {note}" if note else "")
         self.log.append(Effect(self.clock(), kind, order, cents, ref))
         if key is not None:
             self._keys[key] = ref

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
+from pathlib import Path
 
-MODULES = {1: "s01"}
+MODULES = {int(p.stem[1:]): p.stem for p in sorted(Path(__file__).parent.glob("s[0-9][0-9].py"))}
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from ..faults import FaultPlan
 from ..sim import Sim
 from ..strategies import run_workflow
 from . import Control
+from .lines import effects_line, held_line, ram_line, statement_line
 
 NUMBER = 1
 TITLE = "The crash that charges you twice"
@@ -29,26 +30,4 @@ def simulate(strategy: str = "plain", crash_after: str = "none", seed: int = 0):
 
 
 def outcome_lines(run) -> list[str]:
-    held = run.world.holds["mug"]
-    return [statement_line(run), effects_line(run), f"warehouse: {held} unit{'s' * (held != 1)} held",
-            ram_line(run), f"outcome: {run.outcome}"]
-
-
-def statement_line(run, upto=None) -> str:
-    lines = run.world.statement(upto)
-    charges = sum(e.cents > 0 for e in lines)
-    refunds = sum(e.cents < 0 for e in lines)
-    text = f"statement: ${run.world.statement_cents(upto) / 100:.2f} ({charges} charge{'s' * (charges != 1)}"
-    return text + (f", {refunds} refund{'s' * (refunds != 1)})" if refunds else ")")
-
-
-def effects_line(run) -> str:
-    done = run.world.effects()
-    return "effects: " + ", ".join(f"{step} x{done.get(step, 0)}" for step in orders.STEPS)
-
-
-def ram_line(run) -> str:
-    ram = run.frames[-1].ram if run.frames else None
-    if not ram:
-        return "RAM: (blank: the process that held it is gone)"
-    return "RAM: " + ", ".join(f"{k}={v}" for k, v in ram.items() if k in ("charged", "step"))
+    return [statement_line(run), effects_line(run), held_line(run), ram_line(run), f"outcome: {run.outcome}"]

@@ -1,0 +1,522 @@
+"""A simcore *home*: ORDER #1001 run by a real process, against files on disk, in real time.
+
+The simulation proves durability to itself. A home proves it to the operating system: the history and
+the world are files, the process can be killed with `kill -9` at any moment, and running the same
+command again must finish the order with one charge.
+
+    DIR/history.sqlite   the engine's event history (`simcore.history`), plus the `owners` table
+    DIR/world.sqlite     the outside world's own database: card statement, warehouse, shipments, mail
+
+Two files on purpose: the world is not the engine's to roll back. Each effect is committed to
+`world.sqlite` in one transaction together with its idempotency key, as a payment provider does; the
+key is a unique column, so a repeat returns the first result and acts nothing twice.
+
+Recovery is not a special path. `run_order` is a small real-time driver for the same pieces the
+simulated engine uses: it reads the history, replays it in a `Machine` (which checks the code makes the
+same decisions), appends the commands the code makes live, runs the activity that is scheduled but
+has no recorded result (again: that is what its idempotency key is for), and appends the result. A
+fresh start, a restart after a kill and a finished order all go through the same loop.
+
+Only one process drives a workflow at a time: it first takes a lease in the history store
+(`OwnedHistory.take`), which hands out an increasing fencing token. Every append checks, inside its own
+transaction, that the token is still the current one, so a process that lost the lease can no longer
+write. A lease is free when it expires, or at once when its holder was a process on this machine
+that no longer exists (so a restart after `kill -9` need not wait).
+
+Testing hook: the environment variable SIMCORE_EFFECT_GAP_MS makes the process wait that many
+milliseconds after an activity's effect is committed in the world and before its result is
+appended to the history, so a kill can land in that gap on purpose (tests/test_kill.py does).
+"""
+from __future__ import annotations
+
+import os
+import random
+import socket
+import sqlite3
+import time
+from collections import Counter
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from . import check
+from . import events as ev
+from .history import History, HistoryConflict, HistoryError, _transaction
+from .orders import CENTS, ORDER_ID, fulfill_order
+from .replay import Machine, NonDeterminismError
+from .sim import Outcome, recorded
+from .workflow import ActivityContext, Live, activity
+from .world import CARD, Effect, World
+
+HISTORY, WORLD = "history.sqlite", "world.sqlite"
+SIDECARS = ("", "-wal", "-shm", "-journal")   # the files SQLite keeps beside a database
+GAP_ENV = "SIMCORE_EFFECT_GAP_MS"
+WORKFLOWS = {fulfill_order.name: fulfill_order}
+
+
+class HomeError(Exception):
+    """A home that cannot be used as it is. The message names the file and the problem."""
+
+
+class Busy(HomeError):
+    """Another live process owns the workflow (or took it over from us)."""
+
+
+# -- the activities, as a real worker registers them: same names, each passes its idempotency key ----
+@activity("ChargeCard", seconds=2)
+def charge_card(act, order_id, cents):
+    return act.world.charge(order_id, cents, key=act.idempotency_key)
+
+
+@activity("ReserveInventory", seconds=1)
+def reserve_inventory(act, order_id):
+    return act.world.reserve(order_id, "mug", key=act.idempotency_key)
+
+
+@activity("ShipPackage", seconds=3)
+def ship_package(act, order_id):
+    return act.world.ship(order_id, key=act.idempotency_key)
+
+
+@activity("SendConfirmationEmail", seconds=1)
+def send_confirmation_email(act, order_id):
+    return act.world.email(order_id, "Confirmation", key=act.idempotency_key)
+
+
+ACTIVITIES = {a.name: a for a in (charge_card, reserve_inventory, ship_package, send_confirmation_email)}
+
+
+# -- the world, as an outside system with its own database ----------------------------------------
+WORLD_FORMAT = "simcore-world/1"
+WORLD_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS effects (
+    seq      INTEGER PRIMARY KEY,   -- the order things happened in the world
+    t        REAL NOT NULL,         -- Unix time
+    kind     TEXT NOT NULL,         -- ChargeCard, ReserveInventory, ...
+    order_id TEXT NOT NULL,
+    cents    INTEGER NOT NULL,      -- money moved: + charge, - refund
+    ref      TEXT NOT NULL,         -- charge id, hold id, tracking number, message id
+    sku      TEXT,
+    delta    INTEGER NOT NULL,      -- stock moved
+    key      TEXT UNIQUE            -- idempotency key: a repeat returns the first ref, does nothing
+);
+"""
+
+
+class DurableWorld(World):
+    """`World` whose effects are rows in a SQLite file. `_effect` commits the effect and its key in one
+    transaction: after a kill, either both are on disk or neither happened."""
+
+    def __init__(self, path, *, stock: int = 10, readonly: bool = False):
+        super().__init__(clock=time.time, wall=datetime.now, stock=stock)
+        self.path = Path(path)
+        with _store(self.path, "world"):
+            if readonly:
+                self._db = check.connect_readonly(self.path)
+            else:
+                self._db = sqlite3.connect(self.path, isolation_level=None, timeout=10)
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=FULL")
+            tables = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            if not tables and not readonly:
+                with _transaction(self._db):
+                    for statement in WORLD_SCHEMA.split(";"):
+                        self._db.execute(statement)
+                    self._db.execute("INSERT OR IGNORE INTO meta VALUES ('format', ?)", (WORLD_FORMAT,))
+                    self._db.execute("INSERT OR IGNORE INTO meta VALUES ('stock:mug', ?)", (str(stock),))
+                tables = {"meta", "effects"}
+            if not {"meta", "effects"} <= tables:
+                raise HomeError(f"{self.path}: a SQLite file, but not a simcore world (tables: "
+                                f"{', '.join(sorted(tables)) or 'none'})")
+            meta = dict(self._db.execute("SELECT key, value FROM meta"))
+            if meta.get("format") != WORLD_FORMAT:
+                raise HomeError(f"{self.path}: world format {meta.get('format')!r}, this engine reads "
+                                f"{WORLD_FORMAT!r}")
+            self.initial = {k.removeprefix("stock:"): int(v) for k, v in meta.items() if k.startswith("stock:")}
+            self._reload()
+
+    def close(self):
+        self._db.close()
+
+    def keys(self, prefix: str) -> dict[str, str]:
+        """The idempotency keys seen so far that start with `prefix`, and the first result of each."""
+        return {k: ref for k, ref in self._keys.items() if k.startswith(prefix)}
+
+    def _reload(self):
+        """Rebuild the in-memory views (`log`, `stock`, `holds`, `_keys`) from the rows."""
+        self.log, self._keys = [], {}
+        self.stock, self.holds = dict(self.initial), type(self.holds)()
+        for t, kind, order, cents, ref, sku, delta, key in self._db.execute(
+                "SELECT t, kind, order_id, cents, ref, sku, delta, key FROM effects ORDER BY seq"):
+            self.log.append(Effect(t, kind, order, cents, ref))
+            if sku:
+                self.stock[sku] = self.stock.get(sku, 0) + delta
+                self.holds[sku] -= delta
+            if key is not None:
+                self._keys[key] = ref
+
+    def _effect(self, kind: str, order: str, key: str | None, cents: int = 0, stock=None) -> str:
+        sku, delta = stock or (None, 0)
+        with _store(self.path, "world"), _transaction(self._db):
+            row = self._db.execute("SELECT ref FROM effects WHERE key=?", (key,)).fetchone() if key else None
+            if row is None:
+                seq = self._db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM effects").fetchone()[0]
+                ref = f"{kind[:4].lower()}_{seq}"
+                self._db.execute("INSERT INTO effects VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                                 (seq, self.clock(), kind, order, cents, ref, sku, delta, key))
+        if row is not None:
+            return row[0]          # seen this key: the first result, no second effect
+        self._reload()
+        self.on_effect(kind)       # it has happened; a kill from here on cannot undo it
+        return ref
+
+
+# -- ownership: a lease with a fencing token, kept in the history store ----------------------------
+OWNERS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS owners (
+    workflow_id TEXT PRIMARY KEY,
+    token       INTEGER NOT NULL,  -- fencing: one more at every take-over; appends must carry the newest
+    holder      TEXT NOT NULL,     -- host:pid
+    expires     REAL NOT NULL      -- Unix time; 0 once released
+)"""
+
+
+@dataclass(frozen=True)
+class Owner:
+    token: int
+    holder: str
+    expires: float
+
+    def __str__(self):
+        return f"process {self.holder} (lease token {self.token})"
+
+
+class OwnedHistory(History):
+    """A history file whose workflows are written only by the process that holds their lease."""
+
+    def __init__(self, path):
+        super().__init__(path)
+        self.me = f"{socket.gethostname()}:{os.getpid()}"
+        self.held: dict[str, int] = {}   # workflow id -> our token
+        with _store(self.path, "history"):
+            self._db.execute(OWNERS_SCHEMA)
+
+    def owner(self, workflow_id: str) -> Owner | None:
+        row = self._db.execute("SELECT token, holder, expires FROM owners WHERE workflow_id=?",
+                               (workflow_id,)).fetchone()
+        return Owner(*row) if row else None
+
+    def take(self, workflow_id: str, ttl: float) -> Owner | None:
+        """Take the lease, or return the live owner that holds it."""
+        with _store(self.path, "history"), _transaction(self._db):
+            now, current = time.time(), self.owner(workflow_id)
+            if current and current.holder != self.me and current.expires > now and _alive(current.holder):
+                return current
+            token = (current.token if current else 0) + 1
+            self._db.execute("INSERT OR REPLACE INTO owners VALUES (?, ?, ?, ?)",
+                             (workflow_id, token, self.me, now + ttl))
+        self.held[workflow_id] = token
+        return None
+
+    def renew(self, workflow_id: str, ttl: float) -> None:
+        with _store(self.path, "history"), _transaction(self._db):
+            self._fence(workflow_id, "1")
+            self._db.execute("UPDATE owners SET expires=? WHERE workflow_id=?", (time.time() + ttl, workflow_id))
+
+    def release(self, workflow_id: str) -> None:
+        with _store(self.path, "history"), _transaction(self._db):
+            self._fence(workflow_id, "1")
+            self._db.execute("UPDATE owners SET expires=0 WHERE workflow_id=?", (workflow_id,))
+        self.held.pop(workflow_id, None)
+
+    def _fence(self, workflow_id: str, run_id: str) -> None:
+        """Inside every append: refuse unless our token is still the current one."""
+        current, mine = self.owner(workflow_id), self.held.get(workflow_id)
+        if mine is None or current is None or current.token != mine:
+            who = f"{current}" if current else "nobody"
+            raise LostOwnership(f"{self.path}: {workflow_id} is owned by {who}, not by this process "
+                                f"(token {mine}); nothing was written")
+
+
+class LostOwnership(HistoryConflict):
+    """An append or renewal by a process whose lease was taken over."""
+
+
+def _alive(holder: str) -> bool:
+    """Whether the holder of a lease may still be running. Only a process on this machine can be
+    known dead; anything else is trusted until its lease expires."""
+    host, _, pid = holder.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        return state not in ("Z", "X")   # a zombie has died, only its exit status is left
+    except FileNotFoundError:
+        return False
+    except (OSError, IndexError):
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            pass
+        return True
+
+
+# -- the home --------------------------------------------------------------------------------------
+@contextmanager
+def _store(path: Path, what: str):
+    """Turn a SQLite failure into an error naming the file and what it is."""
+    try:
+        yield
+    except sqlite3.Error as e:
+        hint = (": the disk is full (nothing of this step was written)" if "full" in str(e) else
+                f": {e}")
+        raise HomeError(f"{path}: the {what} store failed{hint}") from None
+
+
+class Home:
+    """The two stores of a home directory, opened for writing (`order run`)."""
+
+    def __init__(self, path, *, create: bool = True):
+        self.dir = Path(path)
+        self.history_path, self.world_path = self.dir / HISTORY, self.dir / WORLD
+        locate(self.dir, create=create)
+        for p in (self.dir, self.history_path, self.world_path):
+            if p.exists() and not os.access(p, os.W_OK):
+                raise HomeError(f"{p}: read-only: `order run` records its progress in {self.dir}, so the "
+                                "folder and its files must be writable (`order status` and `history` only read)")
+        fresh_world = not self.world_path.exists()
+        _create(self.history_path, OwnedHistory)
+        self.history = OwnedHistory(self.history_path)
+        self.world = None
+        if fresh_world and any(self.history.length(w, r) for w, r in self.history.workflows()):
+            self.history.close()
+            raise HomeError(f"{self.world_path}: missing, but {self.history_path} records workflows: the "
+                            "world's own records are gone; refusing to act on the world again without them")
+        try:
+            _create(self.world_path, DurableWorld)
+            self.world = DurableWorld(self.world_path)
+        except BaseException:
+            self.history.close()
+            raise
+
+    def close(self):
+        self.history.close()
+        if self.world:
+            self.world.close()
+
+
+def _create(path: Path, store) -> None:
+    """Create a store's file whole or not at all: build it under a temporary name, then link it into
+    place (a link never replaces a file). Two processes creating a home at once, or a kill halfway,
+    cannot leave a file with half a schema."""
+    if path.exists():
+        return
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.new")
+    try:
+        for s in SIDECARS:
+            Path(f"{tmp}{s}").unlink(missing_ok=True)
+        store(tmp).close()   # closing the last connection folds the WAL into the file
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass             # someone else created it first: theirs is as good
+    except OSError as e:
+        raise HomeError(f"{path}: cannot create: {e.strerror}") from None
+    finally:
+        for s in SIDECARS:
+            Path(f"{tmp}{s}").unlink(missing_ok=True)
+
+
+def locate(path, *, create: bool = False) -> Path:
+    """The home at `path`, checked: a folder holding a history. With `create`, a new or empty folder
+    (or one with only our files) is accepted and will become a home."""
+    d = Path(path)
+    if d.exists() and not d.is_dir():
+        raise HomeError(f"{d}: not a directory; --home takes a folder (a new one becomes a simcore home)")
+    if (d / HISTORY).exists():
+        return d
+    if not create:
+        raise HomeError(f"{d}: not a simcore home (no {HISTORY} in it); "
+                        f"`python -m simcore order run --home {d}` creates one")
+    others = sorted(p.name for p in d.iterdir() if not p.name.startswith((HISTORY, WORLD))) if d.exists() else []
+    if others:
+        raise HomeError(f"{d}: not a simcore home (no {HISTORY}) and not empty (it holds "
+                        f"{', '.join(others[:4])}{', ...' if len(others) > 4 else ''}); use a new or empty folder")
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise HomeError(f"{d}: cannot create the home folder: {e.strerror}") from None
+    return d
+
+
+# -- running an order for real ----------------------------------------------------------------------
+def run_order(home_dir, order: str = ORDER_ID, *, pace_ms: int = 0, wait: float = 0.0, say=print) -> str:
+    """Drive the order's workflow to its end in this process; return its outcome. Safe to run again
+    after any kill, and alongside another process (one of them waits or gives up; see `Busy`)."""
+    wid, args = f"order-{order}", [order, CENTS]
+    gap = _gap_seconds()
+    ttl = 10.0 + 3 * (pace_ms / 1000 + gap)   # renewed before every step, so only a hung owner expires
+    home = Home(home_dir)
+    try:
+        history = _read(home, wid)
+        if history and history[-1].type in ev.CLOSING:
+            say(f"{wid} is already {_outcome(history)} ({len(history)} events); nothing to do")
+            return _outcome(history)
+        deadline = time.monotonic() + wait
+        while (holder := home.history.take(wid, ttl)) is not None:
+            if time.monotonic() >= deadline:
+                raise Busy(f"{home.history_path}: {wid} is being run by {holder}; not starting a second "
+                           f"run (use --wait SECONDS to wait for it)")
+            time.sleep(0.05)
+        try:
+            return _drive(home, wid, args, pace_ms / 1000, gap, ttl, say)
+        finally:
+            try:
+                home.history.release(wid)
+            except (HistoryError, HomeError):
+                pass   # lost or unwritable: the lease expires on its own
+    finally:
+        home.close()
+
+
+def _drive(home: Home, wid: str, args: list, pace: float, gap: float, ttl: float, say) -> str:
+    history = _read(home, wid)   # again: the previous owner may have moved on while we waited
+    if not history:
+        _consistent(home, wid, [])
+        history = [ev.WorkflowExecutionStarted(1, time.time(), fulfill_order.name, wid, args)]
+        _append(home, wid, history)
+        say(f"{wid}: started (ORDER #{args[0]}, ${args[1] / 100:.2f})")
+    where = f"{home.history_path} workflow {wid!r}"
+    problems = check.check_events(history, wid, where, WORKFLOWS)
+    if problems:
+        raise HomeError("the history cannot be trusted, so it is not run:\n  " +
+                        "\n  ".join(map(str, problems[:10])) + "\n(`python -m simcore history check` lists all)")
+    _consistent(home, wid, history)
+    m = Machine(WORKFLOWS[history[0].workflow_type], wid,
+                live=Live(time=time.time, clock=datetime.now, rng=random.Random()))
+    try:
+        m.feed(history)
+    except NonDeterminismError as err:   # check_events replays too; kept for a history that changed since
+        raise HomeError(f"{where}: {err}") from None
+    if len(history) > 1:
+        say(f"{wid}: replayed {m.replayed} commands from {len(history)} events")
+    while True:
+        new = m.take_new()
+        _append(home, wid, new)
+        if m.closed:
+            outcome = "failed" if isinstance(m.events[-1], ev.WorkflowExecutionFailed) else "completed"
+            say(f"{wid} {outcome}: {m.result if outcome == 'completed' else m.events[-1].message} "
+                f"({m.length} events)")
+            return outcome
+        scheduled = m.events[m.waiting.event_id - 1]
+        if not isinstance(scheduled, ev.ActivityTaskScheduled):
+            raise HomeError(f"{where}: waits on {scheduled.summary()}; real-process mode runs activities only")
+        home.history.renew(wid, ttl)
+        say(f"{scheduled.activity_type}: running")
+        time.sleep(pace)
+        outcome = _perform(home, wid, scheduled)
+        say(f"{scheduled.activity_type}: " + (f"done -> {outcome.value}" if outcome.ok else
+                                              f"failed: {outcome.error_type}: {outcome.message}"))
+        time.sleep(gap)   # SIMCORE_EFFECT_GAP_MS: the effect is in the world, not yet in the history
+        result = recorded(m.length + 1, time.time(), scheduled, 1, outcome)
+        _append(home, wid, result)
+        m.feed(result)
+
+
+def _perform(home: Home, wid: str, scheduled: ev.ActivityTaskScheduled) -> Outcome:
+    """One attempt. An application error is the workflow's to handle (recorded); a failing store is not
+    an answer from the world, so it stops the process and nothing is recorded."""
+    fn = ACTIVITIES[scheduled.activity_type]
+    act = ActivityContext(home.world, wid, scheduled.activity_id, scheduled.activity_type, 1)
+    try:
+        return Outcome(True, fn(act, *scheduled.input))
+    except HomeError:
+        raise
+    except Exception as e:
+        return Outcome(False, error_type=type(e).__name__, message=str(e))
+
+
+def _consistent(home: Home, wid: str, history: list) -> None:
+    """The world and the history must tell the same story. An effect the world holds for this workflow
+    must have been scheduled in the history (it is appended before the activity runs), and a result
+    the history holds must be the world's. Otherwise the history was truncated, or belongs elsewhere."""
+    keys = home.world.keys(f"{wid}/")
+    scheduled = {e.activity_type for e in history if isinstance(e, ev.ActivityTaskScheduled)}
+    for key in sorted(keys):
+        if key.split("/", 1)[1] not in scheduled:
+            raise HomeError(f"{home.history_path}: {wid} has no ActivityTaskScheduled for {key.split('/', 1)[1]}, "
+                            f"but {home.world_path} records its effect {keys[key]!r} (key {key!r}): the history "
+                            "was truncated or replaced; refusing to run the order again on it")
+    for e in history:
+        if isinstance(e, ev.ActivityTaskCompleted):
+            kind = history[e.scheduled_event_id - 1].activity_type
+            if kind in ACTIVITIES and keys.get(f"{wid}/{kind}") != e.result:
+                raise HomeError(f"{home.history_path}: event {e.event_id} records {kind} -> {e.result!r}, but "
+                                f"{home.world_path} has {keys.get(f'{wid}/{kind}')!r} for it: this history "
+                                "does not belong to this world")
+
+
+def _read(home: Home, wid: str) -> list:
+    with _store(home.history_path, "history"):
+        return home.history.read(wid)
+
+
+def _append(home: Home, wid: str, events: list) -> None:
+    with _store(home.history_path, "history"):
+        try:
+            home.history.append(wid, events)
+        except LostOwnership as e:
+            raise Busy(str(e)) from None
+
+
+def _gap_seconds() -> float:
+    text = os.environ.get(GAP_ENV, "0") or "0"
+    try:
+        ms = float(text)
+    except ValueError:
+        ms = -1
+    if not ms >= 0:
+        raise HomeError(f"{GAP_ENV}={text!r}: expected milliseconds (a number >= 0)")
+    return ms / 1000
+
+
+def _outcome(events) -> str:
+    if not events:
+        return "not started"
+    return {"WorkflowExecutionCompleted": "completed", "WorkflowExecutionFailed": "failed"}.get(
+        events[-1].type, "in progress")
+
+
+# -- reading a home without writing to it ---------------------------------------------------------------
+def status(home_dir, order: str = ORDER_ID) -> dict:
+    """What `order status` prints: the world as its own records say, and the history's length and end.
+    Reads only (works on a read-only home)."""
+    d, wid = locate(home_dir), f"order-{order}"
+    with _store(d / HISTORY, "history"):
+        try:
+            rows = check.read_rows(d / HISTORY).get((wid, "1"), [])
+        except HistoryError as e:
+            raise HomeError(str(e)) from None
+    if (d / WORLD).exists():
+        world = DurableWorld(d / WORLD, readonly=True)
+        world.close()
+    else:
+        world = World()
+    mine = [e for e in world.log if e.order == order]
+    card = [e for e in mine if e.kind in CARD]
+    outcome = {"WorkflowExecutionCompleted": "completed", "WorkflowExecutionFailed": "failed"}.get(
+        rows[-1][1], "in progress") if rows else "not started"
+    return {
+        "home": str(d),
+        "workflow_id": wid,
+        "statement_cents": sum(e.cents for e in card),
+        "charges": sum(e.cents > 0 for e in card),
+        "refunds": sum(e.cents < 0 for e in card),
+        "effects": dict(sorted(Counter(e.kind for e in mine).items())),
+        "outcome": outcome,
+        "history_events": len(rows),
+    }
