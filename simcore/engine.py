@@ -6,21 +6,28 @@ the workflow in its cache) and appends the commands the code produced; each sche
 becomes an *activity task*; its completion is appended and queues the next workflow task.
 
 A worker that takes a task holds a lease on it, with a fencing token. If the worker dies, nothing
-tells the engine: the lease simply expires and the task goes back in the queue with a new token, for
+tells the engine: the lease simply runs out and the task goes back in the queue with a new token, for
 whichever worker polls next. A completion carrying an old token is refused, so a late "zombie"
 cannot record over its successor. Recovery is not a special path: it is a lease running out.
+
+Activities are retried by the engine, following their retry policy (simcore.retry): a failure, a
+timeout and a missed heartbeat are all just a failed attempt. Only the final attempt is written to
+the history (its ActivityTaskStarted carries the attempt number), as a Temporal server does.
 """
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, replace
+import random
+from dataclasses import dataclass, field, replace
 
 import simpy
 
 from . import events as ev
-from .faults import ProcessCrashed
+from .faults import KillWorker, PauseWorker, ProcessCrashed, Redeploy
 from .replay import Machine, NonDeterminismError
-from .sim import Sim, perform, recorded
+from .retry import ActivityOptions
+from .sim import Outcome, Sim, perform, recorded
+from .taskqueue import TaskQueue
 from .workflow import WorkflowDef
 
 
@@ -31,15 +38,32 @@ class Task:
     scheduled: ev.ActivityTaskScheduled | None = None   # activity tasks: what to run
     attempt: int = 1
     token: int = 0                # fencing: only the newest lease may complete the task
+    sticky: str | None = None     # workflow tasks: the worker holding the workflow in its cache
 
     @property
     def key(self):
         return (self.kind, self.workflow_id, self.scheduled.event_id if self.scheduled else 0)
 
+    def __str__(self):
+        what = self.scheduled.activity_type if self.scheduled else "workflow task"
+        return f"{what} of {self.workflow_id}" + (f" (attempt {self.attempt})" if self.attempt > 1 else "")
+
+
+@dataclass
+class Worker:
+    name: str
+    status: str = "idle"          # idle | busy | dead | paused | deploying
+    task: Task | None = None
+    cache: dict = field(default_factory=dict)     # sticky: workflow id -> Machine
+    frozen_until: float = 0.0
+    draining: bool = False
+    process: object = None
+    poll: object = None
+
 
 class Engine:
     def __init__(self, sim: Sim, workflows: list[WorkflowDef], activities, *, workers: int = 1,
-                 task_timeout: float = 10.0, decide_seconds: float = 0.25):
+                 task_timeout: float = 10.0, decide_seconds: float = 0.25, sticky_timeout: float = 5.0):
         if workers < 1:
             raise ValueError(f"workers must be at least 1, got {workers}")
         if task_timeout <= 0:
@@ -48,15 +72,24 @@ class Engine:
         self.workflows = {w.name: w for w in workflows}
         self.activities = {a.name: a for a in activities}
         self.task_timeout, self.decide_seconds = task_timeout, decide_seconds
-        self.queue = simpy.Store(self.env)
+        self.queue = TaskQueue(self.env, sticky_timeout)
         self.leases: dict[tuple, int] = {}   # task key -> the token of its current lease
         self._tokens = itertools.count(1)
+        self.rng = random.Random(f"engine/{sim.seed}")   # retry jitter
+        self.first_scheduled: dict[tuple, float] = {}  # activity key -> when its first attempt was queued
+        self.heartbeats: dict[tuple, float] = {}
         self.stuck: dict[str, NonDeterminismError] = {}
         self.closed: set[str] = set()
         self.rejected = 0                    # completions refused for a stale token
+        self.replays = 0                     # full replays: a workflow task on a worker without the cache
+        self.attempts: list[tuple] = []      # (time, activity type, workflow id, attempt, outcome)
+        self.waits: list[tuple] = []         # (time taken, kind, seconds waited in the queue)
         self.machines: list[Machine] = []    # every workflow machine any worker built
-        for n in range(workers):
-            self.env.process(self.worker(f"worker-{n + 1}"))
+        self.workers = {f"worker-{n + 1}": Worker(f"worker-{n + 1}") for n in range(workers)}
+        for w in self.workers.values():
+            self._spawn(w)
+        for fault in sim.faults.plan.workers:
+            self.env.process(self._worker_fault(fault))
 
     # -- the service side ----------------------------------------------------------------------
     def start(self, workflow: WorkflowDef, workflow_id: str, *args) -> None:
@@ -66,61 +99,140 @@ class Engine:
     def dispatch(self, task: Task) -> None:
         task = replace(task, token=next(self._tokens))
         self.leases[task.key] = task.token
+        if task.kind == "activity":
+            self.first_scheduled.setdefault(task.key, self.env.now)
+            s2s = self._options(task).schedule_to_start
+            if s2s:
+                self.env.process(self._schedule_to_start(task, s2s))
         self.queue.put(task)
 
     def _lease(self, task: Task):
-        """Runs beside a taken task: if it is not completed in time, hand it to someone else."""
-        yield self.env.timeout(self.task_timeout)
-        if self.leases.get(task.key) == task.token:
-            self.sim.trace.frame(f"lease on {task.kind} task of {task.workflow_id} expired: queued again")
-            self.dispatch(replace(task, attempt=task.attempt + 1))
+        """Runs beside a taken task: if it is not completed in time, the attempt has failed."""
+        opts = self._options(task) if task.kind == "activity" else ActivityOptions()
+        limit = (opts.start_to_close or self.task_timeout) if task.kind == "activity" else self.task_timeout
+        deadline, beat = self.env.now + limit, opts.heartbeat
+        self.heartbeats[task.key] = self.env.now
+        while self.leases.get(task.key) == task.token:
+            until = min(deadline, self.heartbeats[task.key] + beat) if beat else deadline
+            if self.env.now >= until:
+                reason = "StartToCloseTimeout" if until == deadline else "HeartbeatTimeout"
+                self.sim.trace.frame(f"{task}: {reason}, the lease is taken back")
+                if task.kind == "workflow":
+                    self.dispatch(replace(task, attempt=task.attempt + 1, sticky=None))
+                else:
+                    self._attempt_failed(task, reason, f"no result within {limit:g}s" if until == deadline
+                                         else f"no heartbeat for {beat:g}s")
+                return
+            yield self.env.timeout(until - self.env.now)
+
+    def _schedule_to_start(self, task: Task, seconds: float):
+        yield self.env.timeout(seconds)
+        if task in self.queue.pending:   # still waiting for a worker: not retried, the queue is the problem
+            self.queue.pending.remove(task)
+            self.leases[task.key] = task.token
+            self._finish(task, ev_failed("ScheduleToStartTimeout", f"no worker took it within {seconds:g}s"))
 
     def _settle(self, task: Task) -> bool:
         """Close the task's lease if `task` still holds it; False for a stale (fenced) completion."""
         if self.leases.get(task.key) != task.token:
             self.rejected += 1
-            self.sim.trace.frame(f"stale completion of {task.kind} task refused (token {task.token})")
+            self.sim.trace.frame(f"stale completion of {task} refused (token {task.token})")
             return False
         del self.leases[task.key]
         return True
 
+    def _attempt_failed(self, task: Task, error_type: str, message: str) -> None:
+        """One attempt failed (an error, a timeout): retry it later, or record the failure for good."""
+        self.leases.pop(task.key, None)
+        opts = self._options(task)
+        wait = opts.retry.interval(task.attempt, self.rng)
+        deadline = opts.schedule_to_close and self.first_scheduled[task.key] + opts.schedule_to_close
+        if opts.retry.retries(task.attempt, error_type) and not (deadline and self.env.now + wait >= deadline):
+            self.sim.trace.frame(f"{task} failed ({error_type}); retry in {wait:g}s")
+            self.env.process(self._retry_later(task, wait))
+            return
+        if deadline and self.env.now + wait >= deadline and opts.retry.retries(task.attempt, error_type):
+            error_type, message = "ScheduleToCloseTimeout", f"{message}; no time left for another attempt"
+        self.leases[task.key] = task.token
+        self._finish(task, ev_failed(error_type, message))
+
+    def _retry_later(self, task: Task, wait: float):
+        yield self.env.timeout(wait)
+        self.dispatch(replace(task, attempt=task.attempt + 1))
+
+    def _finish(self, task: Task, outcome) -> None:
+        """Record an activity's final outcome in the history and wake its workflow."""
+        if not self._settle(task):
+            return
+        wid = task.workflow_id
+        self.sim.history.append(wid, recorded(self.sim.history.length(wid) + 1, self.env.now, task.scheduled,
+                                              task.attempt, outcome))
+        self.first_scheduled.pop(task.key, None)
+        self.sim.trace.frame(f"{task.scheduled.activity_type}: result recorded in the history (committed)")
+        self.dispatch(Task("workflow", wid, sticky=self._holder(wid)))
+
     # -- the worker side -----------------------------------------------------------------------
-    def worker(self, name: str):
-        cache: dict[str, Machine] = {}   # sticky: workflows this worker holds in memory
+    def _spawn(self, w: Worker) -> None:
+        w.status, w.cache, w.draining, w.task = "idle", {}, False, None
+        w.process = self.env.process(self.worker(w))
+
+    def worker(self, w: Worker):
         try:
-            while True:
-                task = yield self.queue.get()
+            while not w.draining:
+                w.poll = self.queue.poll(w.name)
+                task = yield w.poll
+                w.poll, w.task, w.status = None, task, "busy"
+                self.waits.append((self.env.now, task.kind, self.queue.taken(task)))
                 self.env.process(self._lease(task))
                 if task.kind == "workflow":
-                    yield from self._workflow_task(task, cache)
+                    yield from self._workflow_task(w, task)
                 else:
-                    yield from self._activity_task(task)
-        except ProcessCrashed as crash:
-            self.sim.trace.crash(crash.point)
-            self.env.process(self._restart(name))
+                    yield from self._activity_task(w, task)
+                w.task, w.status = None, "idle"
+        except (ProcessCrashed, simpy.Interrupt) as crash:
+            if w.poll is not None:
+                self.queue.cancel(w.name, w.poll)
+            if isinstance(crash, simpy.Interrupt) and crash.cause == "deploying":
+                w.status, w.cache, w.poll = "deploying", {}, None
+                return
+            point = crash.point if isinstance(crash, ProcessCrashed) else crash.cause
+            w.status, w.cache, w.task, w.poll = "dead", {}, None, None
+            self.sim.trace.crash(f"{w.name}: {point}")
+            if not isinstance(crash, simpy.Interrupt) or crash.cause != "killed for good":
+                self.env.process(self._restart(w, self.sim.restart_delay))
+        else:
+            w.status, w.cache = "deploying", {}
 
-    def _restart(self, name: str):
-        yield self.env.timeout(self.sim.restart_delay)
-        self.sim.trace.frame(f"{name} restarts with an empty memory; it polls the task queue")
-        self.env.process(self.worker(name))
+    def _restart(self, w: Worker, delay: float):
+        yield self.env.timeout(delay)
+        self._spawn(w)
+        self.sim.trace.frame(f"{w.name} starts with an empty memory; it polls the task queue")
 
-    def _workflow_task(self, task: Task, cache: dict):
+    def _hold(self, w: Worker):
+        """A paused worker does nothing until its pause ends, then carries on as if no time passed."""
+        if w.frozen_until > self.env.now:
+            w.status = "paused"
+            yield self.env.timeout(w.frozen_until - self.env.now)
+            w.status = "busy"
+
+    def _workflow_task(self, w: Worker, task: Task):
         wid, sim = task.workflow_id, self.sim
         yield self.env.timeout(self.decide_seconds)
         history = sim.history.read(wid)
-        m = cache.get(wid)
+        m = w.cache.get(wid)
         try:
             if m is None or m.length > len(history):
-                m = cache[wid] = self._machine(history[0].workflow_type, wid)
+                m = w.cache[wid] = self._machine(history[0].workflow_type, wid)
                 if len(history) > 1:
-                    sim.trace.frame(f"no cached state for {wid}: replay {len(history)} events from line one",
-                                    ram={}, replaying=True, cursor=1)
+                    self.replays += 1
+                    sim.trace.frame(f"{w.name} has no cached state for {wid}: replay {len(history)} events "
+                                    "from line one", ram={}, replaying=True, cursor=1)
                 fresh = history
             else:
                 fresh = history[m.length:]
             m.feed(fresh)
         except NonDeterminismError as err:
-            cache.pop(wid, None)
+            w.cache.pop(wid, None)
             self._settle(task)
             self.stuck[wid] = err
             sim.trace.frame(f"STUCK: {err}", replaying=False)
@@ -128,29 +240,74 @@ class Engine:
         for e in fresh:   # each result the code has now received is a point a crash can hit
             if isinstance(e, ev.ActivityTaskCompleted):
                 sim.faults.reached("after_step", history[e.scheduled_event_id - 1].activity_type)
+        yield from self._hold(w)
         new = m.take_new()
         if not self._settle(task):
-            cache.pop(wid, None)
+            w.cache.pop(wid, None)
             return
         sim.history.append(wid, new)
         for e in new:
             if isinstance(e, ev.ActivityTaskScheduled):
                 self.dispatch(Task("activity", wid, e))
         if m.closed:
+            w.cache.pop(wid, None)
             self.closed.add(wid)
             sim.done.add(wid)
             sim.trace.frame(f"{wid} completed: its history is closed", step=None)
 
-    def _activity_task(self, task: Task):
-        wid, sim, scheduled = task.workflow_id, self.sim, task.scheduled
-        outcome = yield from perform(sim, self.activities[scheduled.activity_type], wid, scheduled,
-                                     task.attempt)
-        if not self._settle(task):
+    def _activity_task(self, w: Worker, task: Task):
+        scheduled = task.scheduled
+        opts = self._options(task)
+
+        def beat():
+            if self.leases.get(task.key) == task.token and w.frozen_until <= self.env.now:
+                self.heartbeats[task.key] = self.env.now
+        outcome = yield from perform(self.sim, self.activities[scheduled.activity_type], task.workflow_id,
+                                     scheduled, task.attempt, caller=w.name, hold=lambda: self._hold(w),
+                                     heartbeat=(opts.heartbeat / 2, beat) if opts.heartbeat else None)
+        yield from self._hold(w)
+        self.attempts.append((self.env.now, scheduled.activity_type, task.workflow_id, task.attempt,
+                              "no response" if outcome is None else "ok" if outcome.ok else outcome.error_type))
+        if outcome is None:   # nothing came back: the worker waits out its timeout; the lease decides
             return
-        sim.history.append(wid, recorded(sim.history.length(wid) + 1, self.env.now, scheduled,
-                                         task.attempt, outcome))
-        sim.trace.frame(f"{scheduled.activity_type}: result recorded in the history (committed)")
-        self.dispatch(Task("workflow", wid))
+        if outcome.ok:
+            self._finish(task, outcome)
+        elif self.leases.get(task.key) == task.token:
+            self._attempt_failed(task, outcome.error_type, outcome.message)
+        else:
+            self._settle(task)   # counts the stale report
+
+    # -- faults in time ------------------------------------------------------------------------
+    def _worker_fault(self, fault):
+        yield self.env.timeout(max(0.0, fault.at - self.env.now))
+        if isinstance(fault, KillWorker):
+            w = self.workers[fault.worker]
+            if w.status not in ("dead", "deploying"):
+                w.process.interrupt("killed" if fault.restart else "killed for good")
+        elif isinstance(fault, PauseWorker):
+            self.workers[fault.worker].frozen_until = self.env.now + fault.seconds
+            self.sim.trace.frame(f"{fault.worker} freezes for {fault.seconds:g}s")
+        elif isinstance(fault, Redeploy):
+            alive = [w for w in self.workers.values() if w.status != "dead"]
+            for group in ([w] for w in alive) if fault.rolling else [alive]:
+                for w in group:
+                    w.draining = True
+                    if w.poll is not None:   # idle: stop polling now; busy: finish the task in hand
+                        w.process.interrupt("deploying")
+                self.sim.trace.frame(f"deploy: {', '.join(w.name for w in group)} going down")
+                yield simpy.AllOf(self.env, [w.process for w in group])
+                yield self.env.timeout(fault.down_for)
+                for w in group:
+                    self._spawn(w)
+                self.sim.trace.frame(f"deploy: {', '.join(w.name for w in group)} back, with new code and "
+                                     "empty caches")
+
+    # -- helpers -------------------------------------------------------------------------------
+    def _options(self, task: Task) -> ActivityOptions:
+        return ActivityOptions.from_json(task.scheduled.options)
+
+    def _holder(self, wid: str) -> str | None:
+        return next((w.name for w in self.workers.values() if wid in w.cache and w.status != "dead"), None)
 
     def _machine(self, workflow_type: str, wid: str) -> Machine:
         if workflow_type not in self.workflows:
@@ -165,3 +322,7 @@ class Engine:
         """Activity steps answered from history vs run live, over every replay."""
         return {"steps_replayed": sum(m.steps_replayed for m in self.machines),
                 "steps_executed": sum(m.steps_executed for m in self.machines)}
+
+
+def ev_failed(error_type: str, message: str) -> Outcome:
+    return Outcome(False, error_type=error_type, message=message)

@@ -14,7 +14,7 @@ Two families matter to replay:
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, fields
+from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, ClassVar
 
 EVENT_TYPES: dict[str, type[Event]] = {}
@@ -65,6 +65,7 @@ class ActivityTaskScheduled(Event):
     activity_id: str  # "1", "2", ...: the command's sequence number, as Temporal assigns it
     activity_type: str
     input: list
+    options: dict = field(default_factory=dict)   # retry policy and timeouts (simcore.retry)
     command: ClassVar[bool] = True
 
     def summary(self):
@@ -191,7 +192,8 @@ def from_record(event_id: int, type_name: str, time: float, payload: str, where:
     if not isinstance(attrs, dict):
         raise HistoryError(f"{at} ({type_name}): payload must be a JSON object, got {type(attrs).__name__}")
     expected = [f.name for f in fields(cls)[2:]]
-    if sorted(attrs) != sorted(expected):
+    required = [f.name for f in fields(cls)[2:] if f.default is MISSING and f.default_factory is MISSING]
+    if not set(required) <= set(attrs) <= set(expected):
         raise HistoryError(f"{at} ({type_name}): payload fields {sorted(attrs)} but expected {expected}")
     return cls(event_id, time, **attrs)
 

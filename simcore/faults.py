@@ -43,8 +43,56 @@ class Crash:
 
 
 @dataclass(frozen=True)
+class KillWorker:
+    """At time `at`, the worker process is killed (kill -9): whatever it held in memory is gone."""
+    worker: str
+    at: float
+    restart: bool = True   # the supervisor starts a fresh one after the sim's restart delay
+
+
+@dataclass(frozen=True)
+class PauseWorker:
+    """At time `at`, the worker freezes for `seconds` (a GC pause, a stopped VM) and then carries on
+    as if nothing happened: a zombie, unaware that its leases ran out meanwhile."""
+    worker: str
+    at: float
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Redeploy:
+    """At time `at`, workers stop taking tasks, finish the one in hand, and are replaced by new ones
+    `down_for` seconds later: all at once, or one after another (rolling)."""
+    at: float
+    down_for: float
+    rolling: bool = True
+
+
+CALL_FAULTS = ("request_lost", "response_lost", "duplicate", "delay", "fail", "hang")
+
+
+@dataclass(frozen=True)
+class CallFault:
+    """What goes wrong with one attempt of a step: the request or the response lost on the network,
+    the request delivered twice, the response delayed by `seconds`, the call failing with
+    `error_type`, or the call hanging for `seconds`. `order` None: any workflow."""
+    step: str
+    kind: str
+    attempts: tuple[int, ...] = (1,)
+    order: str | None = None
+    seconds: float = 0.0
+    error_type: str = "ServiceUnavailable"
+
+    def __post_init__(self):
+        if self.kind not in CALL_FAULTS:
+            raise ValueError(f"CallFault.kind must be one of {CALL_FAULTS}, got {self.kind!r}")
+
+
+@dataclass(frozen=True)
 class FaultPlan:
     crashes: tuple[Crash, ...] = ()
+    workers: tuple = ()          # KillWorker, PauseWorker, Redeploy: at a moment in time
+    calls: tuple[CallFault, ...] = ()
 
     @classmethod
     def crash_after(cls, *steps: str, when: str = "after_step") -> FaultPlan:
@@ -65,6 +113,13 @@ class Injector:
     reached_count: Counter = field(default_factory=Counter)
     fired: list = field(default_factory=list)   # (time, Crash) in the order they happened
     clock: object = None                        # () -> simulated time, for the record
+
+    def call_fault(self, step: str, attempt: int, workflow_id: str) -> CallFault | None:
+        """The fault planned for this attempt of this step, if any."""
+        for f in self.plan.calls:
+            if f.step == step and attempt in f.attempts and f.order in (None, workflow_id):
+                return f
+        return None
 
     def reached(self, when: str, step: str) -> None:
         """Called at every fault point; raises ProcessCrashed where the plan says so."""

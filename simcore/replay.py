@@ -186,7 +186,8 @@ class Machine:
         t = live.time()
         if isinstance(cmd, ScheduleActivity):
             seq = str(sum(isinstance(x, ev.ActivityTaskScheduled) for x in self.events) + 1)
-            return ev.ActivityTaskScheduled(event_id, t, seq, cmd.activity.name, list(cmd.args))
+            return ev.ActivityTaskScheduled(event_id, t, seq, cmd.activity.name, list(cmd.args),
+                                            cmd.options.to_json())
         if isinstance(cmd, RecordMarker):
             return ev.MarkerRecorded(event_id, t, cmd.name, cmd.compute(live))
         if isinstance(cmd, StartTimer):

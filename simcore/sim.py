@@ -39,6 +39,10 @@ class Sim:
                               lambda: self.history.length(self.watch) if self.watch else 0)
         self.live = Live(time=lambda: self.env.now, clock=self.clock, rng=self.rng)
         self.done: set[str] = set()   # the application's "orders marked done" table
+        self.messages: list[Message] = []   # what crossed the network between callers and the world
+
+    def message(self, src: str, dst: str, text: str, lost: bool = False) -> None:
+        self.messages.append(Message(self.env.now, src, dst, text, lost))
 
     def clock(self) -> datetime:
         """The wall clock of the simulated world."""
@@ -54,6 +58,15 @@ class Sim:
 
 
 @dataclass(frozen=True)
+class Message:
+    t: float
+    src: str
+    dst: str
+    text: str
+    lost: bool = False
+
+
+@dataclass(frozen=True)
 class Outcome:
     ok: bool
     value: object = None          # the result when ok
@@ -61,20 +74,61 @@ class Outcome:
     message: str = ""
 
 
+NO_RESPONSE = None   # what a caller gets when the request or the response was lost
+
+
 def perform(sim: Sim, activity: ActivityDef, workflow_id: str, scheduled: ev.ActivityTaskScheduled,
-            attempt: int):
-    """One attempt of an activity: it takes its time, then touches the world. (A SimPy process step;
-    a crash injected by the world propagates out of here and takes the caller's process down.)"""
-    yield sim.env.timeout(activity.seconds)
-    sim.faults.reached("before_effect", activity.name)
-    act = ActivityContext(sim.world, workflow_id, scheduled.activity_id, scheduled.activity_type, attempt)
-    try:
-        outcome = Outcome(True, activity.fn(act, *scheduled.input))
-    except Exception as e:   # an application error: recorded, and the workflow decides
-        outcome = Outcome(False, error_type=type(e).__name__, message=str(e))
+            attempt: int, caller: str = "process", hold=None, heartbeat=None):
+    """One attempt of an activity, as a SimPy process step: the request crosses the network, the world
+    acts, the response crosses back; each half takes half the activity's time. Returns an `Outcome`,
+    or NO_RESPONSE when the plan lost a message: the caller cannot tell which one.
+
+    `hold()` is where a paused worker stalls; `heartbeat` is (every seconds, beat) for a long attempt.
+    A crash injected by the world propagates out of here and takes the caller's process down."""
+    fault = sim.faults.call_fault(activity.name, attempt, workflow_id)
+    kind = fault.kind if fault else None
+    name = f"{activity.name} #{attempt}"
+    sim.message(caller, "world", f"{name} request", lost=kind == "request_lost")
+    yield from _work(sim, activity.seconds / 2 + (fault.seconds if kind == "hang" else 0),
+                     None if kind == "hang" else heartbeat)
+    if hold:
+        yield from hold()
+    outcome = NO_RESPONSE
+    if kind != "request_lost":
+        sim.faults.reached("before_effect", activity.name)
+        act = ActivityContext(sim.world, workflow_id, scheduled.activity_id, scheduled.activity_type, attempt)
+        for _ in range(2 if kind == "duplicate" else 1):   # a duplicated request is acted on twice
+            outcome = _call(activity, act, scheduled, fault)
+        sim.message("world", caller, f"{name} " + (f"-> {outcome.value}" if outcome.ok else outcome.error_type),
+                    lost=kind == "response_lost")
+    yield from _work(sim, activity.seconds / 2 + (fault.seconds if kind == "delay" else 0), heartbeat)
+    if kind in ("request_lost", "response_lost"):
+        sim.trace.frame(f"{name}: no response (the caller cannot tell whether it ran)")
+        return NO_RESPONSE
     said = f"returned {outcome.value!r}" if outcome.ok else f"failed: {outcome.error_type}"
     sim.trace.frame(f"{activity.name} {said}")
     return outcome
+
+
+def _call(activity, act, scheduled, fault) -> Outcome:
+    if fault and fault.kind == "fail":
+        return Outcome(False, error_type=fault.error_type, message=f"{activity.name} attempt {act.attempt}")
+    try:
+        return Outcome(True, activity.fn(act, *scheduled.input))
+    except Exception as e:   # an application error: recorded, and the workflow decides
+        return Outcome(False, error_type=type(e).__name__, message=str(e))
+
+
+def _work(sim: Sim, seconds: float, heartbeat):
+    """Spend `seconds`, reporting a heartbeat every so often if asked to."""
+    if not heartbeat:
+        yield sim.env.timeout(seconds)
+        return
+    every, beat = heartbeat
+    end = sim.env.now + seconds
+    while sim.env.now < end:
+        yield sim.env.timeout(min(every, end - sim.env.now))
+        beat()
 
 
 def recorded(first_id: int, t: float, scheduled: ev.ActivityTaskScheduled, attempt: int,

@@ -17,6 +17,7 @@ from .sim import Outcome, Run, Sim, perform, recorded
 STRATEGIES = ("plain", "cron", "checkpoint", "durable")
 CRON_EVERY = 60.0   # seconds
 MAX_RESTARTS = 50   # a process that crashes more often than this is given up on
+NO_ANSWER = Outcome(False, error_type="TimeoutError", message="no response: the call timed out")
 
 
 def plain(sim: Sim, workflow, activities, wid: str, args):
@@ -27,6 +28,7 @@ def plain(sim: Sim, workflow, activities, wid: str, args):
         while not m.closed:
             scheduled = m.events[m.waiting.event_id - 1]
             outcome = yield from perform(sim, activities[scheduled.activity_type], wid, scheduled, 1)
+            outcome = outcome or NO_ANSWER
             m.feed(recorded(m.length + 1, sim.env.now, scheduled, 1, outcome))
             sim.faults.reached("after_step", scheduled.activity_type)
         sim.done.add(wid)   # the application marks the order done in its database
@@ -74,6 +76,7 @@ def _checkpointed(sim, workflow, activities, wid, args, record_first):
                 yield from perform(sim, activities[scheduled.activity_type], wid, scheduled, 1)
             else:              # do it, then write down its result
                 outcome = yield from perform(sim, activities[scheduled.activity_type], wid, scheduled, 1)
+                outcome = outcome or NO_ANSWER
                 result = recorded(m.length + 1, sim.env.now, scheduled, 1, outcome)
                 sim.history.append(wid, m.take_new() + result)
                 sim.trace.frame(f"{scheduled.activity_type}: result recorded in the history (committed)")

@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import inspect
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Callable
+
+from .retry import ActivityOptions
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,7 @@ class ActivityDef:
     name: str
     fn: Callable
     seconds: float  # how long one attempt takes in simulated time
+    options: ActivityOptions = ActivityOptions()   # retry policy and timeouts, unless a call overrides
 
     def __call__(self, *a, **kw):  # an activity stays an ordinary function (and testable as one)
         return self.fn(*a, **kw)
@@ -44,9 +47,10 @@ class WorkflowDef:
         return inspect.getsourcelines(self.fn)
 
 
-def activity(name: str | None = None, *, seconds: float = 1.0):
+def activity(name: str | None = None, *, seconds: float = 1.0, **options):
     """Declare an activity: the only kind of code that may touch the world. It receives an
-    `ActivityContext` first, then the JSON arguments the workflow passed."""
+    `ActivityContext` first, then the JSON arguments the workflow passed. `options` are the
+    defaults of `simcore.retry.ActivityOptions` (retry=..., start_to_close=..., ...)."""
     def wrap(fn):
         if inspect.isgeneratorfunction(fn) or inspect.iscoroutinefunction(fn):
             raise TypeError(f"activity {fn.__name__}: must be a plain function (def, no yield, no async); "
@@ -55,7 +59,7 @@ def activity(name: str | None = None, *, seconds: float = 1.0):
             raise TypeError(f"activity {fn.__name__}: its first parameter receives the ActivityContext")
         if seconds < 0:
             raise ValueError(f"activity {fn.__name__}: seconds must be >= 0, got {seconds}")
-        return ActivityDef(name or fn.__name__, fn, float(seconds))
+        return ActivityDef(name or fn.__name__, fn, float(seconds), ActivityOptions(**options))
     if callable(name):  # used bare: @activity
         fn, name = name, None
         return wrap(fn)
@@ -79,6 +83,7 @@ def workflow(fn=None, *, name: str | None = None):
 class ScheduleActivity:
     activity: ActivityDef
     args: tuple
+    options: ActivityOptions = ActivityOptions()
     blocking = True
 
     def describe(self) -> str:
@@ -132,10 +137,11 @@ class WorkflowContext:
         self.workflow_id = workflow_id
         self.is_replaying = False
 
-    def activity(self, activity: ActivityDef, *args) -> ScheduleActivity:
+    def activity(self, activity: ActivityDef, *args, **options) -> ScheduleActivity:
+        """Run `activity(*args)` through the engine; `options` override its retry policy and timeouts."""
         if not isinstance(activity, ActivityDef):
             raise TypeError(f"ctx.activity takes an @activity function, got {activity!r}")
-        return ScheduleActivity(activity, args)
+        return ScheduleActivity(activity, args, replace(activity.options, **options) if options else activity.options)
 
     def now(self) -> RecordMarker:
         return RecordMarker("now", lambda live: live.clock().isoformat(), datetime.fromisoformat)

@@ -17,16 +17,17 @@ def test_a_dead_worker_is_replaced_by_its_lease_running_out():
     sim.run()
     assert "order-1001" in e.closed
     captions = [f.caption for f in sim.trace.frames]
-    assert any("lease on workflow task of order-1001 expired" in c for c in captions)
+    assert any("workflow task of order-1001: StartToCloseTimeout, the lease is taken back" in c for c in captions)
+    assert e.replays == 1
     assert any(f.replaying for f in sim.trace.frames)
 
 
 def test_a_stale_completion_is_refused():
     sim, e = engine()
-    task = e.queue.items[0]
+    task = e.queue.pending[0]
     e.dispatch(task)   # the lease moves on to a new token, as when a lease expires
     assert e._settle(task) is False and e.rejected == 1
-    newest = e.queue.items[-1]
+    newest = e.queue.pending[-1]
     assert e._settle(newest) is True
 
 
@@ -49,3 +50,157 @@ def test_refuses_nonsense_settings():
 def test_task_keys_identify_the_work_not_the_lease():
     s = ev.ActivityTaskScheduled(2, 0.0, "1", "ChargeCard", [])
     assert Task("activity", "w", s, token=1).key == Task("activity", "w", s, attempt=2, token=9).key
+
+
+# -- retries, timeouts, heartbeats, workers coming and going ---------------------------------------
+import pytest  # noqa: E402
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from simcore.faults import CallFault, KillWorker, PauseWorker, Redeploy  # noqa: E402
+from simcore.retry import RetryPolicy  # noqa: E402
+from simcore.workflow import ActivityError, activity, workflow  # noqa: E402
+
+
+@activity("Flaky", seconds=1)
+def flaky(act):
+    return act.world.ship("1", key=act.idempotency_key)
+
+
+def flaky_run(plan, **options):
+    @workflow(name="wf")
+    def wf(ctx):
+        try:
+            return (yield ctx.activity(flaky, **options))
+        except ActivityError as err:
+            return f"handled {err.error_type}"
+    sim = Sim(faults=plan)
+    e = Engine(sim, [wf], [flaky])
+    e.start(wf, "w")
+    sim.run()
+    return sim, e
+
+
+def fails(*attempts, kind="fail", **kw):
+    return FaultPlan(calls=(CallFault("Flaky", kind, attempts=attempts, **kw),))
+
+
+def test_the_engine_retries_on_the_policy_schedule():
+    sim, e = flaky_run(fails(1, 2, 3, 4, 5), retry=RetryPolicy(initial_interval=1, maximum_interval=5))
+    starts = [t - 1 for t, *_ in e.attempts]   # each attempt takes 1 s
+    assert [b - a for a, b in zip(starts, starts[1:])] == [1 + 1, 2 + 1, 4 + 1, 5 + 1, 5 + 1]
+    started = [x for x in sim.history.read("w") if x.type == "ActivityTaskStarted"]
+    assert len(started) == 1 and started[0].attempt == 6   # only the last attempt is recorded
+
+
+def test_non_retryable_fails_at_once_and_the_workflow_can_handle_it():
+    sim, e = flaky_run(fails(1, error_type="CardDeclined"),
+                       retry=RetryPolicy(non_retryable_error_types=("CardDeclined",)))
+    assert len(e.attempts) == 1 and sim.history.read("w")[-1].result == "handled CardDeclined"
+
+
+def test_exhausted_attempts_reach_the_workflow_as_a_failure():
+    sim, e = flaky_run(fails(1, 2, 3), retry=RetryPolicy(maximum_attempts=3))
+    events = sim.history.read("w")
+    assert [x.type for x in events][-3:] == ["ActivityTaskStarted", "ActivityTaskFailed",
+                                              "WorkflowExecutionCompleted"]
+    assert events[-1].result == "handled ServiceUnavailable"
+
+
+def test_a_hung_attempt_is_abandoned_and_its_late_completion_refused():
+    sim, e = flaky_run(fails(1, kind="hang", seconds=100), start_to_close=5)
+    assert e.rejected == 1 and [a[3] for a in e.attempts] == [1, 2]   # one worker: 2 waits for 1
+    started = [x for x in sim.history.read("w") if x.type == "ActivityTaskStarted"]
+    assert [x.attempt for x in started] == [2] and sim.history.read("w")[-1].result.startswith("ship_")
+
+
+def test_heartbeats_notice_a_dead_worker_before_start_to_close():
+    @activity("Long", seconds=60)
+    def long(act):
+        return "done"
+
+    @workflow(name="wf")
+    def wf(ctx):
+        return (yield ctx.activity(long, start_to_close=120, heartbeat=5))
+    sim = Sim(faults=FaultPlan(workers=(KillWorker("worker-1", at=10),)), restart_delay=1)
+    e = Engine(sim, [wf], [long])
+    e.start(wf, "w")
+    sim.run()
+    assert "w" in e.closed
+    assert any("HeartbeatTimeout" in f.caption and f.t < 20 for f in sim.trace.frames)
+
+
+@activity("ChargeCard", seconds=2)
+def keyed_charge(act, oid):
+    return act.world.charge(oid, 4200, key=act.idempotency_key)
+
+
+@activity("ShipPackage", seconds=3)
+def keyed_ship(act, oid):
+    return act.world.ship(oid, key=act.idempotency_key)
+
+
+@workflow(name="order")
+def keyed_order(ctx, oid):
+    yield ctx.activity(keyed_charge, oid, start_to_close=10)
+    yield ctx.activity(keyed_ship, oid, start_to_close=10)
+
+
+def many_orders(plan, n=30, workers=3, seed=0):
+    sim = Sim(faults=plan, seed=seed)
+    e = Engine(sim, [keyed_order], [keyed_charge, keyed_ship], workers=workers)
+
+    def arrivals():
+        for i in range(n):
+            e.start(keyed_order, f"order-{i}", str(i))
+            yield sim.env.timeout(1)
+    sim.env.process(arrivals())
+    sim.run(until=10_000)
+    return sim, e
+
+
+def test_kills_pauses_and_a_rolling_deploy_lose_nothing():
+    plan = FaultPlan(workers=(KillWorker("worker-2", at=12), PauseWorker("worker-3", at=20, seconds=30),
+                              Redeploy(at=40, down_for=8, rolling=True)))
+    sim, e = many_orders(plan, n=100)
+    assert len(e.closed) == 100 and sim.world.statement_cents() == 100 * 4200
+    assert len(sim.world.statement()) == 100 and e.rejected >= 1 and e.replays >= 1
+
+
+def test_a_deploy_with_no_worker_makes_tasks_wait():
+    _, calm = many_orders(FaultPlan())
+    _, gap = many_orders(FaultPlan(workers=(Redeploy(at=5, down_for=30, rolling=False),)))
+    assert len(gap.closed) == 30
+    assert max(w for *_, w in gap.waits) >= 25 > max(w for *_, w in calm.waits)
+
+
+faults = st.one_of(
+    st.builds(KillWorker, st.sampled_from(["worker-1", "worker-2"]), st.floats(0, 60)),
+    st.builds(PauseWorker, st.sampled_from(["worker-1", "worker-2"]), st.floats(0, 60), st.floats(1, 40)),
+    st.builds(Redeploy, st.floats(0, 60), st.floats(1, 20), st.booleans()),
+)
+calls = st.builds(CallFault, st.sampled_from(["ChargeCard", "ShipPackage"]),
+                  st.sampled_from(["request_lost", "response_lost", "duplicate", "delay"]),
+                  st.sets(st.integers(1, 3), min_size=1).map(tuple), st.none(), st.floats(0, 30))
+
+
+@settings(max_examples=40, deadline=None)
+@given(workers=st.lists(faults, max_size=4), call_faults=st.lists(calls, max_size=3), seed=st.integers(0, 99))
+def test_with_stable_keys_every_order_completes_and_every_effect_happens_once(workers, call_faults, seed):
+    sim, e = many_orders(FaultPlan(workers=tuple(workers), calls=tuple(call_faults)), n=8, workers=2, seed=seed)
+    assert len(e.closed) == 8, [f.caption for f in sim.trace.frames[-5:]]
+    assert dict(sim.world.effects()) == {"ChargeCard": 8, "ShipPackage": 8}
+
+
+def test_lost_request_and_lost_response_look_the_same_to_the_caller():
+    def caller_view(kind):
+        sim, _ = flaky_run(fails(1, kind=kind), start_to_close=5)
+        return [(m.t, m.src, m.dst, m.text) for m in sim.messages
+                if (m.src == "worker-1") or (m.dst == "worker-1" and not m.lost)]
+    assert caller_view("request_lost") == caller_view("response_lost")
+
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_stale_completions_are_always_refused(n):
+    sim, e = flaky_run(fails(*range(1, n + 1), kind="hang", seconds=50), start_to_close=5)
+    assert e.rejected == n

@@ -1,0 +1,63 @@
+"""The task queue: workers poll it; the engine never pushes work to a worker.
+
+A poll either takes a task at once or waits until one arrives. A workflow task can be *sticky*:
+addressed to the worker that holds that workflow in its cache, which can continue without a
+replay. If that worker does not poll for it within `sticky_timeout`, the task loses its address and
+any worker may take it (and will replay the history). Temporal's matching service does the same
+with its sticky queues and their schedule-to-start timeout (5 s by default).
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+
+
+class TaskQueue:
+    def __init__(self, env, sticky_timeout: float = 5.0):
+        self.env, self.sticky_timeout = env, sticky_timeout
+        self.pending: list = []      # tasks waiting for a worker, oldest first
+        self.pollers: list = []      # (worker name, event) waiting for a task, oldest first
+        self.queued_at: dict = {}    # task key -> when it entered the queue (schedule-to-start)
+
+    def put(self, task) -> None:
+        self.queued_at.setdefault(task.key, self.env.now)
+        for i, (name, event) in enumerate(self.pollers):
+            if task.sticky in (None, name):
+                del self.pollers[i]
+                event.succeed(task)
+                return
+        self.pending.append(task)
+        if task.sticky is not None:
+            self.env.process(self._unstick(task))
+
+    def poll(self, worker: str):
+        """An event that fires with a task for `worker`. Cancel it with `cancel` if the worker dies."""
+        event = self.env.event()
+        for i, task in enumerate(self.pending):   # its own sticky tasks first, then the oldest free one
+            if task.sticky == worker:
+                break
+        else:
+            i = next((i for i, t in enumerate(self.pending) if t.sticky is None), None)
+        if i is None:
+            self.pollers.append((worker, event))
+        else:
+            event.succeed(self.pending.pop(i))
+        return event
+
+    def cancel(self, worker: str, event) -> None:
+        """A worker that stops polling: forget its poll, and put back a task it was handed but never saw."""
+        self.pollers = [(n, e) for n, e in self.pollers if e is not event]
+        if event.triggered:
+            self.put(event.value)
+
+    def taken(self, task) -> float:
+        """Seconds the task waited in the queue (schedule-to-start)."""
+        return self.env.now - self.queued_at.pop(task.key, self.env.now)
+
+    def _unstick(self, task):
+        yield self.env.timeout(self.sticky_timeout)
+        if task in self.pending:
+            self.pending.remove(task)
+            self.put(replace(task, sticky=None))
+
+    def __len__(self):
+        return len(self.pending)
