@@ -43,6 +43,7 @@ class World:
         self.stock = {"mug": stock}
         self.holds: Counter = Counter()   # units held for orders, by sku
         self._keys: dict[str, str] = {}   # idempotency key -> first result
+        self.downstream: dict[str, Downstream] = {}   # services that can be overloaded, by step name
 
     # -- the card network ---------------------------------------------------------------------
     def charge(self, order: str, cents: int, key: str | None = None) -> str:
@@ -77,6 +78,8 @@ class World:
 
     # -- mechanics -----------------------------------------------------------------------------
     def _effect(self, kind: str, order: str, key: str | None, cents: int = 0, stock=None, note: str = "") -> str:
+        if kind in self.downstream:
+            self.downstream[kind].call()    # may refuse: overloaded, or down
         if key is not None and key in self._keys:
             return self._keys[key]          # seen this key: the first result, no second effect
         if stock:
@@ -89,6 +92,46 @@ class World:
             self._keys[key] = ref
         self.on_effect(kind)   # it has happened; a crash from here on cannot undo it
         return ref
+
+
+class ServiceUnavailable(Exception):
+    """The downstream refused the request: overloaded, or down."""
+
+
+class Downstream:
+    """A service with a capacity, as seen from its callers: it serves up to `capacity` requests in
+    any `window` seconds. Past that it is overloaded and fails every request, and a failed request
+    still costs it: so callers that retry at once keep it down (a retry storm), while callers that
+    back off let the load fall under capacity and the service recover. Before `sick_until` it is down
+    whatever the load (the incident that starts it all)."""
+
+    def __init__(self, clock: Callable[[], float], capacity: int = 10, window: float = 1.0,
+                 sick_until: float = 0.0):
+        if capacity < 1 or window <= 0:
+            raise ValueError(f"a downstream needs capacity >= 1 and window > 0, got {capacity}, {window}")
+        self.clock, self.capacity, self.window, self.sick_until = clock, capacity, window, sick_until
+        self.arrivals: list[float] = []     # every request, in time order
+        self.failures: list[float] = []
+        self.recovered_at: float | None = None   # the first success after the incident
+
+    def call(self) -> None:
+        t = self.clock()
+        self.arrivals.append(t)
+        recent = sum(1 for a in reversed(self.arrivals) if a > t - self.window) if self.arrivals else 0
+        if t < self.sick_until or recent > self.capacity:
+            self.failures.append(t)
+            raise ServiceUnavailable(f"{recent} requests in the last {self.window:g}s (capacity {self.capacity})"
+                                     if t >= self.sick_until else "down")
+        if self.recovered_at is None and self.failures:
+            self.recovered_at = t
+
+    def load(self, until: float, step: float = 1.0) -> list[int]:
+        """Requests per `step` seconds from 0 to `until`: the plot of the storm."""
+        bins = [0] * (int(until / step) + 1)
+        for a in self.arrivals:
+            if a <= until:
+                bins[int(a / step)] += 1
+        return bins
 
 
 # -- reaching the world from code that should not -------------------------------------------------

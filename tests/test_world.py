@@ -32,3 +32,20 @@ def test_the_key_is_remembered_even_when_the_caller_dies_right_after():
     w.on_effect = lambda kind: None
     w.charge("1001", 4200, key="k")
     assert w.statement_cents() == 4200
+
+
+def test_a_downstream_over_capacity_fails_and_recovers_when_the_load_drops():
+    import pytest
+
+    from simcore.world import Downstream, ServiceUnavailable
+    now = [0.0]
+    w = World(clock=lambda: now[0])
+    w.downstream["ReserveInventory"] = d = Downstream(lambda: now[0], capacity=2, window=1.0, sick_until=5)
+    with pytest.raises(ServiceUnavailable, match="down"):
+        w.reserve("1")
+    now[0] = 6.0
+    w.reserve("1")
+    w.reserve("2")
+    with pytest.raises(ServiceUnavailable, match="3 requests in the last 1s"):
+        w.reserve("3")
+    assert d.recovered_at == 6.0 and d.load(6) == [1, 0, 0, 0, 0, 0, 3] and w.effects()["ReserveInventory"] == 2
