@@ -302,6 +302,22 @@ class Engine:
                 self.sim.trace.frame(f"deploy: {', '.join(w.name for w in group)} back, with new code and "
                                      "empty caches")
 
+    # -- what a view can draw ------------------------------------------------------------------
+    def snapshot(self) -> dict:
+        """The engine's state now, as plain data: workers, the queue, the counts."""
+        return {
+            "workers": [(w.name, w.status, str(w.task) if w.task else "") for w in self.workers.values()],
+            "queue": [str(t) for t in self.queue.pending],
+            "closed": len(self.closed), "stuck": len(self.stuck),
+            "rejected": self.rejected, "replays": self.replays,
+        }
+
+    def start_every(self, workflow: WorkflowDef, orders, every: float):
+        """A SimPy process: start one workflow per (workflow id, args) in `orders`, `every` seconds."""
+        for wid, args in orders:
+            self.start(workflow, wid, *args)
+            yield self.env.timeout(every)
+
     # -- helpers -------------------------------------------------------------------------------
     def _options(self, task: Task) -> ActivityOptions:
         return ActivityOptions.from_json(task.scheduled.options)

@@ -34,8 +34,9 @@ def show(value, width: int = 22) -> str:
 class Recorder:
     """Collects frames. The engine and the strategies call it; it never changes what they do."""
 
-    def __init__(self, now, effects, history):
+    def __init__(self, now, effects, history, detail: bool = True):
         self.now, self.effects, self.history = now, effects, history   # () -> number, each
+        self.detail = detail   # False: no frame per workflow step (a scene with many orders samples instead)
         self.frames: list[Frame] = []
         self.state = Frame()
 
@@ -48,6 +49,8 @@ class Recorder:
 
     def on_step(self, machine, cmd, event, replayed: bool) -> None:
         """Called by a replay machine each time the code yields a command."""
+        if not self.detail:
+            return
         ram = {k: show(v) for k, v in (machine.ram or {}).items()}
         how = "answered from history (replay)" if replayed else "live"
         if isinstance(cmd, ScheduleActivity):
