@@ -108,11 +108,13 @@ def run_workflow(strategy: str, workflow, activities, args, *, wid: str, sim: Si
     proc = sim.env.process(runner(sim, workflow, table, wid, args, **options))
     sim.run(until=horizon)
     engine = proc.value if strategy == "durable" else None
-    if engine and engine.stuck:
+    if engine and wid in engine.unreadable:
+        outcome, error = "corrupt_history", str(engine.unreadable[wid])
+    elif engine and engine.stuck:
         outcome, error = "nondeterminism", str(engine.stuck[wid])
     else:
         outcome, error = ("completed" if wid in sim.done else "lost"), ""
-    history = sim.history.read(wid) if sim.watch else []
+    history = sim.history.read(wid) if sim.watch and outcome != "corrupt_history" else []
     if history and isinstance(history[-1], ev.WorkflowExecutionFailed):
         outcome = "failed"
     extra = engine.steps if engine else {}
