@@ -91,9 +91,9 @@ def read_rows(path: Path) -> dict[tuple[str, str], list[tuple]]:
         db.close()
 
 
-def check_file(path, workflows: dict | None = None) -> Report:
-    """Check every workflow history in the file at `path`. `workflows` (name -> WorkflowDef): the code
-    the histories are replayed against."""
+def check_file(path, workflows: dict | None = None, workflow_id: str | None = None) -> Report:
+    """Check every workflow history in the file at `path` (or only `workflow_id`'s). `workflows`
+    (name -> WorkflowDef): the code the histories are replayed against."""
     path = Path(path)
     report = Report(path)
     if not path.is_file():
@@ -115,6 +115,8 @@ def check_file(path, workflows: dict | None = None) -> Report:
         report.problems.append(Problem(str(path), f"cannot read as a history file ({e})"))
         return report
     for (wid, run), rows in runs.items():
+        if workflow_id is not None and wid != workflow_id:
+            continue
         report.workflows[wid if run == "1" else f"{wid} run {run}"] = len(rows)
         where = f"{path} workflow {wid!r}" + (f" run {run!r}" if run != "1" else "")
         report.problems += check_rows(rows, wid, where, workflows)

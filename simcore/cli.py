@@ -1,15 +1,24 @@
-"""The command line: list scenes, list a scene's controls, run one configuration.
+"""The command line: list scenes, list a scene's controls, run one configuration; run ORDER #1001 as
+a real process in a home directory, and read or verify a home's history.
 
     python -m simcore scenes
     python -m simcore controls 01
     python -m simcore run 01 --set strategy=cron --set crash_after=ChargeCard [--seed N] [--json]
+    python -m simcore order run --home DIR [--order 1001] [--pace-ms N] [--wait SECONDS]
+    python -m simcore order status --home DIR [--order 1001] [--json]
+    python -m simcore history show --home DIR [--order 1001]
+    python -m simcore history check --home DIR
 
-Bad input exits with status 2 and a message naming the valid choices; never a traceback.
+Bad input exits with status 2 and a message naming the valid choices; never a traceback. A home, history
+or world that cannot be used also exits 2, naming the file and the problem. `history check` exits 1
+when it finds problems; `order run` exits 3 when another process owns the order.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import re
+import sqlite3
 import sys
 
 from . import scenarios
@@ -27,12 +36,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="set a control")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    _home_commands(sub)
     args = parser.parse_args(argv)
+    from .home import Busy, HomeError
     try:
         return COMMANDS[args.command](args)
-    except (scenarios.ControlError, HistoryError) as e:
+    except Busy as e:
+        print(f"busy: {e}", file=sys.stderr)
+        return 3
+    except (scenarios.ControlError, HistoryError, HomeError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("interrupted: what was recorded stays recorded; run the same command again to carry on",
+              file=sys.stderr)
+        return 130
 
 
 def _scenes(args) -> int:
@@ -67,4 +85,105 @@ def _run(args) -> int:
     return 0
 
 
-COMMANDS = {"scenes": _scenes, "controls": _controls, "run": _run}
+def _home_commands(sub) -> None:
+    p = sub.add_parser("order", help="run ORDER #1001 as a real process in a home directory; its status")
+    actions = p.add_subparsers(dest="action", required=True)
+    for name, text in (("run", "run (or resume) the order under the durable engine, in real time"),
+                       ("status", "the order's statement, effects, outcome and history length")):
+        a = actions.add_parser(name, help=text)
+        a.add_argument("--home", required=True, metavar="DIR", help="the home directory (created by `run`)")
+        a.add_argument("--order", type=_order_id, default="1001", help="the order number (default 1001)")
+        if name == "run":
+            a.add_argument("--pace-ms", type=_count("--pace-ms", 600_000), default=0, metavar="N",
+                           help="each activity takes N milliseconds (time for an outside kill to land)")
+            a.add_argument("--wait", type=_count("--wait", 3600), default=0, metavar="SECONDS",
+                           help="if another process runs the order, wait this long for it (default: exit 3)")
+        else:
+            a.add_argument("--json", action="store_true", help="print one JSON object")
+    p = sub.add_parser("history", help="print or verify a home's history")
+    actions = p.add_subparsers(dest="action", required=True)
+    for name, text in (("show", "print the events readably"),
+                       ("check", "verify the history; say exactly what is wrong and where")):
+        a = actions.add_parser(name, help=text)
+        a.add_argument("--home", required=True, metavar="DIR")
+        a.add_argument("--order", type=_order_id, default=None, help="only this order (default: all)")
+
+
+def _order_id(text: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,40}", text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not an order number (letters, digits, - and _)")
+    return text
+
+
+def _count(flag: str, most: int):
+    def parse(text: str) -> int:
+        if not text.isdigit() or int(text) > most:
+            raise argparse.ArgumentTypeError(f"{flag} takes a whole number from 0 to {most}, got {text!r}")
+        return int(text)
+    return parse
+
+
+def _order(args) -> int:
+    from . import home
+    if args.action == "run":
+        home.run_order(args.home, args.order, pace_ms=args.pace_ms, wait=args.wait,
+                       say=lambda line: print(line, flush=True))   # flushed: a kill must not eat lines
+        return 0
+    out = home.status(args.home, args.order)
+    if args.json:
+        print(json.dumps(out, sort_keys=True))
+        return 0
+    print(f"home: {out['home']} · {out['workflow_id']}")
+    charges, refunds = out["charges"], out["refunds"]
+    print(f"statement: ${out['statement_cents'] / 100:.2f} ({charges} charge{'s' * (charges != 1)}"
+          + (f", {refunds} refund{'s' * (refunds != 1)})" if refunds else ")"))
+    from .orders import STEPS
+    print("effects: " + ", ".join(f"{step} x{out['effects'].get(step, 0)}" for step in STEPS))
+    print(f"outcome: {out['outcome']}")
+    print(f"history: {out['history_events']} events")
+    return 0
+
+
+def _history(args) -> int:
+    from . import check, home
+    d = home.locate(args.home)
+    path = d / home.HISTORY
+    if args.action == "check":
+        wid = f"order-{args.order}" if args.order else None
+        report = check.check_file(path, home.WORKFLOWS, wid)
+        if wid and report.ok and wid not in report.workflows:
+            raise home.HomeError(f"{path}: no history for {wid}")
+        for p in report.problems:
+            print(p)
+        counts = ", ".join(f"{w} ({n} events)" for w, n in report.workflows.items()) or "no workflows"
+        verdict = "ok" if report.ok else f"{len(report.problems)} problem{'s' * (len(report.problems) != 1)}"
+        print(f"{path}: {counts}: {verdict}")
+        return 0 if report.ok else 1
+    try:
+        runs = check.read_rows(path)
+    except sqlite3.DatabaseError as e:
+        raise home.HomeError(f"{path}: cannot read as a history file ({e})") from None
+    if args.order:
+        runs = {k: v for k, v in runs.items() if k[0] == f"order-{args.order}"}
+        if not runs:
+            raise home.HomeError(f"{path}: no history for order-{args.order}")
+    bad = 0
+    for (wid, run), rows in runs.items():
+        where = f"{path} workflow {wid!r}"
+        events, problems = check.parse_rows(rows, where)
+        print(f"{path} · {wid}{f' run {run}' if run != '1' else ''} · {len(rows)} events")
+        t0 = next((e.time for e in events if e), 0.0)
+        for row, e in zip(rows, events):
+            if e is None:
+                print(f"  {row[0]!s:>3}  !! unreadable: {row[1]!s:.40} {str(row[3])[:60]!r}")
+            else:
+                print(f"  {e.event_id:>3}  +{e.time - t0:8.3f}s  {e.summary()}")
+        for p in problems:
+            print(p, file=sys.stderr)
+        bad += len(problems)
+    if not runs:
+        print(f"{path}: no workflows yet")
+    return 1 if bad else 0
+
+
+COMMANDS = {"scenes": _scenes, "controls": _controls, "run": _run, "order": _order, "history": _history}

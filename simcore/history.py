@@ -172,10 +172,11 @@ def _transaction(db: sqlite3.Connection):
     db.execute("BEGIN IMMEDIATE")  # take the write lock before reading where the history ends
     try:
         yield
+        db.execute("COMMIT")
     except BaseException:
-        db.execute("ROLLBACK")
+        if db.in_transaction:   # after some errors (a full disk) SQLite has already rolled back
+            db.execute("ROLLBACK")
         raise
-    db.execute("COMMIT")
 
 
 def dump(events: list[Event]) -> str:

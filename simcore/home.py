@@ -141,7 +141,10 @@ class DurableWorld(World):
         self._db.close()
 
     def keys(self, prefix: str) -> dict[str, str]:
-        """The idempotency keys seen so far that start with `prefix`, and the first result of each."""
+        """The idempotency keys seen so far that start with `prefix`, and the first result of each (read
+        afresh: another process may have acted since)."""
+        with _store(self.path, "world"):
+            self._reload()
         return {k: ref for k, ref in self._keys.items() if k.startswith(prefix)}
 
     def _reload(self):
@@ -157,18 +160,19 @@ class DurableWorld(World):
             if key is not None:
                 self._keys[key] = ref
 
-    def _effect(self, kind: str, order: str, key: str | None, cents: int = 0, stock=None) -> str:
+    def _effect(self, kind: str, order: str, key: str | None, cents: int = 0, stock=None, note: str = "") -> str:
         sku, delta = stock or (None, 0)
-        with _store(self.path, "world"), _transaction(self._db):
-            row = self._db.execute("SELECT ref FROM effects WHERE key=?", (key,)).fetchone() if key else None
-            if row is None:
-                seq = self._db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM effects").fetchone()[0]
-                ref = f"{kind[:4].lower()}_{seq}"
-                self._db.execute("INSERT INTO effects VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                                 (seq, self.clock(), kind, order, cents, ref, sku, delta, key))
+        with _store(self.path, "world"):
+            with _transaction(self._db):
+                row = self._db.execute("SELECT ref FROM effects WHERE key=?", (key,)).fetchone() if key else None
+                if row is None:
+                    seq = self._db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM effects").fetchone()[0]
+                    ref = f"{kind[:4].lower()}_{seq}" + (f" {note}" if note else "")
+                    self._db.execute("INSERT INTO effects VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                                     (seq, self.clock(), kind, order, cents, ref, sku, delta, key))
+            self._reload()
         if row is not None:
             return row[0]          # seen this key: the first result, no second effect
-        self._reload()
         self.on_effect(kind)       # it has happened; a kill from here on cannot undo it
         return ref
 
@@ -280,33 +284,46 @@ def _store(path: Path, what: str):
 class Home:
     """The two stores of a home directory, opened for writing (`order run`)."""
 
-    def __init__(self, path, *, create: bool = True):
+    def __init__(self, path):
         self.dir = Path(path)
         self.history_path, self.world_path = self.dir / HISTORY, self.dir / WORLD
-        locate(self.dir, create=create)
+        locate(self.dir, create=True)
         for p in (self.dir, self.history_path, self.world_path):
             if p.exists() and not os.access(p, os.W_OK):
                 raise HomeError(f"{p}: read-only: `order run` records its progress in {self.dir}, so the "
                                 "folder and its files must be writable (`order status` and `history` only read)")
-        fresh_world = not self.world_path.exists()
+        for stale in self.dir.glob("*.sqlite.*.new*"):   # a creation killed halfway (see _create)
+            pid = stale.name.split(".")[2]
+            if not _alive(f"{socket.gethostname()}:{pid}"):
+                stale.unlink(missing_ok=True)
+        if self.history_path.exists() and not self.world_path.exists():
+            _world_lost(self.history_path, self.world_path)
+        # the world first: the history file is what makes a folder a home, so once it exists the world does
+        _create(self.world_path, DurableWorld)
         _create(self.history_path, OwnedHistory)
-        self.history = OwnedHistory(self.history_path)
-        self.world = None
-        if fresh_world and any(self.history.length(w, r) for w, r in self.history.workflows()):
-            self.history.close()
-            raise HomeError(f"{self.world_path}: missing, but {self.history_path} records workflows: the "
-                            "world's own records are gone; refusing to act on the world again without them")
+        self.world = DurableWorld(self.world_path)
         try:
-            _create(self.world_path, DurableWorld)
-            self.world = DurableWorld(self.world_path)
+            self.history = OwnedHistory(self.history_path)
         except BaseException:
-            self.history.close()
+            self.world.close()
             raise
 
     def close(self):
         self.history.close()
-        if self.world:
-            self.world.close()
+        self.world.close()
+
+
+def _world_lost(history_path: Path, world_path: Path) -> None:
+    """A home whose history records workflows but whose world file is gone cannot be run: its effects
+    would happen again, with no record to say they already had."""
+    history = History(history_path)
+    try:
+        recorded = history.workflows()
+    finally:
+        history.close()
+    if recorded:
+        raise HomeError(f"{world_path}: missing, but {history_path} records workflows: the world's own "
+                        "records are gone; refusing to act on the world again without them")
 
 
 def _create(path: Path, store) -> None:
@@ -339,13 +356,13 @@ def locate(path, *, create: bool = False) -> Path:
         raise HomeError(f"{d}: not a directory; --home takes a folder (a new one becomes a simcore home)")
     if (d / HISTORY).exists():
         return d
+    others = sorted(p.name for p in d.iterdir() if not p.name.startswith((HISTORY, WORLD))) if d.exists() else []
+    if others:
+        raise HomeError(f"{d}: not a simcore home (no {HISTORY}; it holds {', '.join(others[:4])}"
+                        f"{', ...' if len(others) > 4 else ''}); point --home at a home, or a new or empty folder")
     if not create:
         raise HomeError(f"{d}: not a simcore home (no {HISTORY} in it); "
                         f"`python -m simcore order run --home {d}` creates one")
-    others = sorted(p.name for p in d.iterdir() if not p.name.startswith((HISTORY, WORLD))) if d.exists() else []
-    if others:
-        raise HomeError(f"{d}: not a simcore home (no {HISTORY}) and not empty (it holds "
-                        f"{', '.join(others[:4])}{', ...' if len(others) > 4 else ''}); use a new or empty folder")
     try:
         d.mkdir(parents=True, exist_ok=True)
     except OSError as e:
@@ -363,9 +380,9 @@ def run_order(home_dir, order: str = ORDER_ID, *, pace_ms: int = 0, wait: float 
     home = Home(home_dir)
     try:
         history = _read(home, wid)
-        if history and history[-1].type in ev.CLOSING:
-            say(f"{wid} is already {_outcome(history)} ({len(history)} events); nothing to do")
+        if _finished(history, wid, say):   # checked before taking the lease: writes nothing
             return _outcome(history)
+        _verify(home, wid, history)        # a bad history is refused before anything is written
         deadline = time.monotonic() + wait
         while (holder := home.history.take(wid, ttl)) is not None:
             if time.monotonic() >= deadline:
@@ -385,17 +402,14 @@ def run_order(home_dir, order: str = ORDER_ID, *, pace_ms: int = 0, wait: float 
 
 def _drive(home: Home, wid: str, args: list, pace: float, gap: float, ttl: float, say) -> str:
     history = _read(home, wid)   # again: the previous owner may have moved on while we waited
+    if _finished(history, wid, say):
+        return _outcome(history)
+    _verify(home, wid, history)
     if not history:
-        _consistent(home, wid, [])
         history = [ev.WorkflowExecutionStarted(1, time.time(), fulfill_order.name, wid, args)]
         _append(home, wid, history)
         say(f"{wid}: started (ORDER #{args[0]}, ${args[1] / 100:.2f})")
     where = f"{home.history_path} workflow {wid!r}"
-    problems = check.check_events(history, wid, where, WORKFLOWS)
-    if problems:
-        raise HomeError("the history cannot be trusted, so it is not run:\n  " +
-                        "\n  ".join(map(str, problems[:10])) + "\n(`python -m simcore history check` lists all)")
-    _consistent(home, wid, history)
     m = Machine(WORKFLOWS[history[0].workflow_type], wid,
                 live=Live(time=time.time, clock=datetime.now, rng=random.Random()))
     try:
@@ -415,12 +429,19 @@ def _drive(home: Home, wid: str, args: list, pace: float, gap: float, ttl: float
         scheduled = m.events[m.waiting.event_id - 1]
         if not isinstance(scheduled, ev.ActivityTaskScheduled):
             raise HomeError(f"{where}: waits on {scheduled.summary()}; real-process mode runs activities only")
-        home.history.renew(wid, ttl)
+        with _owned(home):
+            home.history.renew(wid, ttl)
         say(f"{scheduled.activity_type}: running")
         time.sleep(pace)
+        effects = len(home.world.log)
         outcome = _perform(home, wid, scheduled)
-        say(f"{scheduled.activity_type}: " + (f"done -> {outcome.value}" if outcome.ok else
-                                              f"failed: {outcome.error_type}: {outcome.message}"))
+        if not outcome.ok:
+            said = f"failed: {outcome.error_type}: {outcome.message}"
+        elif len(home.world.log) == effects:   # the world knew the key and did nothing again
+            said = f"done -> {outcome.value} (already done by an earlier attempt: same idempotency key)"
+        else:
+            said = f"done -> {outcome.value}"
+        say(f"{scheduled.activity_type}: {said}")
         time.sleep(gap)   # SIMCORE_EFFECT_GAP_MS: the effect is in the world, not yet in the history
         result = recorded(m.length + 1, time.time(), scheduled, 1, outcome)
         _append(home, wid, result)
@@ -438,6 +459,16 @@ def _perform(home: Home, wid: str, scheduled: ev.ActivityTaskScheduled) -> Outco
         raise
     except Exception as e:
         return Outcome(False, error_type=type(e).__name__, message=str(e))
+
+
+def _verify(home: Home, wid: str, history: list) -> None:
+    """Refuse a history that `history check` would not pass, or that the world contradicts."""
+    where = f"{home.history_path} workflow {wid!r}"
+    problems = check.check_events(history, wid, where, WORKFLOWS) if history else []
+    if problems:
+        raise HomeError("the history cannot be trusted, so it is not run:\n  " +
+                        "\n  ".join(map(str, problems[:10])) + "\n(`python -m simcore history check` lists all)")
+    _consistent(home, wid, history)
 
 
 def _consistent(home: Home, wid: str, history: list) -> None:
@@ -466,11 +497,25 @@ def _read(home: Home, wid: str) -> list:
 
 
 def _append(home: Home, wid: str, events: list) -> None:
+    with _owned(home):
+        home.history.append(wid, events)
+
+
+@contextmanager
+def _owned(home: Home):
+    """A write that needs the lease: losing it is `Busy` (someone else carries on), not damage."""
     with _store(home.history_path, "history"):
         try:
-            home.history.append(wid, events)
+            yield
         except LostOwnership as e:
-            raise Busy(str(e)) from None
+            raise Busy(f"{e}: another process took this order over; stopping here") from None
+
+
+def _finished(history: list, wid: str, say) -> bool:
+    if history and history[-1].type in ev.CLOSING:
+        say(f"{wid} is already {_outcome(history)} ({len(history)} events); nothing to do")
+        return True
+    return False
 
 
 def _gap_seconds() -> float:

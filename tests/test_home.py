@@ -1,0 +1,348 @@
+"""A home directory: ORDER #1001 run against files, recovered from them, and refused when they are bad.
+
+Every bad home gets a clear error naming the file and the problem, a non-zero exit, and no change to
+what was already recorded. (Real processes and real kills: tests/test_kill.py.)
+"""
+import json
+import os
+import shutil
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from simcore import check, home
+from simcore import events as ev
+from simcore.cli import main
+from simcore.history import History, HistoryError
+from tests.conftest import ROOT
+
+STEPS = {"ChargeCard": 1, "ReserveInventory": 1, "SendConfirmationEmail": 1, "ShipPackage": 1}
+
+
+def run(capsys, *args):
+    """`python -m simcore ...` in this process: (exit status, stdout, stderr)."""
+    code = main(list(map(str, args)))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def snapshot(home_dir):
+    """Everything recorded in a home, row by row."""
+    rows = {}
+    for name in (home.HISTORY, home.WORLD):
+        if (home_dir / name).exists():
+            db = check.connect_readonly(home_dir / name)
+            tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table' ORDER BY 1")]
+            rows[name] = {t: db.execute(f"SELECT * FROM {t} ORDER BY 1, 2").fetchall() for t in tables}
+            db.close()
+    return rows
+
+
+def tamper(path, *statements):
+    db = sqlite3.connect(path)
+    for sql in statements:
+        db.execute(sql)
+    db.commit()
+    db.close()
+
+
+@pytest.fixture
+def finished(tmp_path, capsys):
+    d = tmp_path / "home"
+    assert run(capsys, "order", "run", "--home", d)[0] == 0
+    return d
+
+
+def test_run_status_and_a_second_run_that_changes_nothing(tmp_path, capsys):
+    d = tmp_path / "home"
+    code, out, err = run(capsys, "order", "run", "--home", d)
+    assert code == 0 and err == ""
+    assert out.splitlines()[0] == "order-1001: started (ORDER #1001, $42.00)"
+    assert out.splitlines()[-1] == "order-1001 completed: order 1001 fulfilled (14 events)"
+    code, out, _ = run(capsys, "order", "status", "--home", d, "--json")
+    status = json.loads(out)
+    assert {k: status[k] for k in ("statement_cents", "charges", "refunds", "effects", "outcome",
+                                   "history_events")} == {
+        "statement_cents": 4200, "charges": 1, "refunds": 0, "effects": STEPS, "outcome": "completed",
+        "history_events": 14}
+    code, out, _ = run(capsys, "order", "status", "--home", d)
+    assert "statement: $42.00 (1 charge)" in out and "ShipPackage x1" in out and "history: 14 events" in out
+    before = snapshot(d)
+    code, out, _ = run(capsys, "order", "run", "--home", d)
+    assert code == 0 and out == "order-1001 is already completed (14 events); nothing to do\n"
+    assert snapshot(d) == before
+    code, out, _ = run(capsys, "history", "show", "--home", d)
+    assert code == 0 and "ActivityTaskCompleted #2 -> 'char_1'" in out and out.count("\n") == 15
+
+
+def test_a_crash_between_the_effect_and_its_record_recovers_with_one_charge(tmp_path, capsys, monkeypatch):
+    """The charge is committed in the world, the process dies before the history records it: the next
+    run replays, runs ChargeCard again with the same idempotency key, and the card network answers
+    with the first charge instead of a second one."""
+    d = tmp_path / "home"
+
+    class Killed(BaseException):
+        pass
+
+    def die(*a):
+        raise Killed
+    real = home.recorded
+    monkeypatch.setattr(home, "recorded", die)
+    with pytest.raises(Killed):
+        main(["order", "run", "--home", str(d)])
+    assert home.status(d)["charges"] == 1 and home.status(d)["history_events"] == 2   # charged, not recorded
+    monkeypatch.setattr(home, "recorded", real)
+    code, out, _ = run(capsys, "order", "run", "--home", d)
+    assert code == 0 and "replayed 1 commands from 2 events" in out
+    assert "ChargeCard: done -> char_1 (already done by an earlier attempt: same idempotency key)" in out
+    status = home.status(d)
+    assert status["statement_cents"] == 4200 and status["effects"] == STEPS and status["history_events"] == 14
+
+
+@pytest.mark.parametrize("setup, says", [
+    (lambda d: (d.mkdir(), (d / "notes.txt").write_text("mine")),
+     "not a simcore home (no history.sqlite; it holds notes.txt); point --home at a home, or a new"),
+    (lambda d: d.write_text("a file"), "not a directory; --home takes a folder"),
+])
+def test_a_folder_that_is_not_a_home_is_left_alone(tmp_path, capsys, setup, says):
+    d = tmp_path / "x"
+    setup(d)
+    for cmd in (["order", "run"], ["order", "status"], ["history", "show"], ["history", "check"]):
+        code, out, err = run(capsys, *cmd, "--home", d)
+        assert code == 2 and f"error: {d}: " in err and "Traceback" not in err, (cmd, err)
+    assert says in err
+    assert not (tmp_path / "x" / home.HISTORY).exists() if d.is_dir() else d.read_text() == "a file"
+
+
+def test_reading_commands_never_create_a_home(tmp_path, capsys):
+    for cmd in (["order", "status"], ["history", "show"], ["history", "check"]):
+        code, _, err = run(capsys, *cmd, "--home", tmp_path / "nothing")
+        assert code == 2 and "not a simcore home (no history.sqlite in it)" in err
+    assert not (tmp_path / "nothing").exists()
+
+
+def test_a_garbage_history_file(tmp_path, capsys):
+    d = tmp_path / "home"
+    d.mkdir()
+    (d / home.HISTORY).write_bytes(b"\x13\x37 not sqlite at all " * 300)
+    before = (d / home.HISTORY).read_bytes()
+    for cmd in (["order", "run"], ["order", "status"], ["history", "show"]):
+        code, _, err = run(capsys, *cmd, "--home", d)
+        assert code == 2 and str(d / home.HISTORY) in err and "file is not a database" in err, (cmd, err)
+    code, out, _ = run(capsys, "history", "check", "--home", d)
+    assert code == 1 and "cannot read as a history file (file is not a database)" in out
+    assert (d / home.HISTORY).read_bytes() == before
+
+
+def test_a_truncated_history_file(finished, capsys):
+    path = finished / home.HISTORY
+    path.write_bytes(path.read_bytes()[:5000])
+    before = path.read_bytes()
+    code, _, err = run(capsys, "order", "run", "--home", finished)
+    assert code == 2 and str(path) in err and "Traceback" not in err, err
+    assert run(capsys, "history", "check", "--home", finished)[0] != 0
+    assert path.read_bytes() == before
+
+
+@pytest.mark.parametrize("sql, says", [
+    ("DELETE FROM events WHERE event_id = 7", "event 7 is missing (next stored is 8)"),
+    ("UPDATE events SET payload = '{\"scheduled_event_id\": 99, \"result\": \"char_1\"}' WHERE event_id = 4",
+     "the history cannot be trusted, so it is not run:\n  {path} workflow 'order-1001': event 4 "
+     "(ActivityTaskCompleted): scheduled_event_id 99 refers to no earlier event"),
+    ("UPDATE events SET type = 'os.system' WHERE event_id = 3", "event 3: unknown event type 'os.system'"),
+    ("UPDATE events SET payload = replace(payload, 'fulfill_order', 'refund_order') WHERE event_id = 1",
+     "workflow type 'refund_order' is not one this engine runs (known: fulfill_order)"),
+    ("UPDATE events SET payload = replace(payload, 'ChargeCard', 'ShipPackage') WHERE event_id = 2",
+     "written by different code: non-determinism in order-1001 at event 2: history recorded "
+     "[ActivityTaskScheduled ShipPackage] but the code produced [ScheduleActivity ChargeCard]"),
+    ("DELETE FROM events WHERE event_id > 4",   # a valid prefix, but the world has seen more
+     "order-1001 has no ActivityTaskScheduled for ReserveInventory, but {world} records its effect 'rese_2'"),
+])
+def test_a_hand_edited_or_foreign_history_is_refused_and_kept(tmp_path, capsys, sql, says):
+    d = tmp_path / "home"
+    home.run_order(d, say=lambda line: None)
+    tamper(d / home.HISTORY, "DELETE FROM events WHERE event_id > 8")   # in progress: ShipPackage next
+    tamper(d / home.HISTORY, sql)
+    before = snapshot(d)
+    code, out, err = run(capsys, "order", "run", "--home", d)
+    assert code == 2 and "Traceback" not in err
+    assert says.format(path=d / home.HISTORY, world=d / home.WORLD) in err, err
+    assert snapshot(d) == before
+
+
+def test_a_history_from_another_home_or_without_its_world(tmp_path, capsys):
+    a, b = tmp_path / "a", tmp_path / "b"
+    home.run_order(a, say=lambda line: None)
+    home.run_order(b, "1002", say=lambda line: None)
+    shutil.copy(a / home.HISTORY, b / home.HISTORY)   # b's world never saw order 1001
+    tamper(b / home.HISTORY, "DELETE FROM events WHERE event_id > 8")
+    code, _, err = run(capsys, "order", "run", "--home", b)
+    assert code == 2 and f"event 4 records ChargeCard -> 'char_1', but {b / home.WORLD} has None" in err
+    (a / home.WORLD).unlink()
+    code, _, err = run(capsys, "order", "run", "--home", a)
+    assert code == 2 and f"{a / home.WORLD}: missing, but {a / home.HISTORY} records workflows" in err
+    assert not (a / home.WORLD).exists()
+
+
+class Faulty:
+    """A connection whose disk fills up: statements starting with `fails` raise SQLITE_FULL once
+    `after` of them have gone through."""
+
+    def __init__(self, db, fails: str, after: int):
+        self._db, self.fails, self.after = db, fails, after
+
+    def _maybe_fail(self, sql):
+        if sql.lstrip().startswith(self.fails):
+            if self.after == 0:
+                raise sqlite3.OperationalError("database or disk is full")
+            self.after -= 1
+
+    def execute(self, sql, *args):
+        self._maybe_fail(sql)
+        return self._db.execute(sql, *args)
+
+    def executemany(self, sql, *args):
+        self._maybe_fail(sql)
+        return self._db.executemany(sql, *args)
+
+    def __getattr__(self, name):
+        return getattr(self._db, name)
+
+
+@pytest.mark.parametrize("store, fails, after, says", [
+    ("OwnedHistory", "INSERT INTO events", 3,
+     "{history}: cannot append to order-1001: database or disk is full. Nothing was written"),
+    ("DurableWorld", "INSERT INTO effects", 1, "{world}: the world store failed: the disk is full"),
+])
+def test_a_full_disk_stops_the_run_and_loses_nothing(tmp_path, capsys, monkeypatch, store, fails, after, says):
+    d = tmp_path / "home"
+    cls = getattr(home, store)
+    real_init = cls.__init__
+
+    def init(self, path, **kw):
+        real_init(self, path, **kw)
+        if Path(path).parent == d and not kw.get("readonly"):
+            self._db = Faulty(self._db, fails, after)
+    monkeypatch.setattr(cls, "__init__", init)
+    code, out, err = run(capsys, "order", "run", "--home", d)
+    assert code == 2 and says.format(history=d / home.HISTORY, world=d / home.WORLD) in err, err
+    assert check.check_file(d / home.HISTORY, home.WORKFLOWS).ok
+    recorded = home.status(d)
+    assert recorded["charges"] <= 1 and 0 < recorded["history_events"] < 14
+    monkeypatch.setattr(cls, "__init__", real_init)   # space freed: run again
+    assert run(capsys, "order", "run", "--home", d)[0] == 0
+    status = home.status(d)
+    assert status["statement_cents"] == 4200 and status["effects"] == STEPS and status["history_events"] == 14
+
+
+def _as_unprivileged():
+    """A command prefix under which file permissions apply, even when the tests run as root."""
+    if os.geteuid() != 0:
+        return []
+    probe = tempfile.mkdtemp()
+    try:
+        os.chmod(probe, 0o555)
+        p = subprocess.run(["unshare", "--user", "touch", f"{probe}/x"], capture_output=True)
+        return ["unshare", "--user"] if p.returncode != 0 and b"Permission denied" in p.stderr else None
+    except OSError:
+        return None
+    finally:
+        os.chmod(probe, 0o755)
+        shutil.rmtree(probe)
+
+
+def test_a_read_only_home_can_be_read_but_not_run(tmp_path, capsys):
+    prefix = _as_unprivileged()
+    if prefix is None:
+        pytest.skip("running as root without user namespaces: cannot make a folder read-only")
+    d = tmp_path / "home"
+    home.run_order(d, say=lambda line: None)
+    tamper(d / home.HISTORY, "DELETE FROM events WHERE event_id > 8")   # unfinished: a run would write
+    tamper(d / home.HISTORY, "DELETE FROM owners")
+    before = snapshot(d)
+    for f in d.iterdir():
+        f.chmod(0o444)
+    d.chmod(0o555)
+    try:
+        def cli(*args):
+            return subprocess.run([*prefix, sys.executable, "-m", "simcore", *args, "--home", str(d)],
+                                  cwd=ROOT, capture_output=True, text=True)
+        p = cli("order", "run")
+        assert p.returncode == 2 and f"error: {d}: read-only" in p.stderr and "Traceback" not in p.stderr, p
+        p = cli("order", "status")
+        assert p.returncode == 0 and "outcome: in progress" in p.stdout and "history: 8 events" in p.stdout, p
+        p = cli("history", "check")
+        assert p.returncode == 0 and p.stdout.strip().endswith("order-1001 (8 events): ok"), p
+    finally:
+        d.chmod(0o755)
+    assert snapshot(d) == before
+
+
+def test_ownership_is_fenced(tmp_path):
+    """A process whose lease was taken over can no longer write, whatever it believes."""
+    path = tmp_path / home.HISTORY
+    first, second = home.OwnedHistory(path), home.OwnedHistory(path)
+    second.me = "another-host:1"   # two processes, as far as the lease can tell
+    start = ev.WorkflowExecutionStarted(1, 0.0, "fulfill_order", "order-1001", ["1001", 4200])
+    with pytest.raises(home.LostOwnership, match="owned by nobody, not by this process"):
+        first.append("order-1001", [start])
+    assert first.take("order-1001", ttl=60) is None
+    first.append("order-1001", [start])
+    owner = second.take("order-1001", ttl=60)
+    assert owner.holder == first.me and owner.token == 1          # alive and unexpired: busy
+    first.take("order-1001", ttl=-1)                               # now its lease has run out
+    assert second.take("order-1001", ttl=60) is None and second.held["order-1001"] == 3
+    scheduled = ev.ActivityTaskScheduled(2, 1.0, "1", "ChargeCard", ["1001", 4200])
+    with pytest.raises(home.LostOwnership, match="owned by process another-host:1 \\(lease token 3\\)"):
+        first.append("order-1001", [scheduled])
+    with pytest.raises(home.LostOwnership):
+        first.renew("order-1001", 60)
+    second.append("order-1001", [scheduled])
+    assert [e.type for e in second.read("order-1001")] == ["WorkflowExecutionStarted", "ActivityTaskScheduled"]
+
+
+def test_the_lease_of_a_dead_process_is_free_at_once(tmp_path):
+    path = tmp_path / home.HISTORY
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    dead, alive = home.OwnedHistory(path), home.OwnedHistory(path)
+    dead.me = f"{socket.gethostname()}:{gone.pid}"
+    assert dead.take("order-1001", ttl=3600) is None
+    assert alive.take("order-1001", ttl=60) is None and alive.held["order-1001"] == 2
+
+
+@pytest.mark.parametrize("args, says", [
+    (["order", "run", "--pace-ms", "-5"], "--pace-ms takes a whole number from 0 to 600000, got '-5'"),
+    (["order", "run", "--pace-ms", "fast"], "--pace-ms takes a whole number"),
+    (["order", "run", "--order", "10;01"], "'10;01' is not an order number"),
+    (["order", "stop"], "invalid choice: 'stop'"),
+    (["history", "show"], "the following arguments are required: --home"),
+])
+def test_bad_arguments_exit_2(tmp_path, capsys, args, says):
+    with pytest.raises(SystemExit) as exit_:
+        main(args + (["--home", str(tmp_path)] if "--home" not in says else []))
+    assert exit_.value.code == 2 and says in capsys.readouterr().err
+
+
+def test_a_bad_gap_setting_is_refused(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv(home.GAP_ENV, "soon")
+    code, _, err = run(capsys, "order", "run", "--home", tmp_path / "h")
+    assert code == 2 and "SIMCORE_EFFECT_GAP_MS='soon': expected milliseconds" in err
+
+
+def test_an_unknown_history_format_is_not_touched(tmp_path, capsys):
+    d = tmp_path / "home"
+    d.mkdir()
+    History(d / home.HISTORY).close()
+    tamper(d / home.HISTORY, "UPDATE meta SET value = 'simcore-history/9' WHERE key = 'format'")
+    before = (d / home.HISTORY).read_bytes()
+    code, _, err = run(capsys, "order", "run", "--home", d)
+    assert code == 2 and "history format 'simcore-history/9', this engine reads 'simcore-history/1'" in err
+    assert (d / home.HISTORY).read_bytes() == before
+    with pytest.raises(HistoryError):
+        History(d / home.HISTORY)
