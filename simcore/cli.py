@@ -8,6 +8,9 @@ a real process in a home directory, and read or verify a home's history.
     python -m simcore order status --home DIR [--order 1001] [--json]
     python -m simcore history show --home DIR [--order 1001]
     python -m simcore history check --home DIR
+    python -m simcore history export --format temporal --home DIR [--order 1001] [--out FILE]
+    python -m simcore history import FILE        (a Temporal history JSON, shown as the course shows one)
+    python -m simcore run 01 --set strategy=durable --export-history FILE
 
 Bad input exits with status 2 and a message naming the valid choices; never a traceback. A home, history
 or world that cannot be used also exits 2, naming the file and the problem. `history check` exits 1
@@ -21,7 +24,7 @@ import re
 import sqlite3
 import sys
 
-from . import scenarios
+from . import scenarios, temporal
 from .events import HistoryError
 
 
@@ -36,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="set a control")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--export-history", metavar="FILE", help="also write the run's history as Temporal JSON")
     _home_commands(sub)
     args = parser.parse_args(argv)
     from .home import Busy, HomeError
@@ -77,6 +81,12 @@ def _run(args) -> int:
         settings[name.strip()] = value.strip()
     controls = scenarios.resolve(m, settings)
     run = m.simulate(seed=args.seed, **controls)
+    if args.export_history:
+        if not run.history:
+            raise scenarios.ControlError(f"this run keeps no history to export (outcome {run.outcome}, "
+                                         f"{', '.join(f'{k}={v}' for k, v in controls.items())}); "
+                                         "choose a strategy that records one, e.g. --set strategy=durable")
+        _write_json(temporal.export(run.history), args.export_history)
     if args.json:
         print(json.dumps(run.summary(), sort_keys=True))
     else:
@@ -103,10 +113,18 @@ def _home_commands(sub) -> None:
     p = sub.add_parser("history", help="print or verify a home's history")
     actions = p.add_subparsers(dest="action", required=True)
     for name, text in (("show", "print the events readably"),
-                       ("check", "verify the history; say exactly what is wrong and where")):
+                       ("check", "verify the history; say exactly what is wrong and where"),
+                       ("export", "write an order's history as Temporal history JSON")):
         a = actions.add_parser(name, help=text)
         a.add_argument("--home", required=True, metavar="DIR")
-        a.add_argument("--order", type=_order_id, default=None, help="only this order (default: all)")
+        a.add_argument("--order", type=_order_id, default="1001" if name == "export" else None,
+                       help="only this order" + (" (default 1001)" if name == "export" else " (default: all)"))
+        if name == "export":
+            a.add_argument("--format", choices=["temporal"], default="temporal",
+                           help="temporal: what `temporal workflow show --output json` prints")
+            a.add_argument("--out", metavar="FILE", help="write here instead of standard output")
+    a = actions.add_parser("import", help="show a Temporal history JSON the way the course's history panel does")
+    a.add_argument("file")
 
 
 def _order_id(text: str) -> str:
@@ -146,8 +164,21 @@ def _order(args) -> int:
 
 def _history(args) -> int:
     from . import check, home
+    if args.action == "import":
+        return _import(args.file)
     d = home.locate(args.home)
     path = d / home.HISTORY
+    if args.action == "export":
+        wid = f"order-{args.order}"
+        rows = check.read_rows(path).get((wid, "1"))
+        if not rows:
+            raise home.HomeError(f"{path}: no history for {wid}")
+        events, problems = check.parse_rows(rows, f"{path} workflow {wid!r}")
+        if problems:
+            raise HistoryError(f"{path}: the history cannot be exported as it is: {problems[0]} "
+                               f"(run `history check --home {args.home}` for all problems)")
+        _write_json(temporal.export(events), args.out)
+        return 0
     if args.action == "check":
         wid = f"order-{args.order}" if args.order else None
         report = check.check_file(path, home.WORKFLOWS, wid)
@@ -184,6 +215,31 @@ def _history(args) -> int:
     if not runs:
         print(f"{path}: no workflows yet")
     return 1 if bad else 0
+
+
+def _import(file: str) -> int:
+    try:
+        text = open(file, encoding="utf-8").read()
+    except OSError as e:
+        raise HistoryError(f"{file}: cannot read ({e.strerror})") from None
+    rows = temporal.load(text, file)
+    print(f"{file} · {len(rows)} events (Temporal history)")
+    for row in rows:
+        print(f"  {row.event_id:>3}  {row.summary()}")
+    return 0
+
+
+def _write_json(doc: dict, out: str | None) -> None:
+    text = json.dumps(doc, indent=1) + "\n"
+    if out is None:
+        sys.stdout.write(text)
+        return
+    try:
+        with open(out, "w", encoding="utf-8") as f:
+            f.write(text)
+    except OSError as e:
+        raise HistoryError(f"{out}: cannot write ({e.strerror})") from None
+    print(f"wrote {out}", file=sys.stderr)
 
 
 COMMANDS = {"scenes": _scenes, "controls": _controls, "run": _run, "order": _order, "history": _history}

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import sys
 from collections import deque
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 from . import events as ev
@@ -142,11 +143,19 @@ class Machine:
             value = cmd.decode(event.value) if isinstance(cmd, RecordMarker) else None
 
     def _resume(self, value, throw):
-        """Step the generator. When someone is watching, remember its locals as it leaves the frame
-        (at a yield or at its return), so the RAM panel can show the final state too."""
+        """Step the generator, as the machine `running()` returns meanwhile. When someone is watching,
+        remember its locals as it leaves the frame (at a yield or at its return), so the RAM panel can
+        show the final state too."""
         step = self._gen.throw if throw else self._gen.send
-        if self.on_step is None:
-            return step(value)
+        token = _running.set(self)
+        try:
+            if self.on_step is None:
+                return step(value)
+            return self._watched(step, value)
+        finally:
+            _running.reset(token)
+
+    def _watched(self, step, value):
         code, seen = self.workflow.fn.__code__, {}
 
         def watch(frame, event, arg):
@@ -211,6 +220,15 @@ class Machine:
         if self.waiting:
             return f"nothing: the code was waiting on {self.waiting.command.describe()}"
         return "nothing"
+
+
+_running: ContextVar[Machine | None] = ContextVar("running", default=None)
+
+
+def running() -> Machine | None:
+    """The machine whose workflow code is executing right now, if any: an effect that happens while
+    it is set was made by workflow code itself, not by an activity."""
+    return _running.get()
 
 
 class _EndOfHistory(Exception):

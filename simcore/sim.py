@@ -32,7 +32,7 @@ class Sim:
         self.faults = Injector(faults, random.Random(f"faults/{seed}"), clock=lambda: self.env.now)
         self.world = world if world is not None else World(
             clock=lambda: self.env.now, wall=self.clock, rng=random.Random(f"world/{seed}"))
-        self.world.on_effect = lambda kind: self.faults.reached("after_effect", kind)
+        self.world.on_effect = self._effect
         self.history = history if history is not None else History.memory()
         self.watch = watch   # the workflow whose history the panel follows
         self.trace = Recorder(lambda: self.env.now, lambda: len(self.world.log),
@@ -43,6 +43,10 @@ class Sim:
 
     def message(self, src: str, dst: str, text: str, lost: bool = False) -> None:
         self.messages.append(Message(self.env.now, src, dst, text, lost))
+
+    def _effect(self, kind: str) -> None:
+        self.trace.on_effect(kind)                  # drawn first: the effect happened...
+        self.faults.reached("after_effect", kind)   # ...and a crash from here on cannot undo it
 
     def clock(self) -> datetime:
         """The wall clock of the simulated world."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+from .replay import running
 from .workflow import RecordMarker, ScheduleActivity, StartTimer
 
 
@@ -64,6 +65,16 @@ class Recorder:
             step, caption = None, f"the workflow returns: {show(machine.result)}"
         self.frame(caption, step=step, line=machine.line, ram=ram, replaying=replayed,
                    cursor=event.event_id if replayed else None)
+
+    def on_effect(self, kind: str) -> None:
+        """Called by the world after each effect. Effects made by activities get their frames from the
+        engine; one made by workflow code itself (inline, invisible to the engine) gets one here."""
+        m = running()
+        if m is None or not self.detail:
+            return
+        replay = m.ctx.is_replaying
+        self.frame(f"{kind} done INLINE by workflow code" + (" (during replay!)" if replay else ""),
+                   step=kind, line=m.line, ram={k: show(v) for k, v in (m.ram or {}).items()}, replaying=replay)
 
     def crash(self, point: str) -> None:
         self.frame(f"CRASH ({point}): the process dies and its RAM is gone", ram=None, step=None,

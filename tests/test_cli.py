@@ -52,3 +52,35 @@ def test_module_entry_point_runs_without_a_traceback():
     p = subprocess.run([sys.executable, "-m", "simcore", "run", "01", "--set", "crash_after=Nope"],
                        cwd=ROOT, capture_output=True, text=True)
     assert p.returncode == 2 and "Traceback" not in p.stderr and "choose one of" in p.stderr
+
+
+def test_export_a_simulated_run_and_import_it_back(tmp_path, capsys):
+    out = tmp_path / "h.json"
+    assert main(["run", "01", "--set", "strategy=durable", "--set", "crash_after=ShipPackage",
+                 "--export-history", str(out)]) == 0
+    doc = json.loads(out.read_text())
+    assert doc["events"][0]["eventType"] == "EVENT_TYPE_WORKFLOW_EXECUTION_STARTED"
+    capsys.readouterr()
+    assert main(["history", "import", str(out)]) == 0
+    shown = capsys.readouterr().out
+    assert "ActivityTaskScheduled ChargeCard id=1" in shown and "WorkflowTaskCompleted" in shown
+
+
+def test_export_refuses_a_run_without_a_history_and_import_refuses_junk(tmp_path, capsys):
+    assert main(["run", "01", "--export-history", str(tmp_path / "x.json")]) == 2
+    assert "keeps no history to export" in capsys.readouterr().err
+    junk = tmp_path / "junk.json"
+    junk.write_text("{\"not\": \"events\"}")
+    assert main(["history", "import", str(junk)]) == 2
+    assert "not a Temporal history JSON" in capsys.readouterr().err
+    assert main(["history", "import", str(tmp_path / "missing.json")]) == 2
+    assert "cannot read" in capsys.readouterr().err
+
+
+def test_export_from_a_home(tmp_path, capsys):
+    home = tmp_path / "home"
+    assert main(["order", "run", "--home", str(home)]) == 0
+    capsys.readouterr()
+    assert main(["history", "export", "--format", "temporal", "--home", str(home)]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["events"][-1]["eventType"] == "EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED"
