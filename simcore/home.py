@@ -43,10 +43,10 @@ from pathlib import Path
 from . import check
 from . import events as ev
 from .history import History, HistoryConflict, HistoryError, _transaction
-from .orders import CENTS, ORDER_ID, fulfill_order
+from .orders import CENTS, KEYED_ACTIVITIES, ORDER_ID, fulfill_order
 from .replay import Machine, NonDeterminismError
 from .sim import Outcome, recorded
-from .workflow import ActivityContext, Live, activity
+from .workflow import ActivityContext, Live
 from .world import CARD, Effect, World
 
 HISTORY, WORLD = "history.sqlite", "world.sqlite"
@@ -63,28 +63,8 @@ class Busy(HomeError):
     """Another live process owns the workflow (or took it over from us)."""
 
 
-# -- the activities, as a real worker registers them: same names, each passes its idempotency key ----
-@activity("ChargeCard", seconds=2)
-def charge_card(act, order_id, cents):
-    return act.world.charge(order_id, cents, key=act.idempotency_key)
-
-
-@activity("ReserveInventory", seconds=1)
-def reserve_inventory(act, order_id):
-    return act.world.reserve(order_id, "mug", key=act.idempotency_key)
-
-
-@activity("ShipPackage", seconds=3)
-def ship_package(act, order_id):
-    return act.world.ship(order_id, key=act.idempotency_key)
-
-
-@activity("SendConfirmationEmail", seconds=1)
-def send_confirmation_email(act, order_id):
-    return act.world.email(order_id, "Confirmation", key=act.idempotency_key)
-
-
-ACTIVITIES = {a.name: a for a in (charge_card, reserve_inventory, ship_package, send_confirmation_email)}
+# -- the activities, as a real worker registers them: each passes its idempotency key ---------------
+ACTIVITIES = {a.name: a for a in KEYED_ACTIVITIES}
 
 
 # -- the world, as an outside system with its own database ----------------------------------------

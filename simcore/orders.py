@@ -30,6 +30,31 @@ def send_confirmation_email(act, order_id):
 ACTIVITIES = (charge_card, reserve_inventory, ship_package, send_confirmation_email)
 
 
+# The same four steps as a production worker registers them: each passes its stable idempotency key,
+# so an attempt that runs twice acts once (scene 07 tells why; scene 05 and real-process mode use them).
+@activity("ChargeCard", seconds=2)
+def charge_card_keyed(act, order_id, cents):
+    return act.world.charge(order_id, cents, key=act.idempotency_key)
+
+
+@activity("ReserveInventory", seconds=1)
+def reserve_inventory_keyed(act, order_id):
+    return act.world.reserve(order_id, "mug", key=act.idempotency_key)
+
+
+@activity("ShipPackage", seconds=3)
+def ship_package_keyed(act, order_id):
+    return act.world.ship(order_id, key=act.idempotency_key)
+
+
+@activity("SendConfirmationEmail", seconds=1)
+def send_confirmation_email_keyed(act, order_id):
+    return act.world.email(order_id, "Confirmation", key=act.idempotency_key)
+
+
+KEYED_ACTIVITIES = (charge_card_keyed, reserve_inventory_keyed, ship_package_keyed, send_confirmation_email_keyed)
+
+
 @workflow
 def fulfill_order(ctx, order_id, cents):
     charged = False
