@@ -87,6 +87,7 @@ class Engine:
         self.attempts: list[tuple] = []      # (time, activity type, workflow id, attempt, outcome)
         self.waits: list[tuple] = []         # (time taken, kind, seconds waited in the queue)
         self.machines: list[Machine] = []    # every workflow machine any worker built
+        self.incidents: list[tuple] = []     # (time, kind, text, details): crashes, leases lost, deploys...
         self.workers = {f"worker-{n + 1}": Worker(f"worker-{n + 1}") for n in range(workers)}
         for w in self.workers.values():
             self._spawn(w)
@@ -118,7 +119,7 @@ class Engine:
             until = min(deadline, self.heartbeats[task.key] + beat) if beat else deadline
             if self.env.now >= until:
                 reason = "StartToCloseTimeout" if until == deadline else "HeartbeatTimeout"
-                self.sim.trace.frame(f"{task}: {reason}, the lease is taken back")
+                self.incident("lease", f"{task}: {reason}, the lease is taken back")
                 if task.kind == "workflow":
                     self.dispatch(replace(task, attempt=task.attempt + 1, sticky=None))
                 else:
@@ -138,7 +139,7 @@ class Engine:
         """Close the task's lease if `task` still holds it; False for a stale (fenced) completion."""
         if self.leases.get(task.key) != task.token:
             self.rejected += 1
-            self.sim.trace.frame(f"stale completion of {task} refused (token {task.token})")
+            self.incident("stale", f"stale completion of {task} refused (token {task.token})", task=str(task))
             return False
         del self.leases[task.key]
         return True
@@ -150,7 +151,7 @@ class Engine:
         wait = opts.retry.interval(task.attempt, self.rng)
         deadline = opts.schedule_to_close and self.first_scheduled[task.key] + opts.schedule_to_close
         if opts.retry.retries(task.attempt, error_type) and not (deadline and self.env.now + wait >= deadline):
-            self.sim.trace.frame(f"{task} failed ({error_type}); retry in {wait:g}s")
+            self.incident("retry", f"{task} failed ({error_type}); retry in {wait:g}s")
             self.env.process(self._retry_later(task, wait))
             return
         if deadline and self.env.now + wait >= deadline and opts.retry.retries(task.attempt, error_type):
@@ -170,7 +171,7 @@ class Engine:
         self.sim.history.append(wid, recorded(self.sim.history.length(wid) + 1, self.env.now, task.scheduled,
                                               task.attempt, outcome))
         self.first_scheduled.pop(task.key, None)
-        self.sim.trace.frame(f"{task.scheduled.activity_type}: result recorded in the history (committed)")
+        self.sim.trace.note(f"{task.scheduled.activity_type}: result recorded in the history (committed)")
         self.dispatch(Task("workflow", wid, sticky=self._holder(wid)))
 
     # -- the worker side -----------------------------------------------------------------------
@@ -199,6 +200,7 @@ class Engine:
                 return
             point = crash.point if isinstance(crash, ProcessCrashed) else crash.cause
             w.status, w.cache, w.task, w.poll = "dead", {}, None, None
+            self.incidents.append((self.env.now, "crash", f"{w.name}: {point}", {"worker": w.name}))
             self.sim.trace.crash(f"{w.name}: {point}")
             if not isinstance(crash, simpy.Interrupt) or crash.cause != "killed for good":
                 self.env.process(self._restart(w, self.sim.restart_delay))
@@ -208,7 +210,7 @@ class Engine:
     def _restart(self, w: Worker, delay: float):
         yield self.env.timeout(delay)
         self._spawn(w)
-        self.sim.trace.frame(f"{w.name} starts with an empty memory; it polls the task queue")
+        self.incident("start", f"{w.name} starts with an empty memory; it polls the task queue", worker=w.name)
 
     def _hold(self, w: Worker):
         """A paused worker does nothing until its pause ends, then carries on as if no time passed."""
@@ -225,7 +227,7 @@ class Engine:
         except ev.HistoryError as err:   # a hole, an unknown event, a payload that is not JSON
             self._settle(task)
             self.unreadable[wid] = err
-            sim.trace.frame(f"HISTORY UNREADABLE: {err}", replaying=False)
+            self.incident("unreadable", f"HISTORY UNREADABLE: {err}", replaying=False)
             return
         m = w.cache.get(wid)
         try:
@@ -233,8 +235,8 @@ class Engine:
                 m = w.cache[wid] = self._machine(history[0].workflow_type, wid)
                 if len(history) > 1:
                     self.replays += 1
-                    sim.trace.frame(f"{w.name} has no cached state for {wid}: replay {len(history)} events "
-                                    "from line one", ram={}, replaying=True, cursor=1)
+                    self.incident("replay", f"{w.name} has no cached state for {wid}: replay {len(history)} "
+                                  "events from line one", ram={}, replaying=True, cursor=1)
                 fresh = history
             else:
                 fresh = history[m.length:]
@@ -243,7 +245,7 @@ class Engine:
             w.cache.pop(wid, None)
             self._settle(task)
             self.stuck[wid] = err
-            sim.trace.frame(f"STUCK: {err}", replaying=False)
+            self.incident("stuck", f"STUCK: {err}", replaying=False)
             return
         for e in fresh:   # each result the code has now received is a point a crash can hit
             if isinstance(e, ev.ActivityTaskCompleted):
@@ -262,7 +264,7 @@ class Engine:
             w.cache.pop(wid, None)
             self.closed.add(wid)
             sim.done.add(wid)
-            sim.trace.frame(f"{wid} completed: its history is closed", step=None)
+            sim.trace.note(f"{wid} completed: its history is closed", step=None)
 
     def _activity_task(self, w: Worker, task: Task):
         scheduled = task.scheduled
@@ -295,7 +297,7 @@ class Engine:
                 w.process.interrupt("killed" if fault.restart else "killed for good")
         elif isinstance(fault, PauseWorker):
             self.workers[fault.worker].frozen_until = self.env.now + fault.seconds
-            self.sim.trace.frame(f"{fault.worker} freezes for {fault.seconds:g}s")
+            self.incident("pause", f"{fault.worker} freezes for {fault.seconds:g}s", worker=fault.worker)
         elif isinstance(fault, Redeploy):
             alive = [w for w in self.workers.values() if w.status != "dead"]
             for group in ([w] for w in alive) if fault.rolling else [alive]:
@@ -303,20 +305,29 @@ class Engine:
                     w.draining = True
                     if w.poll is not None:   # idle: stop polling now; busy: finish the task in hand
                         w.process.interrupt("deploying")
-                self.sim.trace.frame(f"deploy: {', '.join(w.name for w in group)} going down")
+                self.incident("deploy", f"deploy: {', '.join(w.name for w in group)} going down")
                 yield simpy.AllOf(self.env, [w.process for w in group])
                 yield self.env.timeout(fault.down_for)
                 for w in group:
                     self._spawn(w)
-                self.sim.trace.frame(f"deploy: {', '.join(w.name for w in group)} back, with new code and "
-                                     "empty caches")
+                self.incident("deployed", f"deploy: {', '.join(w.name for w in group)} back, with new code and "
+                              "empty caches")
 
     # -- what a view can draw ------------------------------------------------------------------
+    def incident(self, kind: str, text: str, **details) -> None:
+        """Something a learner should see (a lease lost, a stale completion refused, a deploy): kept
+        in `incidents` with its time, and drawn as a frame."""
+        changes = {k: details.pop(k) for k in ("ram", "replaying", "cursor") if k in details}
+        self.incidents.append((self.env.now, kind, text, details))
+        self.sim.trace.frame(text, **changes)
+
     def snapshot(self) -> dict:
-        """The engine's state now, as plain data: workers, the queue, the counts."""
+        """The engine's state now, as plain data: workers (with their cache sizes), the queue, the counts."""
+        now = self.env.now
         return {
-            "workers": [(w.name, w.status, str(w.task) if w.task else "") for w in self.workers.values()],
+            "workers": [(w.name, w.status, str(w.task) if w.task else "", len(w.cache)) for w in self.workers.values()],
             "queue": [str(t) for t in self.queue.pending],
+            "oldest": max((now - self.queue.queued_at.get(t.key, now) for t in self.queue.pending), default=0.0),
             "closed": len(self.closed), "stuck": len(self.stuck),
             "rejected": self.rejected, "replays": self.replays,
         }

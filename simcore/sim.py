@@ -107,10 +107,10 @@ def perform(sim: Sim, activity: ActivityDef, workflow_id: str, scheduled: ev.Act
                     lost=kind == "response_lost")
     yield from _work(sim, activity.seconds / 2 + (fault.seconds if kind == "delay" else 0), heartbeat)
     if kind in ("request_lost", "response_lost"):
-        sim.trace.frame(f"{name}: no response (the caller cannot tell whether it ran)")
+        sim.trace.note(f"{name}: no response (the caller cannot tell whether it ran)")
         return NO_RESPONSE
     said = f"returned {outcome.value!r}" if outcome.ok else f"failed: {outcome.error_type}"
-    sim.trace.frame(f"{activity.name} {said}")
+    sim.trace.note(f"{activity.name} {said}")
     return outcome
 
 

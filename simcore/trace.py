@@ -37,7 +37,7 @@ class Recorder:
 
     def __init__(self, now, effects, history, detail: bool = True):
         self.now, self.effects, self.history = now, effects, history   # () -> number, each
-        self.detail = detail   # False: no frame per workflow step (a scene with many orders samples instead)
+        self.detail = detail   # False: no routine frames (a scene with many orders samples instead)
         self.frames: list[Frame] = []
         self.state = Frame()
 
@@ -47,6 +47,11 @@ class Recorder:
         self.state = f
         self.frames.append(f)
         return f
+
+    def note(self, caption: str, **changes) -> None:
+        """A routine frame (a result returned, a record committed): kept only with `detail`."""
+        if self.detail:
+            self.frame(caption, **changes)
 
     def on_step(self, machine, cmd, event, replayed: bool) -> None:
         """Called by a replay machine each time the code yields a command."""

@@ -1,0 +1,154 @@
+"""Scene 05 · Task queues: workers pull, so redeploys are safe: the view.
+
+The model (the keyed workflow, the fleet, the faults, the sampled frames) is
+`simcore.scenarios.s05`; this module draws it: the task queue, the workers as boxes (a skull on a
+dead one), the scene's counters, and a timeline of the whole run with the deploy gap marked. The
+code panels are the engine's own: the worker's pull loop, the lease, the fence.
+"""
+from __future__ import annotations
+
+from simcore.engine import Engine
+from simcore.scenarios import s05 as model
+
+from .kit.code import code_html, source_of
+from .kit.panels import DANGER, INK, MONO, MUTED, Panel
+from .kit.view import SceneView, try_it as _try_it
+from .kit.workers import QueuePanel, RunDiagram, Timeline, WorkersPanel
+
+QUESTIONS = {
+    "Push or pull: why do workers poll?": (
+        "Because a worker that pulls takes only what it can handle, and a worker that is gone takes "
+        "nothing. The engine here never calls a worker: it appends to the history and puts a task in the "
+        "queue, and whoever polls next gets it. So a redeploy needs no coordination: the old worker stops "
+        "polling, tasks wait (schedule-to-start grows), the new one polls and takes them. A push design "
+        "has to know which workers exist and are healthy, retry elsewhere when one dies, and hold back "
+        "when they are overloaded.\n\n"
+        "Cadence's docs list the same reasons: workers need no open ports or service discovery, tasks "
+        "persist in the task list while every worker is down, a worker polls only when it has spare "
+        "capacity, and load spreads across the fleet. Temporal workers and Step Functions activity "
+        "workers long-poll the same way (GetActivityTask holds the request up to 60 s). Airflow's Celery "
+        "workers pull from a broker queue that the scheduler pushes into. DBOS keeps its queues in Postgres: "
+        "each process polls them and claims workflows, ENQUEUED -> PENDING."),
+    "What does a lease buy?": (
+        "Recovery without a failure detector. A worker that takes a task holds it only until a deadline "
+        "(here start-to-close, 10 s). Nobody has to notice that a worker died: its lease runs out, the "
+        "task goes back in the queue with a new fencing token, and another worker takes it.\n\n"
+        "The token handles the nastier case: a worker that is not dead, only frozen (a GC pause, a "
+        "stopped VM). It wakes up and reports a result for a task that has moved on; the engine compares "
+        "tokens and refuses it, so the history holds exactly one result per step.\n\n"
+        "Fencing protects the history, not the world. The frozen worker's call may already have reached "
+        "the card network or the carrier, and the retry on another worker calls again. Here every "
+        "activity sends a stable idempotency key (workflow id + step), so the world returns its first "
+        "result: that is the 'repeats absorbed' line. Without keys, a second package (scene 07). "
+        "Temporal gives each activity attempt its own task token and refuses a completion from an "
+        "outdated attempt; Airflow calls a running task whose heartbeat stopped a zombie and fails or "
+        "retries it."),
+    "What is a sticky queue, and how big should the cache be?": (
+        "After a workflow task the worker keeps the workflow's state in memory, and the engine addresses "
+        "that workflow's next task to that worker alone. If it does not take it within 5 s (Temporal's "
+        "default sticky schedule-to-start timeout, used here), the task goes back to the shared queue, "
+        "and whoever takes it first replays the whole history. Every replay the scene counts is such a "
+        "move: a worker killed, redeployed, frozen, or too busy to take its own task in time.\n\n"
+        "A cache miss costs a history fetch and a replay, never correctness. Size the cache for the "
+        "workflows a worker has in flight, within its memory. Defaults: 10,000 workflows in Temporal's Go "
+        "and .NET SDKs, 1,000 in Python, 600 in Java; watch sticky_cache_hit, sticky_cache_miss and "
+        "forced evictions. Cadence has the same mechanism: sticky task lists."),
+    "How do I scale workers?": (
+        "Start more workers polling the same queue: no registration, no rebalancing. Try workers = 1, 2, "
+        "3, 5 with the same orders. Each order needs about 8.25 s of worker time (7 s of activities, five "
+        "0.25 s workflow tasks) and one arrives every 3.5 s, so it takes 2.4 workers just to keep up: "
+        "with 1 or 2 the queue grows for the whole run; with 5 it barely forms.\n\n"
+        "Scale on schedule-to-start latency, the time a task waits for a worker; CPU tells you less. "
+        "Temporal's SDKs report workflow_task_schedule_to_start_latency and "
+        "activity_schedule_to_start_latency, and its worker-health guide suggests alerting when the p99 "
+        "passes 200 ms. One worker also scales inside: more pollers (Temporal's Go SDK defaults to 2 per "
+        "task type, Java and Python to 5) and more task slots. The queue itself scales too: Temporal and "
+        "Cadence split a busy task queue into partitions spread over matching hosts."),
+    "What does Cadence call all this?": (
+        "A decision task: what this engine calls a workflow task, where a worker runs the workflow code "
+        "and returns its decisions (Temporal says commands). A task list: a task queue, with decision "
+        "task lists, activity task lists, and sticky task lists for the cached case. Task lists are "
+        "created on first use; nobody registers them.\n\n"
+        "The matching service is the part of the cluster that owns task lists and matches each task to "
+        "a long-polling worker; the history service owns every workflow's history, sharded by workflow "
+        "id; the frontend routes requests. Temporal kept the architecture and renamed the parts: workflow "
+        "task, task queue, sticky queue. Amazon SWF, where the design began, also says decision task and "
+        "task list."),
+}
+
+COUNTERS = (("orders completed", lambda run, f: f"{f.extra.get('closed', 0)}/{run.controls['orders']}"),
+            ("statement", lambda run, f: f"${run.world.statement_cents(f.effects) / 100:,.2f}"),
+            ("waiting now", lambda run, f: str(f.extra.get("queued", 0))),
+            ("longest wait", lambda run, f: f"{f.extra.get('max_wait', 0):.1f}s"),
+            (f"waits > {model.SLOW:g}s", lambda run, f: str(f.extra.get("waited", 0))),
+            ("leases run out", lambda run, f: str(f.extra.get("leases", 0))),
+            ("stale rejected", lambda run, f: str(f.extra.get("rejected", 0))),
+            ("replays", lambda run, f: str(f.extra.get("replays", 0))))
+
+
+class Counters(Panel):
+    """The scene's numbers so far, at the frame's moment: every one read from the frame."""
+
+    def __init__(self, ax, box):
+        super().__init__(ax, box, "so far")
+        for i, (label, _) in enumerate(COUNTERS):   # drawn once, into the background
+            ax.text(self.x + 1.5, self.y + self.h - 4.0 - 2.75 * i, label, fontsize=8, color=MUTED, va="top", zorder=3)
+        self.values = [self.text(self.w - 1.5, 4.0 + 2.75 * i, "", ha="right", family=MONO)
+                       for i in range(len(COUNTERS))]
+
+    def update(self, run, frame):
+        for (label, value), art in zip(COUNTERS, self.values):
+            art.set_text(value(run, frame))
+            art.set_color(DANGER if label == "stale rejected" and art.get_text() != "0" else INK)
+
+
+class S05Diagram(RunDiagram):
+    def build(self, ax):
+        yield QueuePanel(ax, (2, 19.5, 25, 27))
+        yield WorkersPanel(ax, (29, 19.5, 45, 27))
+        yield Counters(ax, (76, 19.5, 22, 27))
+        yield Timeline(ax, (2, 0.8, 96, 17.2))
+
+
+# -- the code panels: the engine's own source, lit where the frame is ----------------------------
+PANELS = (
+    (Engine.worker, "Engine.worker", "a worker's loop: it pulls tasks; the engine never pushes one"),
+    (Engine._lease, "Engine._lease", "the lease: a task not completed in time goes back in the queue"),
+    (Engine._settle, "Engine._settle", "the fence: a completion with an old token is refused"),
+    (model.charge_card_keyed, "activity ChargeCard", "a stable key: a repeated call charges once (scene 07)"),
+)
+LIT = (   # (what the caption says, which panel, the piece of its line to light)
+    ("CRASH", "Engine.worker", "except (ProcessCrashed"),
+    ("going down", "Engine.worker", "while not w.draining"),
+    ("back, with new code", "Engine.worker", "w.poll = self.queue.poll"),
+    ("starts with an empty memory", "Engine.worker", "w.poll = self.queue.poll"),
+    ("no cached state", "Engine.worker", "yield from self._workflow_task"),
+    ("the lease is taken back", "Engine._lease", "reason = "),
+    ("stale completion", "Engine._settle", "self.rejected += 1"),
+    ("", "Engine.worker", "task = yield w.poll"),
+)
+
+
+def lit_line(source: str, piece: str) -> int | None:
+    return next((n for n, line in enumerate(source.splitlines(), 1) if piece in line), None)
+
+
+def code_panels(run, frame) -> str:
+    title, piece = next((t, p) for said, t, p in LIT if said in frame.caption)
+    return "".join(code_html(name, note, source_of(fn), lit_line(source_of(fn), piece) if name == title else None)
+                   for fn, name, note in PANELS)
+
+
+class Scene(SceneView):
+    def __init__(self, **controls):
+        super().__init__(model, S05Diagram(), code_panels, QUESTIONS, **controls)
+
+
+def show(**controls):
+    """The interactive scene: `show(workers=3, deploy="rolling", kill="worker-2", zombie="on")`."""
+    return Scene(**controls).widget
+
+
+def try_it(**controls):
+    """Run one configuration headless and print what the scene teaches."""
+    _try_it(model, **controls)
