@@ -37,6 +37,7 @@ notebooks: install
 	    --ExecutePreprocessor.store_widget_state=True "$$nb" || exit 1; done
 
 bench: install
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[bench]'
 	$(BIN)/python benchmarks/run.py
 
 clean:
