@@ -13,7 +13,9 @@ Two families matter to replay:
 """
 from __future__ import annotations
 
+import functools
 import json
+import json.scanner
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, ClassVar
 
@@ -40,7 +42,7 @@ class Event:
     @property
     def attrs(self) -> dict[str, Any]:
         """The payload: every field but the envelope (id and time)."""
-        return {f.name: getattr(self, f.name) for f in fields(self)[2:]}
+        return {name: getattr(self, name) for name in _schema(type(self))[0]}
 
     def summary(self) -> str:
         """One short line for the history panel, e.g. `ActivityTaskCompleted ChargeCard -> 'ch_1'`."""
@@ -172,30 +174,61 @@ class HistoryError(ValueError):
     """A history that cannot be trusted: what is wrong, and where."""
 
 
+_encode = json.JSONEncoder(sort_keys=True, separators=(",", ":")).encode
+_scan = json.scanner.make_scanner(json.JSONDecoder())   # the C scanner, without decode()'s regexes
+
+
+def _decode(text: str):
+    """json.loads for a stored payload, about twice as fast on long histories; same errors."""
+    try:
+        value, end = _scan(text, 0)
+    except StopIteration as e:
+        raise ValueError(f"expecting a JSON value at char {e.value}") from None
+    if end != len(text):
+        raise ValueError(f"extra data at char {end}")
+    return value
+
+
+@functools.cache
+def _schema(cls) -> tuple[tuple[str, ...], frozenset, frozenset]:
+    """(payload field names, the required ones, all of them): worked out once per event type, since
+    reading a long history asks for it on every row."""
+    payload = fields(cls)[2:]
+    names = tuple(f.name for f in payload)
+    required = frozenset(f.name for f in payload if f.default is MISSING and f.default_factory is MISSING)
+    return names, required, frozenset(names)
+
+
 def to_json(event: Event) -> str:
-    return json.dumps(event.attrs, sort_keys=True, separators=(",", ":"))
+    return _encode(event.attrs)
 
 
 def from_record(event_id: int, type_name: str, time: float, payload: str, where: str = "") -> Event:
     """Rebuild an event from its stored form, refusing anything that is not exactly an event we know.
 
-    `where` names the history for the error message (a workflow id, a file)."""
-    at = f"{where} event {event_id}" if where else f"event {event_id}"
+    `where` names the history for the error message (a workflow id, a file). This runs once per row
+    of every history read, so the happy path does nothing it does not need."""
     cls = EVENT_TYPES.get(type_name)
     if cls is None or cls is Event:
         known = ", ".join(sorted(n for n in EVENT_TYPES if n != "Event"))
-        raise HistoryError(f"{at}: unknown event type {type_name!r} (known: {known})")
+        raise HistoryError(f"{_at(where, event_id)}: unknown event type {type_name!r} (known: {known})")
     try:
-        attrs = json.loads(payload)
+        attrs = _decode(payload)
     except (TypeError, ValueError) as e:
-        raise HistoryError(f"{at} ({type_name}): payload is not JSON ({e}): {str(payload)[:60]!r}") from None
-    if not isinstance(attrs, dict):
-        raise HistoryError(f"{at} ({type_name}): payload must be a JSON object, got {type(attrs).__name__}")
-    expected = [f.name for f in fields(cls)[2:]]
-    required = [f.name for f in fields(cls)[2:] if f.default is MISSING and f.default_factory is MISSING]
-    if not set(required) <= set(attrs) <= set(expected):
-        raise HistoryError(f"{at} ({type_name}): payload fields {sorted(attrs)} but expected {expected}")
+        raise HistoryError(f"{_at(where, event_id)} ({type_name}): payload is not JSON ({e}): "
+                           f"{str(payload)[:60]!r}") from None
+    names, required, allowed = _schema(cls)
+    if type(attrs) is not dict:
+        raise HistoryError(f"{_at(where, event_id)} ({type_name}): payload must be a JSON object, got "
+                           f"{type(attrs).__name__}")
+    if not required <= attrs.keys() <= allowed:
+        raise HistoryError(f"{_at(where, event_id)} ({type_name}): payload fields {sorted(attrs)} but "
+                           f"expected {list(names)}")
     return cls(event_id, time, **attrs)
+
+
+def _at(where: str, event_id) -> str:
+    return f"{where} event {event_id}" if where else f"event {event_id}"
 
 
 def _short(value: Any, width: int = 28) -> str:
