@@ -149,7 +149,7 @@ class Machine:
         step = self._gen.throw if throw else self._gen.send
         token = _running.set(self)
         try:
-            if self.on_step is None:
+            if self.on_step is None or sys.getprofile() is not None:   # (a profiler is watching already)
                 return step(value)
             return self._watched(step, value)
         finally:
