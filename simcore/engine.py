@@ -176,15 +176,20 @@ class Engine:
 
     # -- the worker side -----------------------------------------------------------------------
     def _spawn(self, w: Worker) -> None:
-        w.status, w.cache, w.draining, w.task = "idle", {}, False, None
+        """Start a fresh incarnation of `w`: empty memory. One that is still running (two deploys
+        overlapping, a restart racing a deploy) is replaced: it stops where it is."""
+        if w.process is not None and w.process.is_alive:
+            w.process.interrupt("replaced")
+        w.status, w.cache, w.draining, w.task, w.poll = "idle", {}, False, None, None
         w.process = self.env.process(self.worker(w))
 
     def worker(self, w: Worker):
+        me, poll = self.env.active_process, None
         try:
             while not w.draining:
-                w.poll = self.queue.poll(w.name)
-                task = yield w.poll
-                w.poll, w.task, w.status = None, task, "busy"
+                poll = w.poll = self.queue.poll(w.name)
+                task = yield poll
+                poll, w.poll, w.task, w.status = None, None, task, "busy"
                 self.waits.append((self.env.now, task.kind, self.queue.taken(task)))
                 self.env.process(self._lease(task))
                 if task.kind == "workflow":
@@ -193,19 +198,23 @@ class Engine:
                     yield from self._activity_task(w, task)
                 w.task, w.status = None, "idle"
         except (ProcessCrashed, simpy.Interrupt) as crash:
-            if w.poll is not None:
-                self.queue.cancel(w.name, w.poll)
-            if isinstance(crash, simpy.Interrupt) and crash.cause == "deploying":
+            if poll is not None:   # stop polling; a task handed over but never seen goes back
+                self.queue.cancel(w.name, poll)
+            cause = crash.cause if isinstance(crash, simpy.Interrupt) else None
+            if w.process is not me or cause == "replaced":
+                return   # a replaced incarnation: the worker's state is its successor's now
+            if cause == "deploying":
                 w.status, w.cache, w.poll = "deploying", {}, None
                 return
-            point = crash.point if isinstance(crash, ProcessCrashed) else crash.cause
+            point = crash.point if isinstance(crash, ProcessCrashed) else cause
             w.status, w.cache, w.task, w.poll = "dead", {}, None, None
             self.incidents.append((self.env.now, "crash", f"{w.name}: {point}", {"worker": w.name}))
             self.sim.trace.crash(f"{w.name}: {point}")
-            if not isinstance(crash, simpy.Interrupt) or crash.cause != "killed for good":
+            if cause != "killed for good":
                 self.env.process(self._restart(w, self.sim.restart_delay))
         else:
-            w.status, w.cache = "deploying", {}
+            if w.process is me:
+                w.status, w.cache = "deploying", {}
 
     def _restart(self, w: Worker, delay: float):
         yield self.env.timeout(delay)

@@ -54,7 +54,7 @@ def test_task_keys_identify_the_work_not_the_lease():
 
 # -- retries, timeouts, heartbeats, workers coming and going ---------------------------------------
 import pytest  # noqa: E402
-from hypothesis import given, settings  # noqa: E402
+from hypothesis import example, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from simcore.faults import CallFault, KillWorker, PauseWorker, Redeploy  # noqa: E402
@@ -186,6 +186,11 @@ calls = st.builds(CallFault, st.sampled_from(["ChargeCard", "ShipPackage"]),
 
 @settings(max_examples=40, deadline=None)
 @given(workers=st.lists(faults, max_size=4), call_faults=st.lists(calls, max_size=3), seed=st.integers(0, 99))
+@example(  # found by Hypothesis: overlapping deploys left a dead poller holding a task
+    workers=[KillWorker("worker-2", 43.0), PauseWorker("worker-1", 10.0, 25.0), Redeploy(13.0, 20.0, True),
+             Redeploy(42.0, 3.0, False)],
+    call_faults=[CallFault("ChargeCard", "request_lost", (1,)), CallFault("ShipPackage", "request_lost", (1,))],
+    seed=0)
 def test_with_stable_keys_every_order_completes_and_every_effect_happens_once(workers, call_faults, seed):
     sim, e = many_orders(FaultPlan(workers=tuple(workers), calls=tuple(call_faults)), n=8, workers=2, seed=seed)
     assert len(e.closed) == 8, [f.caption for f in sim.trace.frames[-5:]]
