@@ -11,9 +11,10 @@ from simcore.engine import Engine
 from simcore.scenarios import s05 as model
 
 from .kit.code import code_html, source_of
+from .kit.diagram import Diagram
 from .kit.panels import DANGER, INK, MONO, MUTED, Panel
 from .kit.view import SceneView, try_it as _try_it
-from .kit.workers import QueuePanel, RunDiagram, Timeline, WorkersPanel
+from .kit.workers import QueuePanel, Timeline, WorkersPanel
 
 QUESTIONS = {
     "Push or pull: why do workers poll?": (
@@ -102,7 +103,7 @@ class Counters(Panel):
             art.set_color(DANGER if label == "stale rejected" and art.get_text() != "0" else INK)
 
 
-class S05Diagram(RunDiagram):
+class S05Diagram(Diagram):
     def build(self, ax):
         yield QueuePanel(ax, (2, 19.5, 25, 27))
         yield WorkersPanel(ax, (29, 19.5, 45, 27))
@@ -125,7 +126,7 @@ LIT = (   # (what the caption says, which panel, the piece of its line to light)
     ("no cached state", "Engine.worker", "yield from self._workflow_task"),
     ("the lease is taken back", "Engine._lease", "reason = "),
     ("stale completion", "Engine._settle", "self.rejected += 1"),
-    ("", "Engine.worker", "task = yield w.poll"),
+    ("", "Engine.worker", "task = yield poll"),
 )
 
 

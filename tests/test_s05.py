@@ -135,7 +135,7 @@ def lit_lines(html):
 def test_code_panels_light_the_engine_line_the_frame_is_about(default):
     view = s05.Scene()
     for caption, piece in (("stale completion", "self.rejected += 1"), ("CRASH", "except (ProcessCrashed"),
-                           ("the lease is taken back", "reason = "), ("orders completed", "task = yield w.poll")):
+                           ("the lease is taken back", "reason = "), ("orders completed", "task = yield poll")):
         view.goto(next(i for i, f in enumerate(view.run.frames) if caption in f.caption))
         lit = lit_lines(view.code.value)
         assert len(lit) == 1 and piece in lit[0], caption

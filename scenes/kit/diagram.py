@@ -35,6 +35,11 @@ class Diagram:
         self.panels = list(self.build(ax))
         moving = [self.clock, self.caption] + [a for p in self.panels for a in getattr(p, "dynamic", ())]
         self.moving = sorted(moving, key=lambda a: a.get_zorder())
+        self._prepared = None
+        self._draw_background()
+
+    def _draw_background(self) -> None:
+        """Draw everything that does not move, once, and keep the bitmap."""
         shown = [a.get_visible() for a in self.moving]
         for a in self.moving:
             a.set_visible(False)
@@ -44,10 +49,18 @@ class Diagram:
             a.set_visible(visible)
 
     def build(self, ax):
-        """Yield the panels (objects with `update(run, frame)` and a `dynamic` list of artists)."""
+        """Yield the panels: objects with `update(run, frame)`, a `dynamic` list of the artists that
+        move, and optionally `prepare(run)` for what depends on the run only (a curve, a strip of
+        states), which then goes into the background bitmap once per run rather than once per frame."""
         return []
 
     def render(self, run, index: int) -> bytes:
+        if run is not self._prepared and any(hasattr(p, "prepare") for p in self.panels):
+            for panel in self.panels:
+                if hasattr(panel, "prepare"):
+                    panel.prepare(run)
+            self._draw_background()
+        self._prepared = run
         frame = run.frames[index]
         self.clock.set_text(f"t={frame.t:6.2f}s")
         self.caption.set_text(frame.caption[:110])

@@ -6,6 +6,7 @@ shown comes from the run. Widgets carry CSS classes (`ds-...`) that the browser 
 from __future__ import annotations
 
 import html
+import threading
 
 import ipywidgets as widgets
 
@@ -41,11 +42,18 @@ class SceneView:
             self.image, self.frame_text, player, self.outcome, self.code, chat(questions),
         ]), "ds-scene")
         self.run, self._quiet = None, False
+        # JupyterLab 4 with ipykernel 7 may deliver widget messages on several threads at once: one
+        # figure cannot draw two frames at the same time, so every change to the view takes this lock.
+        self._lock = threading.RLock()
         self.simulate()
 
     # -- what the controls and the player do ----------------------------------------------------
     def set_controls(self, **changes):
         """Set controls (as a learner would) and re-run; also what the widgets call."""
+        with self._lock:
+            self._set_controls(changes)
+
+    def _set_controls(self, changes):
         self.values = resolve(self.model, {**self.values, **changes})
         self._quiet = True   # the widgets follow the values without re-running once per widget
         try:
@@ -56,6 +64,10 @@ class SceneView:
         self.simulate()
 
     def simulate(self):
+        with self._lock:
+            self._simulate()
+
+    def _simulate(self):
         self.run = self.model.simulate(**self.values)
         last = len(self.run.frames) - 1
         self.play.max = self.scrub.max = last
@@ -66,6 +78,10 @@ class SceneView:
             self.goto(0)
 
     def goto(self, index: int):
+        with self._lock:
+            self._goto(index)
+
+    def _goto(self, index: int):
         run = self.run
         index = max(0, min(index, len(run.frames) - 1))
         frame = run.frames[index]

@@ -7,7 +7,7 @@ snapshot) with a cursor at the frame's time, so the deploy gap and the skulls st
 the player moves.
 
 What depends only on the run (the timeline's curves and strips) changes when the controls do, not
-from frame to frame: `RunDiagram` draws it into the cached background once per run, so a frame
+from frame to frame: the diagram draws it into its background once per run (`prepare`), so a frame
 redraws only the cursor, the boxes and the texts.
 """
 from __future__ import annotations
@@ -16,7 +16,6 @@ from matplotlib.collections import PolyCollection
 from matplotlib.lines import Line2D
 from matplotlib.patches import FancyBboxPatch, Rectangle
 
-from .diagram import Diagram
 from .panels import DANGER, INK, LIT, MONO, MUTED, REPLAY, TODO, Panel
 
 STATUS = {   # status -> (fill, label)
@@ -27,26 +26,6 @@ STATUS = {   # status -> (fill, label)
     "deploying": ("#d5dae1", "down: deploying"),
 }
 STRIP = {"busy": "#f0c75e", "dead": DANGER, "paused": REPLAY, "deploying": "#7b8794"}   # timeline colours
-
-
-class RunDiagram(Diagram):
-    """A diagram whose panels may have a `prepare(run)` step: artists that depend on the run only,
-    drawn into the background once per run instead of once per frame."""
-
-    def render(self, run, index: int) -> bytes:
-        if run is not getattr(self, "_prepared", None):
-            self._prepared = run
-            for panel in self.panels:
-                if hasattr(panel, "prepare"):
-                    panel.prepare(run)
-            shown = [a.get_visible() for a in self.moving]
-            for a in self.moving:
-                a.set_visible(False)
-            self.figure.canvas.draw()
-            self.background = self.figure.canvas.copy_from_bbox(self.figure.bbox)
-            for a, visible in zip(self.moving, shown):
-                a.set_visible(visible)
-        return super().render(run, index)
 
 
 class QueuePanel(Panel):
@@ -121,7 +100,7 @@ class WorkersPanel(Panel):
 class Timeline(Panel):
     """The run over time: queue length as a line, each worker's state as a strip (busy, dead,
     frozen, down for a deploy), a band over a redeploy's window (`run.extra["deploy_window"]`, if
-    the scene reports one), and a cursor at the current frame. Needs a `RunDiagram`."""
+    the scene reports one), and a cursor at the current frame. """
 
     def __init__(self, ax, box, slots=5, title="timeline"):
         super().__init__(ax, box, title)

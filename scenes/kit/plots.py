@@ -1,0 +1,102 @@
+"""Plot panels: the load reaching a service over time, and a timeline of attempts.
+
+Both draw a whole run at once and move with the player: a cursor marks the frame's time and a veil
+greys out what has not happened yet. What depends on the run only (bars, axes, ticks) is drawn into
+the diagram's cached background once per run (`prepare`), so a frame redraws the cursor and the
+veil, not thousands of bars. The panels know nothing of a scene: each is handed a function
+`data(run) -> dict` that reads the run (see `LoadPlot` and `AttemptsTimeline` for the keys).
+"""
+from __future__ import annotations
+
+
+from matplotlib.patches import Rectangle
+
+from .panels import DANGER, INK, MUTED, Panel
+
+OK, FAILED, LATE, OUTAGE = "#3fa36b", DANGER, "#9aa5b1", "#e4e7eb"
+
+
+class PlotPanel(Panel):
+    """A titled panel with a small Axes inside, a time cursor and a veil over the future."""
+
+    def __init__(self, ax, box, title, data, left=6.0):
+        super().__init__(ax, box, title)
+        self.data, fig = data, ax.figure
+        self.plot = p = fig.add_axes(((self.x + left) / 100, (self.y + 3.4) / 50,
+                                      (self.w - left - 1.5) / 100, (self.h - 7.0) / 50))
+        p.tick_params(labelsize=7, colors=MUTED, length=2)
+        for side in p.spines.values():
+            side.set_color(MUTED)
+        p.set_xlabel("seconds", fontsize=7, color=MUTED, labelpad=1)
+        self.veil = self.moving(p.add_patch(Rectangle((0, 0), 0, 1, transform=p.get_xaxis_transform(), fc="white",
+                                                      alpha=0.72, ec="none", zorder=5)))
+        self.cursor = self.moving(p.axvline(0, color=INK, lw=1, zorder=6))
+        self.drawn: list = []   # this run's artists, removed when the next run is prepared
+
+    def prepare(self, run):
+        for a in self.drawn:
+            a.remove()
+        self.drawn = []
+
+    def update(self, run, frame):
+        xmax = self.plot.get_xlim()[1]
+        t = min(frame.t, xmax)
+        self.cursor.set_xdata([t, t])
+        self.veil.set_x(t)
+        self.veil.set_width(max(0.0, xmax - t))
+
+
+class LoadPlot(PlotPanel):
+    """Requests per second reaching a service: refused (red) under served (green), its capacity
+    (dashed) and an outage band. `data(run)` gives: `step` (seconds per bar), `served` and `refused`
+    (counts per bar from t=0), `capacity` (requests per step), `outage` ((start, end) or None), `xmax`."""
+
+    def prepare(self, run):
+        super().prepare(run)
+        d, p = self.data(run), self.plot
+        edges = [i * d["step"] for i in range(len(d["served"]) + 1)]
+        total = [s + r for s, r in zip(d["served"], d["refused"])]
+        top = max([d["capacity"] * 1.6] + [v * 1.1 for v in total])
+        if d["outage"]:
+            end = min(d["outage"][1], d["xmax"])
+            self.drawn.append(p.axvspan(d["outage"][0], end, color=OUTAGE, lw=0, zorder=0))
+            self.drawn.append(p.text(end / 2, top * 0.97, "incident: down", ha="center", va="top", fontsize=7,
+                                     color=INK, zorder=4))
+        self.drawn.append(p.stairs(d["refused"], edges, fill=True, color=FAILED, alpha=0.85, zorder=2))
+        self.drawn.append(p.stairs(total, edges, baseline=d["refused"], fill=True, color=OK, zorder=2))
+        self.drawn.append(p.axhline(d["capacity"], color=INK, lw=1, ls="--", zorder=3))
+        self.drawn.append(p.text(d["xmax"] * 0.99, d["capacity"], f"capacity {d['capacity']:g}", ha="right",
+                                 va="bottom", fontsize=7, color=INK, zorder=4))
+        p.set_xlim(0, d["xmax"])
+        p.set_ylim(0, top)
+
+
+class AttemptsTimeline(PlotPanel):
+    """One row per thing (an order, a step); each attempt a bar from its start to its end, coloured by
+    how it ended. `data(run)` gives: `rows` (labels, top first), `bars` ((row, start, end, kind) with
+    kind ok | failed | late: a result that came after the attempt was abandoned), `marks` ((row, x, text)
+    written above a row, e.g. the wait before the next attempt), `xmax`."""
+
+    COLOURS = {"late": LATE, "failed": FAILED, "ok": OK}   # a late result under the attempts that replaced it
+
+    def __init__(self, ax, box, title, data, left=13.0):
+        super().__init__(ax, box, title, data, left)
+
+    def prepare(self, run):
+        super().prepare(run)
+        d, p = self.data(run), self.plot
+        n = len(d["rows"])
+        for kind, colour in self.COLOURS.items():
+            spans = {}
+            for row, start, end, k in d["bars"]:
+                if k == kind:
+                    spans.setdefault(row, []).append((start, max(end - start, d["xmax"] / 400)))
+            high = 0.24 if kind == "late" else 0.6
+            for row, xs in spans.items():
+                self.drawn.append(p.broken_barh(xs, (n - 1 - row - high / 2, high), color=colour, lw=0, zorder=2))
+        for row, x, text in d["marks"]:
+            self.drawn.append(p.text(x, n - 1 - row + 0.32, text, ha="center", va="bottom", fontsize=6.5,
+                                     color=INK, zorder=4))
+        p.set_yticks(range(n), list(reversed(d["rows"])), fontsize=7, color=INK)
+        p.set_xlim(0, d["xmax"])
+        p.set_ylim(-0.6, n - 0.4)
