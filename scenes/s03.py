@@ -17,7 +17,7 @@ from simcore.scenarios import s03 as model
 
 from .kit.code import code_html, source_of
 from .kit.diagram import Diagram
-from .kit.panels import (DANGER, DONE, INK, LIT, MONO, MUTED, REPLAY, TODO, DollarMeter, HistoryPanel, Panel,
+from .kit.panels import (DANGER, DONE, INK, MONO, MUTED, REPLAY, DollarMeter, HistoryPanel, Panel,
                          ProcessBox, RamPanel, Skull)
 from .kit.scoreboard import scoreboard_html
 from .kit.view import SceneView, try_it as _try_it
@@ -73,18 +73,12 @@ IN_RAM = ("charge", "hold", "express", "tracking")   # order_id and cents are th
 class Steps(ProcessBox):
     """The process box, with the two shipping steps told apart by the service the carrier recorded."""
 
-    def update(self, run, frame):
+    def done(self, run, frame):
         done = run.world.effects(frame.effects)
         for e in run.world.log[:frame.effects]:
             if e.kind == "ShipPackage":
                 done["Ship" + e.ref.split()[-1].capitalize()] += 1
-        for step, patch, count in zip(self.steps, self.boxes, self.counts):
-            n = done.get(step, 0)
-            lit = step == frame.step and not frame.skull
-            patch.set_facecolor(LIT if lit else DONE if n else TODO)
-            patch.set_edgecolor(REPLAY if lit and frame.replaying else INK if lit else MUTED)
-            count.set_text(("\u2713" if n == 1 else f"\u2713 x{n}") if n else "")
-            count.set_color(DANGER if n > 1 else INK)
+        return done
 
 
 class Ram(RamPanel):

@@ -56,8 +56,12 @@ class ProcessBox(Panel):
             self.counts.append(self.moving(ax.text(self.x + self.w - 3.5, y + (row - 1.2) / 2, "", fontsize=9,
                                                    ha="right", va="center", color=INK, zorder=3)))
 
+    def done(self, run, frame):
+        """How many times each step's effect has happened by this frame."""
+        return run.world.effects(frame.effects)
+
     def update(self, run, frame):
-        done = run.world.effects(frame.effects)
+        done = self.done(run, frame)
         for step, patch, count in zip(self.steps, self.boxes, self.counts):
             n = done.get(step, 0)
             lit = step == frame.step and not frame.skull
