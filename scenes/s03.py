@@ -17,7 +17,7 @@ from simcore.scenarios import s03 as model
 
 from .kit.code import code_html, source_of
 from .kit.diagram import Diagram
-from .kit.panels import (DANGER, DONE, INK, MONO, MUTED, REPLAY, DollarMeter, HistoryPanel, Panel,
+from .kit.panels import (DANGER, INK, MONO, MUTED, REPLAY, DollarMeter, HistoryPanel, Panel,
                          ProcessBox, RamPanel, Skull)
 from .kit.scoreboard import scoreboard_html
 from .kit.view import SceneView, try_it as _try_it

@@ -20,7 +20,7 @@ from ..engine import Engine
 from ..faults import FaultPlan, KillWorker, PauseWorker, Redeploy
 from ..sim import Run, Sim
 from ..trace import Recorder
-from ..orders import (KEYED_ACTIVITIES, STEPS, charge_card_keyed, reserve_inventory_keyed,
+from ..orders import (KEYED_ACTIVITIES, STEPS, charge_card_keyed, reserve_inventory_keyed,  # noqa: F401 (STEPS: the scene's)
                       send_confirmation_email_keyed, ship_package_keyed)
 from ..workflow import workflow
 from . import Control
