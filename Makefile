@@ -28,7 +28,7 @@ test: install browser-deps
 	$(BIN)/python -m pytest --nbval-lax -p no:cacheprovider
 
 present: install
-	$(BIN)/voila notebooks/01-the-crash-that-charges-you-twice.ipynb --no-browser $(ROOT_FLAG)
+	$(BIN)/voila notebooks/01-the-crash-that-charges-you-twice.ipynb --no-browser
 
 # Re-execute every notebook in place, keeping widget state, so they open ready to read.
 notebooks: install

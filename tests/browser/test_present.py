@@ -1,0 +1,71 @@
+"""Classroom mode: `make present` serves a scene with Voila (widgets live, code hidden).
+
+The test runs the very command `make present` runs (read with `make -n present`), with `--port` and
+`--Voila.ip=127.0.0.1` added, in a directory holding a copy of notebooks/. It checks the scene
+renders with no code cell showing, sets controls as the notebook's metadata says and checks the
+outcome text, plays a few frames, saves a screenshot, and stops Voila (and the kernel it started, which outlives the
+browser) by process id.
+"""
+from __future__ import annotations
+
+import json
+import shlex
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from .conftest import (ARTIFACTS, KERNEL_TIMEOUT, REPO, assert_no_errors, browser_spec, check_outcome,
+                       play_and_check_frames, scene_notebooks, wait_for_scene)
+
+pytestmark = pytest.mark.browser
+
+
+def present_command() -> list[str]:
+    """The command `make present` runs, as make expands it (`make -n`: nothing is run)."""
+    make = shutil.which("make")
+    if make is None:
+        pytest.skip("make is not installed: cannot read the 'present' target")
+    out = subprocess.run([make, "-n", "--no-print-directory", "present"], cwd=REPO, capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 0, f"make -n present failed:\n{out.stderr}"
+    lines = [ln for ln in out.stdout.splitlines() if "voila" in ln and ".ipynb" in ln]
+    assert lines, f"'make present' runs no voila on a notebook:\n{out.stdout}"
+    return shlex.split(lines[-1])
+
+
+def test_present_serves_a_scene_with_voila(start_voila, watched):
+    command = present_command()
+    name = Path(next(a for a in command if a.endswith(".ipynb"))).name
+    notebook = next((p for p in scene_notebooks() if p.name == name), None)
+    if notebook is None:
+        pytest.skip(f"{name} (served by make present) is not in notebooks/ yet")
+    spec = browser_spec(notebook)
+    server = start_voila(command)
+    page = watched.page
+    page.goto(server.url, timeout=KERNEL_TIMEOUT)   # Voila runs the notebook before it answers
+
+    scene = wait_for_scene(page, watched)
+    assert_code_hidden(page, notebook)
+    check_outcome(page, spec)
+    play_and_check_frames(page)
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    scene.screenshot(path=str(ARTIFACTS / f"present-{notebook.stem}.png"))
+    assert_no_errors(page, watched)
+
+
+def assert_code_hidden(page, notebook: Path):
+    """Classroom mode shows no code cell: no editor, no code input, none of the cells' source text."""
+    expect(page.locator(".jp-CodeCell .jp-InputArea, .jp-InputArea-editor, .cm-editor")).to_have_count(0)
+    shown = page.locator("body").inner_text()
+    cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+    for cell in cells:
+        if cell["cell_type"] != "code":
+            continue
+        source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+        lines = [ln.strip() for ln in source.splitlines() if ln.strip() and not ln.strip().startswith("#")]
+        if lines:
+            assert lines[0] not in shown, f"Voila shows a code cell's source: {lines[0]!r}"
