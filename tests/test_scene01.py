@@ -47,3 +47,16 @@ def test_outcome_lines_for_the_curriculum():
     lines = model.outcome_lines(model.simulate(strategy="plain", crash_after="ChargeCard"))
     assert "RAM: (blank: the process that held it is gone)" in lines
     assert "effects: ChargeCard x1, ReserveInventory x0, ShipPackage x0, SendConfirmationEmail x0" in lines
+
+
+def test_the_diagram_png_is_a_valid_image_of_the_figure():
+    import io
+
+    import numpy as np
+    from PIL import Image
+    view = s01.Scene(strategy="cron", crash_after="ChargeCard")
+    view.goto(3)
+    img = Image.open(io.BytesIO(view.image.value))
+    img.load()
+    assert img.size == (800, 400) and img.mode == "RGBA"
+    assert (np.asarray(img) == np.asarray(view.diagram.figure.canvas.buffer_rgba())).all()
