@@ -52,6 +52,7 @@ class History:
             self._mem = {}
             return
         self._db = _open(self.path, synchronous)
+        self._ends: dict[tuple[str, str], int] = {}   # (workflow, run) -> last event id this connection wrote
 
     @classmethod
     def memory(cls) -> History:
@@ -81,17 +82,25 @@ class History:
             log.extend(events)
             return
         try:
+            key = (workflow_id, run_id)
             with _transaction(self._db):  # all of these events, or none
                 self._fence(workflow_id, run_id)
-                end = self._db.execute(
-                    "SELECT COALESCE(MAX(event_id), 0) FROM events WHERE workflow_id=? AND run_id=?",
-                    (workflow_id, run_id)).fetchone()[0]
+                # Where the history ends: as this connection last wrote it, checked against the file
+                # only when that does not fit (another writer). The primary key refuses a duplicate
+                # id either way, and a history only grows, so a stale end cannot open a gap.
+                end = self._ends.get(key)
+                if end is None or first != end + 1:
+                    end = self._db.execute(
+                        "SELECT COALESCE(MAX(event_id), 0) FROM events WHERE workflow_id=? AND run_id=?",
+                        key).fetchone()[0]
                 if first != end + 1:
                     raise _conflict(workflow_id, first, end)
                 self._db.executemany(
                     "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?)",
                     [(workflow_id, run_id, *row) for row in rows])
+            self._ends[key] = events[-1].event_id
         except sqlite3.IntegrityError:
+            self._ends.pop((workflow_id, run_id), None)
             raise _conflict(workflow_id, first, None) from None
         except sqlite3.OperationalError as e:
             raise HistoryError(f"{self.path}: cannot append to {workflow_id}: {e}. "

@@ -96,3 +96,14 @@ def test_dump_and_load_round_trip(order_history):
         load(dump([order_history[0]] + order_history[2:]))
     with pytest.raises(HistoryError, match="not JSON"):
         load("{")
+
+
+def test_two_writers_on_one_file_never_fork_the_history(tmp_path):
+    path = tmp_path / "h.sqlite"
+    a, b = History(path), History(path)
+    a.append("wf", [started(), scheduled(2)])
+    b.append("wf", [ev.ActivityTaskStarted(3, 2.0, 2, 1)])          # b learns the end from the file
+    with pytest.raises(HistoryConflict):
+        a.append("wf", [ev.ActivityTaskStarted(3, 2.0, 2, 1)])      # a's own idea of the end is stale
+    a.append("wf", [ev.ActivityTaskCompleted(4, 2.0, 2, "ok")])     # and it recovers on the next try
+    assert [e.event_id for e in History(path).read("wf")] == [1, 2, 3, 4]
