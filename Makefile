@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 lab: install
-	$(BIN)/jupyter lab --notebook-dir=notebooks $(ROOT_FLAG) 01-the-crash-that-charges-you-twice.ipynb
+	$(BIN)/jupyter lab --ServerApp.root_dir=notebooks --LabApp.default_url=/lab/tree/01-the-crash-that-charges-you-twice.ipynb $(ROOT_FLAG)
 
 browser-deps: install
 	@scripts/ensure-chromium
