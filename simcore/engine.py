@@ -132,8 +132,8 @@ class Engine:
         yield self.env.timeout(seconds)
         if task in self.queue.pending:   # still waiting for a worker: not retried, the queue is the problem
             self.queue.pending.remove(task)
-            self.leases[task.key] = task.token
-            self._finish(task, ev_failed("ScheduleToStartTimeout", f"no worker took it within {seconds:g}s"))
+            del self.leases[task.key]
+            self._record(task, ev_failed("ScheduleToStartTimeout", f"no worker took it within {seconds:g}s"))
 
     def _settle(self, task: Task) -> bool:
         """Close the task's lease if `task` still holds it; False for a stale (fenced) completion."""
@@ -150,23 +150,26 @@ class Engine:
         opts = self._options(task)
         wait = opts.retry.interval(task.attempt, self.rng)
         deadline = opts.schedule_to_close and self.first_scheduled[task.key] + opts.schedule_to_close
-        if opts.retry.retries(task.attempt, error_type) and not (deadline and self.env.now + wait >= deadline):
+        retry, out_of_time = opts.retry.retries(task.attempt, error_type), deadline and self.env.now + wait >= deadline
+        if retry and not out_of_time:
             self.incident("retry", f"{task} failed ({error_type}); retry in {wait:g}s")
             self.env.process(self._retry_later(task, wait))
             return
-        if deadline and self.env.now + wait >= deadline and opts.retry.retries(task.attempt, error_type):
+        if retry:   # the policy would try again, but the whole activity's deadline comes first
             error_type, message = "ScheduleToCloseTimeout", f"{message}; no time left for another attempt"
-        self.leases[task.key] = task.token
-        self._finish(task, ev_failed(error_type, message))
+        self._record(task, ev_failed(error_type, message))
 
     def _retry_later(self, task: Task, wait: float):
         yield self.env.timeout(wait)
         self.dispatch(replace(task, attempt=task.attempt + 1))
 
     def _finish(self, task: Task, outcome) -> None:
-        """Record an activity's final outcome in the history and wake its workflow."""
-        if not self._settle(task):
-            return
+        """A worker's result: recorded if the worker still holds the lease, refused if not."""
+        if self._settle(task):
+            self._record(task, outcome)
+
+    def _record(self, task: Task, outcome) -> None:
+        """Write an activity's final outcome to the history and wake its workflow."""
         wid = task.workflow_id
         self.sim.history.append(wid, recorded(self.sim.history.length(wid) + 1, self.env.now, task.scheduled,
                                               task.attempt, outcome))

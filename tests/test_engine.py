@@ -209,3 +209,33 @@ def test_lost_request_and_lost_response_look_the_same_to_the_caller():
 def test_stale_completions_are_always_refused(n):
     sim, e = flaky_run(fails(*range(1, n + 1), kind="hang", seconds=50), start_to_close=5)
     assert e.rejected == n
+
+
+def test_schedule_to_close_bounds_all_attempts_together():
+    sim, e = flaky_run(fails(*range(1, 50)), retry=RetryPolicy(initial_interval=1), schedule_to_close=10)
+    assert sim.history.read("w")[-1].result == "handled ScheduleToCloseTimeout"
+    assert e.attempts[-1][0] < 10 + 1   # no attempt starts after the deadline
+
+
+def test_schedule_to_start_fails_a_task_that_waits_too_long_in_the_queue():
+    @activity("Long", seconds=60)
+    def long(act):
+        return "done"
+
+    @workflow(name="busy")
+    def busy(ctx):
+        return (yield ctx.activity(long, start_to_close=120))
+
+    @workflow(name="wf")
+    def wf(ctx):
+        try:
+            return (yield ctx.activity(flaky, schedule_to_start=5))
+        except ActivityError as err:
+            return f"handled {err.error_type}"
+    sim = Sim()
+    e = Engine(sim, [busy, wf], [long, flaky])   # one worker, busy for a minute with the first order
+    e.start(busy, "a")
+    e.start(wf, "w")
+    sim.run()
+    assert sim.history.read("w")[-1].result == "handled ScheduleToStartTimeout"
+    assert [a[1] for a in e.attempts] == ["Long"]   # Flaky never ran
