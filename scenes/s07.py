@@ -73,7 +73,7 @@ S = model.SECONDS
 
 def sequence(run) -> dict:
     """The ChargeCard exchange as the sequence panel draws it (lanes 0, 1, 2 as in LANES)."""
-    messages, marks, keys = [], [], run.world._keys   # the card network's table: key -> first result
+    messages, marks, keys = [], [], run.world.keys()   # the card network's table: key -> first result
     first = next((e for e in run.world.log if e.kind == "ChargeCard"), None)
     for a in model.attempts(run):
         n, kt = a["n"], model.key_text(run.controls["key"], a["n"])
@@ -131,7 +131,7 @@ class KeyTable(Panel):
 
     def update(self, run, frame):
         happened = {e.ref for e in run.world.log[:frame.effects]}
-        seen = [f"{short(k)} \u2192 {ref}" for k, ref in run.world._keys.items() if ref in happened]
+        seen = [f"{short(k)} \u2192 {ref}" for k, ref in run.world.keys().items() if ref in happened]
         texts = seen or ["(empty: no request has carried a key)" if run.controls["key"] == "none" else "(empty)"]
         for row, text in zip(self.rows, texts[-len(self.rows):] + [""] * len(self.rows)):
             row.set_text(text)

@@ -74,6 +74,10 @@ class World:
         """The customer's card statement: every charge and refund, in order."""
         return [e for e in self.log[:upto] if e.kind in CARD]
 
+    def keys(self) -> dict[str, str]:
+        """The idempotency keys the world has seen, each with the first result it gave (a copy)."""
+        return dict(self._keys)
+
     def statement_cents(self, upto: int | None = None) -> int:
         return sum(e.cents for e in self.statement(upto))
 

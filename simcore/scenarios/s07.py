@@ -3,7 +3,7 @@
 The durable engine runs ChargeCard at least once: a lost request, a lost response, a response that
 comes too late and a worker that dies after the charge all end the same way for the engine, an
 attempt without an answer, retried after its start_to_close. Only the card network can tell them
-apart, and only if each request carries a key it remembers (`World._keys`: a key it has seen gets
+apart, and only if each request carries a key it remembers (`World.keys()`: a key it has seen gets
 the first result back, and no second charge).
 
 The worker registers one of three ChargeCard bodies (the `key` control), as a Temporal worker
