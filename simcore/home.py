@@ -125,7 +125,7 @@ class DurableWorld(World):
         afresh: another process may have acted since)."""
         with _store(self.path, "world"):
             self._reload()
-        return {k: ref for k, ref in self._keys.items() if k.startswith(prefix)}
+        return super().keys(prefix)
 
     def _reload(self):
         """Rebuild the in-memory views (`log`, `stock`, `holds`, `_keys`) from the rows."""

@@ -74,9 +74,9 @@ class World:
         """The customer's card statement: every charge and refund, in order."""
         return [e for e in self.log[:upto] if e.kind in CARD]
 
-    def keys(self) -> dict[str, str]:
-        """The idempotency keys the world has seen, each with the first result it gave (a copy)."""
-        return dict(self._keys)
+    def keys(self, prefix: str = "") -> dict[str, str]:
+        """The idempotency keys seen so far (those starting with `prefix`), each with its first result."""
+        return {k: ref for k, ref in self._keys.items() if k.startswith(prefix)}
 
     def statement_cents(self, upto: int | None = None) -> int:
         return sum(e.cents for e in self.statement(upto))
