@@ -138,8 +138,8 @@ def test_the_code_panel_lights_the_append_when_the_record_is_written():
 
 
 def test_the_staff_engineer_answers_the_four_questions():
-    chat = s02.Scene().widget.children[-1]
-    buttons, log = chat.children[1].children, chat.children[2]
+    chat = s02.Scene().chat
+    buttons, log = chat.buttons, chat.answers
     assert len(buttons) == 4
     buttons[1].click()
     assert "9,000" in log.value and "200,000" in log.value and "synchronous=FULL" in log.value

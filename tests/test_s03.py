@@ -163,8 +163,8 @@ def test_the_scene_draws_the_replay_and_the_scoreboard():
 
 
 def test_the_staff_engineer_answers():
-    chat = s03.Scene().widget.children[-1]
-    buttons, log = chat.children[1].children, chat.children[2]
+    chat = s03.Scene().chat
+    buttons, log = chat.buttons, chat.answers
     assert len(buttons) == len(s03.QUESTIONS) >= 4
     buttons[-1].click()
     assert "51,200 events or 50 MB" in log.value and "10,240" in log.value

@@ -97,8 +97,8 @@ def test_code_panels_light_the_workflow_line_and_the_activity_that_runs():
 
 
 def test_the_staff_engineer_answers():
-    chat = s04.Scene().widget.children[-1]
-    buttons, log = chat.children[1].children, chat.children[2]
+    chat = s04.Scene().chat
+    buttons, log = chat.buttons, chat.answers
     assert 3 <= len(buttons) == len(s04.QUESTIONS) <= 5
     next(b for b in buttons if "DBOS" in b.description).click()
     assert "@DBOS.step()" in log.value

@@ -143,8 +143,8 @@ def test_code_panels_light_the_engine_line_the_frame_is_about(default):
 
 
 def test_the_staff_engineer_answers():
-    chat = s05.Scene(orders=20).widget.children[-1]
-    buttons, log = chat.children[1].children, chat.children[2]
+    chat = s05.Scene(orders=20).chat
+    buttons, log = chat.buttons, chat.answers
     assert 3 <= len(buttons) == len(s05.QUESTIONS) <= 5
     next(b for b in buttons if "Cadence" in b.description).click()
     assert "decision task" in log.value and "matching service" in log.value

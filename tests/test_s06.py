@@ -168,8 +168,8 @@ def test_code_panels_light_the_running_line_and_the_policy_in_force():
 
 
 def test_the_staff_engineer_answers():
-    chat = s06.Scene(orders=1).widget.children[-1]
-    buttons, log = chat.children[1].children, chat.children[2]
+    chat = s06.Scene(orders=1).chat
+    buttons, log = chat.buttons, chat.answers
     assert 3 <= len(buttons) == len(s06.QUESTIONS) <= 5
     next(b for b in buttons if "jitter" in b.description).click()
     assert "no jitter field" in log.value

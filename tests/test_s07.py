@@ -154,8 +154,8 @@ def test_code_panels_light_the_charge_of_the_registered_body_while_an_attempt_ru
 
 
 def test_the_staff_engineer_answers():
-    chat = s07.Scene().widget.children[-1]
-    buttons, log = chat.children[1].children, chat.children[2]
+    chat = s07.Scene().chat
+    buttons, log = chat.buttons, chat.answers
     assert 3 <= len(buttons) == len(s07.QUESTIONS) <= 5
     next(b for b in buttons if "How long" in b.description).click()
     assert "at least 24 hours old" in log.value

@@ -34,8 +34,8 @@ def test_code_panel_lights_the_running_line_and_marks_replay():
 
 def test_the_staff_engineer_answers():
     view = s01.Scene()
-    chat = view.widget.children[-1]
-    buttons, log = chat.children[1].children, chat.children[2]
+    chat = view.chat
+    buttons, log = chat.buttons, chat.answers
     assert len(buttons) == len(s01.QUESTIONS) >= 3
     buttons[0].click()
     assert "ds-answer" in log.value and "lived in RAM" in log.value
@@ -60,3 +60,9 @@ def test_the_diagram_png_is_a_valid_image_of_the_figure():
     img.load()
     assert img.size == (800, 400) and img.mode == "RGBA"
     assert (np.asarray(img) == np.asarray(view.diagram.figure.canvas.buffer_rgba())).all()
+
+
+def test_the_chat_sits_at_the_foot_of_the_scene_and_answers_by_its_words():
+    view = s01.Scene()
+    assert view.widget.children[-1] is view.chat
+    assert "at least once" in view.chat.ask("at-least-once")

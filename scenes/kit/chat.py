@@ -6,24 +6,30 @@ import html
 import ipywidgets as widgets
 
 
-def chat(questions: dict[str, str]) -> widgets.VBox:
+class Chat(widgets.VBox):
     """`questions` maps each question to its answer (plain text; blank lines become paragraphs)."""
-    log = widgets.HTML(value="", layout=widgets.Layout(width="100%"))
-    log.add_class("ds-chat")
-    asked: list[str] = []
 
-    def ask(question: str):
-        asked.append(answer_html(question, questions[question]))
-        log.value = "".join(asked[-4:])
+    def __init__(self, questions: dict[str, str]):
+        self.questions, self.asked = questions, []
+        self.answers = widgets.HTML(value="", layout=widgets.Layout(width="100%"))
+        self.answers.add_class("ds-chat")
+        self.buttons = []
+        for q in questions:
+            b = widgets.Button(description=q, tooltip=q, layout=widgets.Layout(width="auto", max_width="100%"))
+            b.add_class("ds-question")
+            b.on_click(lambda _, q=q: self._answer(q))
+            self.buttons.append(b)
+        intro = widgets.HTML("<b>Staff engineer</b> · Not sure what to ask? Tap a question.")
+        super().__init__([intro, widgets.Box(self.buttons, layout=widgets.Layout(flex_flow="row wrap")), self.answers])
 
-    buttons = []
-    for q in questions:
-        b = widgets.Button(description=q, tooltip=q, layout=widgets.Layout(width="auto", max_width="100%"))
-        b.add_class("ds-question")
-        b.on_click(lambda _, q=q: ask(q))
-        buttons.append(b)
-    intro = widgets.HTML("<b>Staff engineer</b> · Not sure what to ask? Tap a question.")
-    return widgets.VBox([intro, widgets.Box(buttons, layout=widgets.Layout(flex_flow="row wrap")), log])
+    def ask(self, fragment: str) -> str:
+        """Tap the question containing `fragment`, as a learner would; the chat log that follows."""
+        next(b for b in self.buttons if fragment in b.description).click()
+        return self.answers.value
+
+    def _answer(self, question: str):
+        self.asked.append(answer_html(question, self.questions[question]))
+        self.answers.value = "".join(self.asked[-4:])
 
 
 def answer_html(question: str, answer: str) -> str:

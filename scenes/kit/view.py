@@ -12,7 +12,7 @@ import ipywidgets as widgets
 
 from simcore.scenarios import resolve
 
-from .chat import chat
+from .chat import Chat
 from .code import STYLE
 
 
@@ -26,6 +26,7 @@ class SceneView:
         self.frame_text = _classed(widgets.HTML(), "ds-frame")
         self.outcome = _classed(widgets.HTML(), "ds-outcome")
         self.code = widgets.HTML()
+        self.chat = Chat(questions)
         self.play = _classed(widgets.Play(interval=700, min=0, max=0, step=1, show_repeat=False), "ds-play")
         self.scrub = _classed(widgets.IntSlider(min=0, max=0, readout=False, layout=widgets.Layout(width="420px")),
                               "ds-scrub")
@@ -39,7 +40,7 @@ class SceneView:
         self.widget = _classed(widgets.VBox([
             widgets.HTML(STYLE + f"<h3>Scene {model.NUMBER:02d} · {html.escape(model.TITLE)}</h3>"),
             widgets.HBox(list(self.controls.values()), layout=widgets.Layout(flex_flow="row wrap")),
-            self.image, self.frame_text, player, self.outcome, self.code, chat(questions),
+            self.image, self.frame_text, player, self.outcome, self.code, self.chat,
         ]), "ds-scene")
         self.run, self._quiet = None, False
         # JupyterLab 4 with ipykernel 7 may deliver widget messages on several threads at once: one
