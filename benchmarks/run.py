@@ -1,4 +1,4 @@
-"""durable-sim benchmarks: `make bench`, i.e. `.venv/bin/python benchmarks/run.py [--quick] [--json PATH]`.
+"""durable-sim benchmarks: `make bench`, i.e. `.venv/bin/python benchmarks/run.py [--quick] [--only SECTION] [--json PATH]`.
 
 Prints one table and writes the same figures as JSON (default: benchmarks/results.json, git-ignored).
 `--quick` uses tiny sizes: it checks that every section runs, its figures mean nothing.
@@ -450,6 +450,8 @@ def main(argv=None) -> int:
     p.add_argument("--quick", action="store_true", help="tiny sizes: checks that everything runs (seconds)")
     p.add_argument("--json", type=Path, default=Path(__file__).with_name("results.json"), metavar="PATH",
                    help="where to write the figures (default: benchmarks/results.json)")
+    p.add_argument("--only", choices=SECTIONS, action="append", metavar="SECTION",
+                   help=f"run only this section (repeatable): {', '.join(SECTIONS)}")
     args = p.parse_args(argv)
     q = QUICK if args.quick else FULL
     results = {"meta": dict(date=datetime.now().astimezone().isoformat(timespec="seconds"),
@@ -459,6 +461,8 @@ def main(argv=None) -> int:
     t = perf_counter()
     with tempfile.TemporaryDirectory(prefix="durable-sim-bench-") as tmp:
         for name, bench in SECTIONS.items():
+            if args.only and name not in args.only:
+                continue
             print(f"... {name}", file=sys.stderr, flush=True)
             t0 = perf_counter()
             results[name] = bench(q, Path(tmp))
