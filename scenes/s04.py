@@ -79,7 +79,7 @@ class IdsPanel(Panel):
     def __init__(self, ax, box, rows=4):
         super().__init__(ax, box, "ids the code saw, per run")
         for dx, head in ((1.5, "run"), (5.5, "uuid4()"), (12.5, "ctx.uuid4()")):
-            self.text(dx, 4.0, head, family=MONO, color=MUTED)
+            self.label(dx, 4.0, head, family=MONO, color=MUTED)
         self.rows = [self.text(1.5, 6.8 + 2.6 * i, "", family=MONO) for i in range(rows)]
         self.fresh = [self.text(5.5, 6.8 + 2.6 * i, "", family=MONO) for i in range(rows)]
         self.stable = [self.text(12.5, 6.8 + 2.6 * i, "", family=MONO, color=DURABLE) for i in range(rows)]

@@ -92,8 +92,8 @@ class Counters(Panel):
 
     def __init__(self, ax, box):
         super().__init__(ax, box, "so far")
-        for i, (label, _) in enumerate(COUNTERS):   # drawn once, into the background
-            ax.text(self.x + 1.5, self.y + self.h - 4.0 - 2.75 * i, label, fontsize=8, color=MUTED, va="top", zorder=3)
+        for i, (label, _) in enumerate(COUNTERS):
+            self.label(1.5, 4.0 + 2.75 * i, label, color=MUTED)
         self.values = [self.text(self.w - 1.5, 4.0 + 2.75 * i, "", ha="right", family=MONO)
                        for i in range(len(COUNTERS))]
 

@@ -103,7 +103,7 @@ class PolicyPanel(Panel):
         self.fixed = [ax.text(self.x + 1.5, self.y + self.h - 3.4 - 1.9 * i, "", family=MONO, fontsize=7, va="top",
                               zorder=3) for i in range(7)]
         self.seen = self.text(1.5, 3.4 + 1.9 * 7, "", family=MONO, fontsize=7)
-        self.text(1.5, 3.4 + 1.9 * 8, "  (ReserveInventory, gaps in s)", family=MONO, fontsize=7, color=MUTED)
+        self.label(1.5, 3.4 + 1.9 * 8, "  (ReserveInventory, gaps in s)", family=MONO, fontsize=7, color=MUTED)
 
     def prepare(self, run):
         c = run.controls

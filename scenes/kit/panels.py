@@ -27,9 +27,13 @@ class Panel:
 
     def text(self, dx, dy, s="", **kw):
         """A text artist at an offset from the panel's top-left corner, redrawn every frame."""
+        return self.moving(self.label(dx, dy, s, **kw))
+
+    def label(self, dx, dy, s, **kw):
+        """A text that never changes, placed as `text` places one: drawn once, into the background."""
         kw.setdefault("fontsize", 8)
         kw.setdefault("color", INK)
-        return self.moving(self.ax.text(self.x + dx, self.y + self.h - dy, s, va="top", zorder=3, **kw))
+        return self.ax.text(self.x + dx, self.y + self.h - dy, s, va="top", zorder=3, **kw)
 
     def moving(self, artist):
         """Mark an artist as changing between frames; everything else is drawn once (see Diagram)."""
@@ -120,6 +124,8 @@ class HistoryPanel(Panel):
                                 visible=False)
         ax.add_patch(self.moving(self.cursor))
         self.rows = [self.text(1.5, 3.8 + 2.5 * i, "", family=MONO, fontsize=7.5) for i in range(rows)]
+        figure = ax.figure   # the axes span 0-100 across the figure; a monospace glyph is 0.6 em wide
+        self.chars = int((self.w - 3) * figure.get_figwidth() * figure.dpi / 100 / (0.6 * 7.5 * figure.dpi / 72))
 
     def update(self, run, frame):
         events = run.history[:frame.history]
@@ -129,7 +135,7 @@ class HistoryPanel(Panel):
         else:
             last = frame.cursor if frame.cursor else len(events)
             first = max(0, min(last + 1, len(events)) - len(self.rows))
-            texts = [f"{e.event_id:>2} {e.summary()}"[:58] for e in events[first:first + len(self.rows)]]
+            texts = [clip(f"{e.event_id:>2} {e.summary()}", self.chars) for e in events[first:first + len(self.rows)]]
             texts += [""] * (len(self.rows) - len(texts))
         for row, text in zip(self.rows, texts):
             row.set_text(text)
@@ -150,3 +156,8 @@ class Skull:
 
     def update(self, run, frame):
         self.art.set_visible(frame.skull)
+
+
+def clip(text: str, chars: int) -> str:
+    """`text` cut to `chars` characters, the cut marked with an ellipsis."""
+    return text if len(text) <= chars else text[:chars - 1] + "\u2026"
