@@ -1,3 +1,4 @@
+import re
 import sqlite3
 
 import pytest
@@ -72,6 +73,11 @@ def test_unknown_types_and_garbage_payloads_are_named(tmp_path):
     _tamper(path, "UPDATE events SET type = 'ActivityTaskScheduled', payload = '{oops' WHERE event_id = 2")
     with pytest.raises(HistoryError, match="event 2 \\(ActivityTaskScheduled\\): payload is not JSON"):
         History(path).read("wf")
+    _tamper(path, "UPDATE events SET payload = '{\"activity_id\": \"1\"}' WHERE event_id = 2")
+    lacking = ("event 2 (ActivityTaskScheduled): payload fields ['activity_id'] but expected "
+               "['activity_id', 'activity_type', 'input', 'options']")
+    with pytest.raises(HistoryError, match=re.escape(lacking)):
+        History(path).read("wf")
 
 
 def test_files_that_are_not_histories(tmp_path):
@@ -107,3 +113,27 @@ def test_two_writers_on_one_file_never_fork_the_history(tmp_path):
         a.append("wf", [ev.ActivityTaskStarted(3, 2.0, 2, 1)])      # a's own idea of the end is stale
     a.append("wf", [ev.ActivityTaskCompleted(4, 2.0, 2, "ok")])     # and it recovers on the next try
     assert [e.event_id for e in History(path).read("wf")] == [1, 2, 3, 4]
+
+
+def test_read_from_an_event_on(store):
+    store.append("wf", [started(), scheduled(2), ev.ActivityTaskStarted(3, 2.0, 2, 1)])
+    assert [e.event_id for e in store.read("wf", start=2)] == [2, 3]
+    assert store.read("wf", start=3) == store.read("wf")[2:]
+    assert store.read("wf", start=4) == store.read("wf", start=99) == store.read("nobody", start=2) == []
+    with pytest.raises(ValueError, match="numbered from 1"):
+        store.read("wf", start=0)
+
+
+def test_read_from_an_event_on_still_finds_holes_and_bad_rows(tmp_path):
+    path = tmp_path / "h.sqlite"
+    History(path).append("wf", [started(), scheduled(2), ev.ActivityTaskStarted(3, 2.0, 2, 1),
+                                ev.ActivityTaskCompleted(4, 3.0, 2, "ok")])
+    _tamper(path, "DELETE FROM events WHERE event_id = 3")
+    assert [e.event_id for e in History(path).read("wf", start=4)] == [4]    # the hole is before it
+    with pytest.raises(HistoryError, match="workflow 'wf': event 3 is missing \\(next stored is 4\\)"):
+        History(path).read("wf", start=2)
+    with pytest.raises(HistoryError, match="workflow 'wf': event 3 is missing"):
+        History(path).read("wf", start=3)
+    _tamper(path, "UPDATE events SET payload = '{\"result\": \"ok\"' WHERE event_id = 4")
+    with pytest.raises(HistoryError, match="event 4 \\(ActivityTaskCompleted\\): payload is not JSON"):
+        History(path).read("wf", start=4)
