@@ -68,22 +68,26 @@ class Machine:
         self._last_ram: dict = {}
         self._last_line: int | None = None
         self._replaying = False
+        self._numbered = {ev.ActivityTaskScheduled: 0, ev.TimerStarted: 0}   # ids so far: "1", "2", ...
 
     # -- feeding history ---------------------------------------------------------------------
     def feed(self, events) -> Machine:
         """Apply recorded events in order; the code runs as far as they take it."""
-        self._queue.extend(events)
+        queue = self._queue
+        queue.extend(events)
         try:
-            while self._queue:
-                e = self._queue.popleft()
+            while queue:
+                e = queue.popleft()
                 self._seen(e)
-                if isinstance(e, ev.WorkflowExecutionStarted):
+                answers = _ANSWERS.get(type(e))
+                if e.command:  # the code had its chance to produce this command and did not
+                    raise NonDeterminismError(self.workflow_id, e, self._describe_now(), e.event_id)
+                elif answers:  # a result: the code goes on if it was waiting for this one
+                    if self.waiting and getattr(e, answers) == self.waiting.event_id:
+                        self._resolve(e)
+                elif isinstance(e, ev.WorkflowExecutionStarted):
                     self._gen = self.workflow.fn(self.ctx, *e.input)
                     self._advance(None)
-                elif e.command:  # the code had its chance to produce this command and did not
-                    raise NonDeterminismError(self.workflow_id, e, self._describe_now(), e.event_id)
-                elif self.waiting and getattr(e, ev.RESULT_OF.get(e.type, ""), None) == self.waiting.event_id:
-                    self._resolve(e)
         except _EndOfHistory as end:   # replay only: the code would go live here
             self.frontier = end.command
         return self
@@ -171,13 +175,13 @@ class Machine:
             self._last_ram = seen
 
     def _match_or_record(self, cmd) -> ev.Event:
-        self._replaying = bool(self._queue)
-        self.ctx.is_replaying = self._replaying
-        if self._replaying:
-            e = self._queue[0]
+        queue = self._queue
+        self._replaying = self.ctx.is_replaying = bool(queue)
+        if queue:
+            e = queue[0]
             if not e.command or (self.strict and not _matches(cmd, e)):
                 raise NonDeterminismError(self.workflow_id, e, cmd.describe(), e.event_id)
-            self._queue.popleft()
+            queue.popleft()
             self._seen(e)
             self.replayed += 1
             self.steps_replayed += isinstance(cmd, ScheduleActivity)
@@ -194,13 +198,13 @@ class Machine:
     def _event_for(self, cmd, event_id: int, live: Live) -> ev.Event:
         t = live.time()
         if isinstance(cmd, ScheduleActivity):
-            seq = str(sum(isinstance(x, ev.ActivityTaskScheduled) for x in self.events) + 1)
+            seq = str(self._numbered[ev.ActivityTaskScheduled] + 1)
             return ev.ActivityTaskScheduled(event_id, t, seq, cmd.activity.name, list(cmd.args),
                                             cmd.options.to_json())
         if isinstance(cmd, RecordMarker):
             return ev.MarkerRecorded(event_id, t, cmd.name, cmd.compute(live))
         if isinstance(cmd, StartTimer):
-            seq = str(sum(isinstance(x, ev.TimerStarted) for x in self.events) + 1)
+            seq = str(self._numbered[ev.TimerStarted] + 1)
             return ev.TimerStarted(event_id, t, seq, cmd.seconds)
         if isinstance(cmd, _Complete):
             return ev.WorkflowExecutionCompleted(event_id, t, cmd.value)
@@ -210,9 +214,11 @@ class Machine:
                         "(ctx.activity, ctx.now, ctx.random, ctx.uuid4, ctx.sleep)")
 
     def _seen(self, e):
-        if e.event_id != self.length + 1:
+        if e.event_id != len(self.events) + 1:
             raise ev.HistoryError(f"{self.workflow_id}: event {e.event_id} arrived after event {self.length}")
         self.events.append(e)
+        if type(e) in self._numbered:
+            self._numbered[type(e)] += 1
 
     def _describe_now(self) -> str:
         if self.closed:
@@ -222,6 +228,7 @@ class Machine:
         return "nothing"
 
 
+_ANSWERS = {ev.EVENT_TYPES[name]: field for name, field in ev.RESULT_OF.items()}   # ev.RESULT_OF, by class
 _running: ContextVar[Machine | None] = ContextVar("running", default=None)
 
 

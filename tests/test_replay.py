@@ -101,3 +101,18 @@ def test_nondeterminism_error_is_not_swallowed_by_workflow_code(order_history):
             yield ctx.activity(orders.charge_card, order_id, cents)
     with pytest.raises(NonDeterminismError):
         Machine(catches_everything, "order-1001").feed(order_history)
+
+
+def test_a_machine_fed_in_parts_ends_as_one_fed_at_once(order_history):
+    whole = Machine(orders.fulfill_order, "order-1001").feed(order_history)
+    parts = Machine(orders.fulfill_order, "order-1001").feed(order_history[:6])
+    assert not parts.closed and parts.waiting.event_id == 5    # ReserveInventory, started, no result yet
+    parts.feed(order_history[6:])
+    done = (True, "order 1001 fulfilled", 5, order_history)
+    assert (parts.closed, parts.result, parts.replayed, parts.events) == done
+    assert (whole.closed, whole.result, whole.replayed, whole.events) == done
+
+
+def test_events_must_arrive_in_order(order_history):
+    with pytest.raises(ev.HistoryError, match="order-1001: event 4 arrived after event 2"):
+        Machine(orders.fulfill_order, "order-1001").feed(order_history[:2] + order_history[3:])
