@@ -39,6 +39,7 @@ class Task:
     attempt: int = 1
     token: int = 0                # fencing: only the newest lease may complete the task
     sticky: str | None = None     # workflow tasks: the worker holding the workflow in its cache
+    options: ActivityOptions = ActivityOptions()   # activity tasks: retry policy and timeouts
 
     @property
     def key(self):
@@ -104,14 +105,14 @@ class Engine:
         self.leases[task.key] = task.token
         if task.kind == "activity":
             self.first_scheduled.setdefault(task.key, self.env.now)
-            s2s = self._options(task).schedule_to_start
+            s2s = task.options.schedule_to_start
             if s2s:
                 self.env.process(self._schedule_to_start(task, s2s))
         self.queue.put(task)
 
     def _lease(self, task: Task):
         """Runs beside a taken task: if it is not completed in time, the attempt has failed."""
-        opts = self._options(task) if task.kind == "activity" else ActivityOptions()
+        opts = task.options
         limit = (opts.start_to_close or self.task_timeout) if task.kind == "activity" else self.task_timeout
         deadline, beat = self.env.now + limit, opts.heartbeat
         self.heartbeats[task.key] = self.env.now
@@ -147,7 +148,7 @@ class Engine:
     def _attempt_failed(self, task: Task, error_type: str, message: str) -> None:
         """One attempt failed (an error, a timeout): retry it later, or record the failure for good."""
         self.leases.pop(task.key, None)
-        opts = self._options(task)
+        opts = task.options
         wait = opts.retry.interval(task.attempt, self.rng)
         deadline = opts.schedule_to_close and self.first_scheduled[task.key] + opts.schedule_to_close
         retry, out_of_time = opts.retry.retries(task.attempt, error_type), deadline and self.env.now + wait >= deadline
@@ -234,24 +235,21 @@ class Engine:
     def _workflow_task(self, w: Worker, task: Task):
         wid, sim = task.workflow_id, self.sim
         yield self.env.timeout(self.decide_seconds)
+        m = w.cache.get(wid)   # held in the cache: read only what came after (a sticky task's partial history)
         try:
-            history = sim.history.read(wid)
+            fresh = sim.history.read(wid, start=m.length + 1 if m else 1)
         except ev.HistoryError as err:   # a hole, an unknown event, a payload that is not JSON
             self._settle(task)
             self.unreadable[wid] = err
             self.incident("unreadable", f"HISTORY UNREADABLE: {err}", replaying=False)
             return
-        m = w.cache.get(wid)
         try:
-            if m is None or m.length > len(history):
-                m = w.cache[wid] = self._machine(history[0].workflow_type, wid)
-                if len(history) > 1:
+            if m is None:
+                m = w.cache[wid] = self._machine(fresh[0].workflow_type, wid)
+                if len(fresh) > 1:
                     self.replays += 1
-                    self.incident("replay", f"{w.name} has no cached state for {wid}: replay {len(history)} "
+                    self.incident("replay", f"{w.name} has no cached state for {wid}: replay {len(fresh)} "
                                   "events from line one", ram={}, replaying=True, cursor=1)
-                fresh = history
-            else:
-                fresh = history[m.length:]
             m.feed(fresh)
         except NonDeterminismError as err:
             w.cache.pop(wid, None)
@@ -261,7 +259,7 @@ class Engine:
             return
         for e in fresh:   # each result the code has now received is a point a crash can hit
             if isinstance(e, ev.ActivityTaskCompleted):
-                sim.faults.reached("after_step", history[e.scheduled_event_id - 1].activity_type)
+                sim.faults.reached("after_step", m.events[e.scheduled_event_id - 1].activity_type)
         yield from self._hold(w)
         new = m.take_new()
         if not self._settle(task):
@@ -271,7 +269,7 @@ class Engine:
         for e in new:
             if isinstance(e, ev.ActivityTaskScheduled):
                 self.executed += 1
-                self.dispatch(Task("activity", wid, e))
+                self.dispatch(Task("activity", wid, e, options=ActivityOptions.from_json(e.options)))
         if m.closed:
             w.cache.pop(wid, None)
             self.closed.add(wid)
@@ -280,7 +278,7 @@ class Engine:
 
     def _activity_task(self, w: Worker, task: Task):
         scheduled = task.scheduled
-        opts = self._options(task)
+        opts = task.options
 
         def beat():
             if self.leases.get(task.key) == task.token and w.frozen_until <= self.env.now:
@@ -351,9 +349,6 @@ class Engine:
             yield self.env.timeout(every)
 
     # -- helpers -------------------------------------------------------------------------------
-    def _options(self, task: Task) -> ActivityOptions:
-        return ActivityOptions.from_json(task.scheduled.options)
-
     def _holder(self, wid: str) -> str | None:
         return next((w.name for w in self.workers.values() if wid in w.cache and w.status != "dead"), None)
 

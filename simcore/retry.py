@@ -18,7 +18,7 @@ The four timeouts, all in seconds and all optional (None: no limit):
 from __future__ import annotations
 
 import random
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 
 
 class PolicyError(ValueError):
@@ -89,9 +89,8 @@ class ActivityOptions:
                 raise PolicyError(f"{f.name} must be a positive number of seconds (or None), got {value}")
 
     def to_json(self) -> dict:
-        d = asdict(self)
-        d["retry"]["non_retryable_error_types"] = list(self.retry.non_retryable_error_types)
-        return d
+        retry = {**vars(self.retry), "non_retryable_error_types": list(self.retry.non_retryable_error_types)}
+        return {**vars(self), "retry": retry}
 
     @classmethod
     def from_json(cls, d: dict | None) -> ActivityOptions:
