@@ -230,6 +230,12 @@ def from_record(event_id: int, type_name: str, time: float, payload: str, where:
 _new, _set = object.__new__, object.__setattr__   # a frozen instance made without its __init__
 
 
+@functools.cache
+def _shapes() -> dict:
+    """Type name -> (class, its payload field names), for `from_records`."""
+    return {name: (cls, _schema(cls)[2]) for name, cls in EVENT_TYPES.items()}
+
+
 def from_records(rows, where: str = "", start: int = 1) -> list[Event]:
     """Rebuild a run's events from its stored rows, `(event_id, type, time, payload)` in order from
     event `start`: numbered from `start` without a gap, each row checked as `from_record` checks it.
@@ -239,7 +245,7 @@ def from_records(rows, where: str = "", start: int = 1) -> list[Event]:
     which becomes the instance's __dict__ without running the generated __init__ (which would only
     copy the same fields in: events have no __post_init__). Any other row goes to `from_record`,
     which fills a missing default or says what is wrong."""
-    shapes = {name: (cls, _schema(cls)[2]) for name, cls in EVENT_TYPES.items()}
+    shapes = _shapes()
     events = []
     for expected, (event_id, type_name, time, payload) in enumerate(rows, start):
         if event_id != expected:
