@@ -309,6 +309,7 @@ def bench_order(q, tmp):
     eng, flo, dbo, des = ms["engine"], ms["floor"], ms.get("dbos"), ms["design"]
     journal, sync = pragmas(history._db)
     commits = statements["COMMIT"]
+    assert commits == len(groups), f"the engine made {commits} commits, the raw copy of them {len(groups)}"
     out = dict(workflows_per_round=n, rounds=q["order_rounds"], steps=steps, journal_mode=journal,
                synchronous=sync, engine_ms=eng, engine_ms_per_step=eng / steps, engine_commits=commits,
                engine_statements=sum(statements.values()), floor_ms=flo, floor_ms_per_step=flo / steps,
