@@ -123,9 +123,10 @@ class HistoryPanel(Panel):
         self.cursor = Rectangle((self.x + 0.6, 0), self.w - 1.2, 2.4, fc=REPLAY, alpha=0.18, ec="none", zorder=2,
                                 visible=False)
         ax.add_patch(self.moving(self.cursor))
-        self.rows = [self.text(1.5, 3.8 + 2.5 * i, "", family=MONO, fontsize=7.5) for i in range(rows)]
-        figure = ax.figure   # the axes span 0-100 across the figure; a monospace glyph is 0.6 em wide
-        self.chars = int((self.w - 3) * figure.get_figwidth() * figure.dpi / 100 / (0.6 * 7.5 * figure.dpi / 72))
+        size = 7.5   # points
+        self.rows = [self.text(1.5, 3.8 + 2.5 * i, "", family=MONO, fontsize=size) for i in range(rows)]
+        # how many fit: the axes span 0-100 across the figure, a monospace glyph is 0.6 em wide
+        self.chars = int((self.w - 3) / 100 * ax.figure.get_figwidth() * 72 / (0.6 * size))
 
     def update(self, run, frame):
         events = run.history[:frame.history]
