@@ -57,9 +57,74 @@ class WorkflowExecutionStarted(Event):
     workflow_type: str
     workflow_id: str
     input: list
+    run_id: str = ""   # this run's id; it seeds ctx.random() and ctx.uuid4(), so replay draws the same
 
     def summary(self):
         return f"WorkflowExecutionStarted {self.workflow_type}({_short(self.input)})"
+
+
+@dataclass(frozen=True, repr=False)
+class WorkflowTaskScheduled(Event):
+    """The engine wants the workflow code to run: a result came in, a timer fired, the run began.
+    A retried workflow task (attempt > 1) is *transient*: its Scheduled and Started events are
+    written only when it completes, as a Temporal server writes them."""
+    task_queue: str
+    start_to_close: float
+    attempt: int = 1
+
+    def summary(self):
+        return "WorkflowTaskScheduled" + (f" attempt {self.attempt}" if self.attempt > 1 else "")
+
+
+@dataclass(frozen=True, repr=False)
+class WorkflowTaskStarted(Event):
+    """A worker took the workflow task. Its time is the workflow's `ctx.now()` while the task runs."""
+    scheduled_event_id: int
+    identity: str   # the worker
+
+    def summary(self):
+        return f"WorkflowTaskStarted by {self.identity}"
+
+
+@dataclass(frozen=True, repr=False)
+class WorkflowTaskCompleted(Event):
+    """The worker answered with the commands that follow this event."""
+    scheduled_event_id: int
+    started_event_id: int
+    identity: str
+
+    def summary(self):
+        return "WorkflowTaskCompleted"
+
+
+@dataclass(frozen=True, repr=False)
+class WorkflowTaskTimedOut(Event):
+    """No answer in time: START_TO_CLOSE (the worker died or froze holding the task) or
+    SCHEDULE_TO_START (the sticky worker never came for it)."""
+    scheduled_event_id: int
+    started_event_id: int
+    timeout_type: str   # "START_TO_CLOSE" | "SCHEDULE_TO_START"
+
+    def summary(self):
+        return f"WorkflowTaskTimedOut {self.timeout_type}"
+
+
+@dataclass(frozen=True, repr=False)
+class WorkflowTaskFailed(Event):
+    """The worker could not run the task: its code disagreed with the history (non-determinism).
+    The workflow stays running, stuck, until code that fits its history is deployed."""
+    scheduled_event_id: int
+    started_event_id: int
+    cause: str          # "NON_DETERMINISTIC_ERROR", as Temporal's SDKs report it
+    message: str
+    identity: str
+
+    def summary(self):
+        return f"WorkflowTaskFailed {self.cause}"
+
+
+WORKFLOW_TASK = ("WorkflowTaskScheduled", "WorkflowTaskStarted", "WorkflowTaskCompleted",
+                 "WorkflowTaskTimedOut", "WorkflowTaskFailed")
 
 
 @dataclass(frozen=True, repr=False)
@@ -76,8 +141,11 @@ class ActivityTaskScheduled(Event):
 
 @dataclass(frozen=True, repr=False)
 class ActivityTaskStarted(Event):
+    """Written with the attempt's result, as a Temporal server writes it for an activity with a retry
+    policy; its time is when that last attempt started, and it carries the previous attempt's failure."""
     scheduled_event_id: int
     attempt: int
+    last_failure: dict | None = None   # {"error_type": ..., "message": ...} of the attempt before
 
     def summary(self):
         return f"ActivityTaskStarted #{self.scheduled_event_id} attempt {self.attempt}"
