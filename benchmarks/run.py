@@ -66,7 +66,7 @@ from simcore import events as ev, orders, scenarios  # noqa: E402
 from simcore.faults import Crash, FaultPlan  # noqa: E402
 from simcore.history import SCHEMA, History  # noqa: E402
 from simcore.replay import replay  # noqa: E402
-from simcore.sim import EPOCH, Sim  # noqa: E402
+from simcore.sim import Sim  # noqa: E402
 from simcore.strategies import run_workflow  # noqa: E402
 from simcore.workflow import activity, workflow  # noqa: E402
 from simcore.world import World  # noqa: E402
@@ -119,30 +119,39 @@ def step(act, i):
 
 
 @workflow
-def chain(ctx, steps, stamps):
-    """Read the clock `stamps` times (0-2: pads the history to an exact size), then run `steps`
+def chain(ctx, steps, pads):
+    """Record `pads` side effects (0-5: pads the history to an exact size), then run `steps`
     activities one after another."""
-    for _ in range(stamps):
-        yield ctx.now()
+    for _ in range(pads):
+        yield ctx.side_effect(lambda: 0)
     for i in range(steps):
         yield ctx.activity(step, i)
     return steps
 
 
 def chain_history(size: int, wid: str) -> list:
-    """The closed history `chain` writes, `size` events long: start, stamps, 3 per step, completion."""
-    steps, stamps = divmod(size - 2, 3)
-    events = [ev.WorkflowExecutionStarted(1, 0.0, chain.name, wid, [steps, stamps])]
+    """The closed history `chain` writes, `size` events long, as the engine writes it: the start and
+    its workflow task (4), the pads, 6 per step (the activity's 3, the next workflow task's 3), the
+    completion."""
+    steps, pads = divmod(size - 5, 6)
+    events = [ev.WorkflowExecutionStarted(1, 0.0, chain.name, wid, [steps, pads], "run-1")]
 
     def add(cls, *attrs):
         events.append(cls(len(events) + 1, float(len(events)), *attrs))
         return len(events)
-    for _ in range(stamps):
-        add(ev.MarkerRecorded, "now", EPOCH.isoformat())
+
+    def workflow_task():
+        scheduled = add(ev.WorkflowTaskScheduled, "durable-sim", 10.0, 1)
+        started = add(ev.WorkflowTaskStarted, scheduled, "worker-1")
+        add(ev.WorkflowTaskCompleted, scheduled, started, "worker-1")
+    workflow_task()
+    for _ in range(pads):
+        add(ev.MarkerRecorded, "SideEffect", 0)
     for i in range(steps):
         scheduled = add(ev.ActivityTaskScheduled, str(i + 1), step.name, [i])
-        add(ev.ActivityTaskStarted, scheduled, 1)
+        add(ev.ActivityTaskStarted, scheduled, 1, None)
         add(ev.ActivityTaskCompleted, scheduled, f"ref_{i}")
+        workflow_task()
     add(ev.WorkflowExecutionCompleted, steps)
     assert len(events) == size
     return events
@@ -271,17 +280,14 @@ def bench_order(q, tmp):
             floor_db.execute("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?)", (wid, "1", k, type_, time_, payload))
 
     # The engine's own commits, without the engine: the events of a real order, committed in the
-    # groups the engine commits them (a decision alone, a result's started + completed together).
+    # groups the engine commits them (each append of the engine's is one transaction).
     design_db = raw_db(tmp / "order-design.sqlite")
     mem = Sim()
-    run_workflow("durable", orders.fulfill_order, orders.ACTIVITIES, [orders.ORDER_ID, orders.CENTS], wid="d", sim=mem)
     groups = []
-    for e in mem.history.read("d"):
-        row_ = (e.event_id, e.type, e.time, ev.to_json(e))
-        if isinstance(e, (ev.ActivityTaskCompleted, ev.ActivityTaskFailed)):
-            groups[-1].append(row_)
-        else:
-            groups.append([row_])
+    append = mem.history.append
+    mem.history.append = lambda wid, events, *a: (groups.append([(e.event_id, e.type, e.time, ev.to_json(e))
+                                                                 for e in events]), append(wid, events, *a))
+    run_workflow("durable", orders.fulfill_order, orders.ACTIVITIES, [orders.ORDER_ID, orders.CENTS], wid="d", sim=mem)
 
     def design(wid):
         for rows in groups:

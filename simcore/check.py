@@ -19,15 +19,12 @@ Loading a row builds a frozen dataclass from JSON: a history is data and never r
 from __future__ import annotations
 
 import math
-import random
 import sqlite3
 from dataclasses import dataclass, field, fields
-from datetime import datetime
 from pathlib import Path
 
 from . import events as ev
 from .history import FORMAT
-from .workflow import Live
 
 TYPES = {"str": (str,), "int": (int,), "float": (int, float), "list": (list,)}   # "Any": anything JSON
 
@@ -209,6 +206,11 @@ def check_story(events: list[ev.Event], workflow_id: str, where: str, unreadable
             if (kind, own) in ids:
                 bad(e, f"{kind} id {own!r} was already used by event {ids[kind, own]}")
             ids.setdefault((kind, own), e.event_id)
+        if e.type in ev.WORKFLOW_TASK[1:]:
+            task = by_id.get(e.scheduled_event_id)
+            if task is None or task.type != "WorkflowTaskScheduled" or e.scheduled_event_id >= e.event_id:
+                bad(e, f"scheduled_event_id {e.scheduled_event_id} refers to no earlier WorkflowTaskScheduled")
+            continue
         ref_field = ev.RESULT_OF.get(e.type) or ("scheduled_event_id" if e.type == "ActivityTaskStarted" else None)
         if ref_field is None:
             continue
@@ -229,7 +231,8 @@ def check_story(events: list[ev.Event], workflow_id: str, where: str, unreadable
                 bad(e, f"attempt {e.attempt}: attempts count from 1")
         elif e.type == "TimerFired" and e.timer_id != target.timer_id:
             bad(e, f"fires timer {e.timer_id!r} but event {ref} started timer {target.timer_id!r}")
-        elif e.type != "TimerFired" and ref not in started_attempt and not unreadable:
+        elif e.type != "TimerFired" and ref not in started_attempt and not unreadable and \
+                getattr(e, "timeout_type", "") != "ScheduleToStartTimeout":
             bad(e, f"no ActivityTaskStarted for the activity scheduled at event {ref} comes before it")
         if e.type != "ActivityTaskStarted" and target is not None:
             answered.setdefault(ref, e.event_id)
@@ -244,11 +247,9 @@ def check_code(events: list[ev.Event], workflow_id: str, where: str, workflows: 
     if code is None:
         return [Problem(where, f"event 1 (WorkflowExecutionStarted): workflow type {start.workflow_type!r} is "
                                f"not one this engine runs (known: {', '.join(sorted(workflows))})", 1)]
-    # live, so that code running past the end of an unfinished history is not an error; what it
-    # would do next is computed in memory and thrown away
-    live = Live(time=lambda: 0.0, clock=lambda: datetime(2000, 1, 1), rng=random.Random(0))
+    # replay only: code that would run past the end of an unfinished history stops there, unrun
     try:
-        Machine(code, workflow_id, live=live).feed(events)
+        Machine(code, workflow_id).feed(events)
     except NonDeterminismError as err:
         return [Problem(where, f"written by different code: {err}", err.index)]
     except Exception as e:   # the code met data it cannot take (a hand-edited input, say)

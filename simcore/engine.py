@@ -5,6 +5,15 @@ The engine never pushes work. Starting a workflow appends `WorkflowExecutionStar
 the workflow in its cache) and appends the commands the code produced; each scheduled activity
 becomes an *activity task*; its completion is appended and queues the next workflow task.
 
+Every workflow task is on record, as a Temporal server records it: WorkflowTaskScheduled when the
+engine wants the code to run, WorkflowTaskStarted when a worker takes it (its time is the code's
+`ctx.now()`), WorkflowTaskCompleted followed by the commands when the worker answers. A task whose
+lease runs out is WorkflowTaskTimedOut, and its retry is *transient*: its Scheduled and Started events
+are written only when it completes. Code that disagrees with its history is WorkflowTaskFailed
+(non-determinism), and the workflow stays open, stuck; a Temporal server would go on retrying that
+task (transient attempts, recorded nowhere) until code that fits the history is deployed, where this
+engine stops trying.
+
 A worker that takes a task holds a lease on it, with a fencing token. If the worker dies, nothing
 tells the engine: the lease simply runs out and the task goes back in the queue with a new token, for
 whichever worker polls next. A completion carrying an old token is refused, so a late "zombie"
@@ -40,6 +49,7 @@ class Task:
     token: int = 0                # fencing: only the newest lease may complete the task
     sticky: str | None = None     # workflow tasks: the worker holding the workflow in its cache
     options: ActivityOptions = ActivityOptions()   # activity tasks: retry policy and timeouts
+    run_id: str = ""              # activity tasks: the run that scheduled it (part of its idempotency key)
 
     @property
     def key(self):
@@ -60,6 +70,11 @@ class Worker:
     draining: bool = False
     process: object = None
     poll: object = None
+    incarnation: int = 0          # a restart or a deploy is a new process, with a sticky queue of its own
+
+    @property
+    def sticky_queue(self) -> str:
+        return f"{self.name}#{self.incarnation}"
 
 
 class Engine:
@@ -73,12 +88,17 @@ class Engine:
         self.workflows = {w.name: w for w in workflows}
         self.activities = {a.name: a for a in activities}
         self.task_timeout, self.decide_seconds = task_timeout, decide_seconds
-        self.queue = TaskQueue(self.env, sticky_timeout)
+        self.queue_name = "durable-sim"
+        self.queue = TaskQueue(self.env, sticky_timeout, on_unstick=self._sticky_timed_out)
         self.leases: dict[tuple, int] = {}   # task key -> the token of its current lease
         self._tokens = itertools.count(1)
         self.rng = random.Random(f"engine/{sim.seed}")   # retry jitter
         self.first_scheduled: dict[tuple, float] = {}  # activity key -> when its first attempt was queued
         self.heartbeats: dict[tuple, float] = {}
+        self.began: dict[tuple, float] = {}          # activity key -> when its current attempt started
+        self.last_failure: dict[tuple, dict] = {}    # activity key -> the previous attempt's failure
+        self.workflow_task: dict[str, tuple] = {}    # workflow id -> (scheduled id, started id) of its task
+        self.sticky: dict[str, str] = {}   # workflow id -> the sticky queue of the worker that ran its last task
         self.stuck: dict[str, NonDeterminismError] = {}
         self.unreadable: dict[str, ev.HistoryError] = {}   # histories that failed their checks on read
         self.executed = 0                    # activity steps decided live and made durable
@@ -97,8 +117,32 @@ class Engine:
 
     # -- the service side ----------------------------------------------------------------------
     def start(self, workflow: WorkflowDef, workflow_id: str, *args) -> None:
-        self.sim.history.append(workflow_id, [self.sim.started(workflow, workflow_id, args)])
+        started = self.sim.started(workflow, workflow_id, args)
+        self.sim.history.append(workflow_id, [started, self._scheduled(2)])
+        self.workflow_task[workflow_id] = (2, 0)
         self.dispatch(Task("workflow", workflow_id))
+
+    def _scheduled(self, event_id: int, attempt: int = 1) -> ev.WorkflowTaskScheduled:
+        return ev.WorkflowTaskScheduled(event_id, self.env.now, self.queue_name, self.task_timeout, attempt)
+
+    def _schedule_workflow_task(self, wid: str, first: list | None = None, sticky: str | None = None) -> None:
+        """Record the results in `first` (a list of events, or none) with a new WorkflowTaskScheduled,
+        in one append, and queue the task."""
+        events = list(first or [])
+        scheduled = self._scheduled(self.sim.history.length(wid) + len(events) + 1)
+        self.sim.history.append(wid, events + [scheduled])
+        self.workflow_task[wid] = (scheduled.event_id, 0)
+        self.dispatch(Task("workflow", wid, sticky=sticky))
+
+    def _sticky_timed_out(self, task: Task) -> None:
+        """The sticky worker did not come for the task in time: on record, then on the normal queue."""
+        wid = task.workflow_id
+        scheduled, _ = self.workflow_task[wid]
+        self.incident("sticky", f"{task}: {task.sticky} did not take it within {self.queue.sticky_timeout:g}s; "
+                      "any worker may take it now (it will replay)")
+        timed_out = ev.WorkflowTaskTimedOut(self.sim.history.length(wid) + 1, self.env.now, scheduled, 0,
+                                            "SCHEDULE_TO_START")
+        self._schedule_workflow_task(wid, [timed_out])
 
     def dispatch(self, task: Task) -> None:
         task = replace(task, token=next(self._tokens))
@@ -122,12 +166,23 @@ class Engine:
                 reason = "StartToCloseTimeout" if until == deadline else "HeartbeatTimeout"
                 self.incident("lease", f"{task}: {reason}, the lease is taken back")
                 if task.kind == "workflow":
-                    self.dispatch(replace(task, attempt=task.attempt + 1, sticky=None))
+                    self._workflow_task_timed_out(task)
                 else:
                     self._attempt_failed(task, reason, f"no result within {limit:g}s" if until == deadline
                                          else f"no heartbeat for {beat:g}s")
                 return
             yield self.env.timeout(until - self.env.now)
+
+    def _workflow_task_timed_out(self, task: Task) -> None:
+        """The worker holding a workflow task never answered. The first attempt's failure is recorded;
+        the retries are transient (nothing is written until one completes)."""
+        del self.leases[task.key]
+        wid = task.workflow_id
+        if task.attempt == 1:
+            scheduled, started = self.workflow_task[wid]
+            self.sim.history.append(wid, [ev.WorkflowTaskTimedOut(self.sim.history.length(wid) + 1, self.env.now,
+                                                                  scheduled, started, "START_TO_CLOSE")])
+        self.dispatch(replace(task, attempt=task.attempt + 1, sticky=None))
 
     def _schedule_to_start(self, task: Task, seconds: float):
         yield self.env.timeout(seconds)
@@ -153,6 +208,7 @@ class Engine:
         deadline = opts.schedule_to_close and self.first_scheduled[task.key] + opts.schedule_to_close
         retry, out_of_time = opts.retry.retries(task.attempt, error_type), deadline and self.env.now + wait >= deadline
         if retry and not out_of_time:
+            self.last_failure[task.key] = {"error_type": error_type, "message": message}   # for the next attempt's record
             self.incident("retry", f"{task} failed ({error_type}); retry in {wait:g}s")
             self.env.process(self._retry_later(task, wait))
             return
@@ -170,13 +226,14 @@ class Engine:
             self._record(task, outcome)
 
     def _record(self, task: Task, outcome) -> None:
-        """Write an activity's final outcome to the history and wake its workflow."""
-        wid = task.workflow_id
-        self.sim.history.append(wid, recorded(self.sim.history.length(wid) + 1, self.env.now, task.scheduled,
-                                              task.attempt, outcome))
-        self.first_scheduled.pop(task.key, None)
+        """Write an activity's final outcome to the history and wake its workflow, in one append."""
+        wid, key = task.workflow_id, task.key
+        failure = self.last_failure.pop(key, None)
+        result = recorded(self.sim.history.length(wid) + 1, self.env.now, task.scheduled, task.attempt, outcome,
+                          started=self.began.pop(key, None), last_failure=failure)
+        self.first_scheduled.pop(key, None)
+        self._schedule_workflow_task(wid, result, sticky=self._holder(wid))
         self.sim.trace.note(f"{task.scheduled.activity_type}: result recorded in the history (committed)")
-        self.dispatch(Task("workflow", wid, sticky=self._holder(wid)))
 
     # -- the worker side -----------------------------------------------------------------------
     def _spawn(self, w: Worker) -> None:
@@ -185,13 +242,14 @@ class Engine:
         if w.process is not None and w.process.is_alive:
             w.process.interrupt("replaced")
         w.status, w.cache, w.draining, w.task, w.poll = "idle", {}, False, None, None
+        w.incarnation += 1
         w.process = self.env.process(self.worker(w))
 
     def worker(self, w: Worker):
         me, poll = self.env.active_process, None
         try:
             while not w.draining:
-                poll = w.poll = self.queue.poll(w.name)
+                poll = w.poll = self.queue.poll(w.sticky_queue)
                 task = yield poll
                 poll, w.poll, w.task, w.status = None, None, task, "busy"
                 self.waits.append((self.env.now, task.kind, self.queue.taken(task)))
@@ -203,7 +261,7 @@ class Engine:
                 w.task, w.status = None, "idle"
         except (ProcessCrashed, simpy.Interrupt) as crash:
             if poll is not None:   # stop polling; a task handed over but never seen goes back
-                self.queue.cancel(w.name, poll)
+                self.queue.cancel(w.sticky_queue, poll)
             cause = crash.cause if isinstance(crash, simpy.Interrupt) else None
             if w.process is not me or cause == "replaced":
                 return   # a replaced incarnation: the worker's state is its successor's now
@@ -234,10 +292,11 @@ class Engine:
 
     def _workflow_task(self, w: Worker, task: Task):
         wid, sim = task.workflow_id, self.sim
+        transient = self._task_started(w, task)
         yield self.env.timeout(self.decide_seconds)
         m = w.cache.get(wid)   # held in the cache: read only what came after (a sticky task's partial history)
         try:
-            fresh = sim.history.read(wid, start=m.length + 1 if m else 1)
+            fresh = sim.history.read(wid, start=m.length + 1 if m else 1) + transient
         except ev.HistoryError as err:   # a hole, an unknown event, a payload that is not JSON
             self._settle(task)
             self.unreadable[wid] = err
@@ -245,23 +304,22 @@ class Engine:
             return
         try:
             if m is None:
-                m = w.cache[wid] = self._machine(fresh[0].workflow_type, wid)
-                if len(fresh) > 1:
+                m = w.cache[wid] = self._machine(fresh[0].workflow_type, wid, w.name)
+                if any(type(e) is ev.WorkflowTaskCompleted for e in fresh):   # the code ran here before
                     self.replays += 1
                     self.incident("replay", f"{w.name} has no cached state for {wid}: replay {len(fresh)} "
                                   "events from line one", ram={}, replaying=True, cursor=1)
             m.feed(fresh)
         except NonDeterminismError as err:
             w.cache.pop(wid, None)
-            self._settle(task)
-            self.stuck[wid] = err
-            self.incident("stuck", f"STUCK: {err}", replaying=False)
+            if self._settle(task):
+                self._workflow_task_failed(w, task, transient, err)
             return
         for e in fresh:   # each result the code has now received is a point a crash can hit
             if isinstance(e, ev.ActivityTaskCompleted):
                 sim.faults.reached("after_step", m.events[e.scheduled_event_id - 1].activity_type)
         yield from self._hold(w)
-        new = m.take_new()
+        new = transient + m.take_new()
         if not self._settle(task):
             w.cache.pop(wid, None)
             return
@@ -269,23 +327,51 @@ class Engine:
         for e in new:
             if isinstance(e, ev.ActivityTaskScheduled):
                 self.executed += 1
-                self.dispatch(Task("activity", wid, e, options=ActivityOptions.from_json(e.options)))
+                self.dispatch(Task("activity", wid, e, options=ActivityOptions.from_json(e.options),
+                                   run_id=m.ctx.run_id))
+        self.sticky[wid] = w.sticky_queue
         if m.closed:
             w.cache.pop(wid, None)
             self.closed.add(wid)
             sim.done.add(wid)
             sim.trace.note(f"{wid} completed: its history is closed", step=None)
 
+    def _task_started(self, w: Worker, task: Task) -> list:
+        """The worker takes a workflow task: WorkflowTaskStarted is written now, or, for a retried
+        (transient) task, made and kept back with its WorkflowTaskScheduled until the task completes."""
+        wid, history = task.workflow_id, self.sim.history
+        n = history.length(wid)
+        if task.attempt == 1:
+            scheduled, _ = self.workflow_task[wid]
+            history.append(wid, [ev.WorkflowTaskStarted(n + 1, self.env.now, scheduled, w.name)])
+            self.workflow_task[wid] = (scheduled, n + 1)
+            return []
+        self.workflow_task[wid] = (n + 1, n + 2)
+        return [self._scheduled(n + 1, task.attempt), ev.WorkflowTaskStarted(n + 2, self.env.now, n + 1, w.name)]
+
+    def _workflow_task_failed(self, w: Worker, task: Task, transient: list, err: NonDeterminismError) -> None:
+        """The code does not fit its history: the first failure is recorded, and the workflow is stuck."""
+        wid = task.workflow_id
+        if task.attempt == 1:
+            scheduled, started = self.workflow_task[wid]
+            self.sim.history.append(wid, [ev.WorkflowTaskFailed(self.sim.history.length(wid) + 1, self.env.now,
+                                                                scheduled, started, "NON_DETERMINISTIC_ERROR",
+                                                                str(err), w.name)])
+        self.stuck[wid] = err
+        self.incident("stuck", f"STUCK: {err}", replaying=False)
+
     def _activity_task(self, w: Worker, task: Task):
         scheduled = task.scheduled
         opts = task.options
+        self.began[task.key] = self.env.now
 
         def beat():
             if self.leases.get(task.key) == task.token and w.frozen_until <= self.env.now:
                 self.heartbeats[task.key] = self.env.now
         outcome = yield from perform(self.sim, self.activities[scheduled.activity_type], task.workflow_id,
                                      scheduled, task.attempt, caller=w.name, hold=lambda: self._hold(w),
-                                     heartbeat=(opts.heartbeat / 2, beat) if opts.heartbeat else None)
+                                     heartbeat=(opts.heartbeat / 2, beat) if opts.heartbeat else None,
+                                     run_id=task.run_id)
         yield from self._hold(w)
         self.attempts.append((self.env.now, scheduled.activity_type, task.workflow_id, task.attempt,
                               "no response" if outcome is None else "ok" if outcome.ok else outcome.error_type))
@@ -350,13 +436,17 @@ class Engine:
 
     # -- helpers -------------------------------------------------------------------------------
     def _holder(self, wid: str) -> str | None:
-        return next((w.name for w in self.workers.values() if wid in w.cache and w.status != "dead"), None)
+        """Where the workflow's next task goes: the sticky queue of the worker process that ran its last
+        one. If that process has died since, nobody polls there, and the task waits out the sticky
+        timeout, as on a Temporal server, which cannot tell a dead worker from a slow one."""
+        return self.sticky.get(wid)
 
-    def _machine(self, workflow_type: str, wid: str) -> Machine:
+    def _machine(self, workflow_type: str, wid: str, identity: str) -> Machine:
         if workflow_type not in self.workflows:
             raise NonDeterminismError(wid, None, f"no workflow named {workflow_type!r} is registered on "
                                       f"this worker (it has: {', '.join(self.workflows)})", 1)
-        m = Machine(self.workflows[workflow_type], wid, live=self.sim.live, on_step=self.sim.trace.on_step)
+        m = Machine(self.workflows[workflow_type], wid, live=self.sim.live, on_step=self.sim.trace.on_step,
+                    epoch=self.sim.epoch, identity=identity)
         self.machines.append(m)
         return m
 

@@ -17,9 +17,11 @@ import functools
 import json
 import json.scanner
 from dataclasses import MISSING, dataclass, field, fields
+from datetime import datetime
 from typing import Any, ClassVar
 
 EVENT_TYPES: dict[str, type[Event]] = {}
+EPOCH = datetime(2026, 11, 24, 9, 0, 0)   # time 0 of a history: a Tuesday morning
 
 
 @dataclass(frozen=True)
@@ -27,7 +29,7 @@ class Event:
     """One recorded fact. `event_id` counts from 1 without gaps within a run's history."""
 
     event_id: int
-    time: float  # simulated seconds since the world's epoch
+    time: float  # seconds since the world's epoch (EPOCH unless the world says otherwise)
 
     command: ClassVar[bool] = False  # True for events that record a decision of the workflow code
 
@@ -171,9 +173,22 @@ class ActivityTaskFailed(Event):
 
 
 @dataclass(frozen=True, repr=False)
+class ActivityTaskTimedOut(Event):
+    """The activity ran out of time for good: its last attempt's start-to-close or heartbeat timeout
+    with no retry left, its schedule-to-close, or its schedule-to-start (then it never started)."""
+    scheduled_event_id: int
+    timeout_type: str   # "StartToCloseTimeout" | "HeartbeatTimeout" | "ScheduleToCloseTimeout" | "ScheduleToStartTimeout"
+    message: str
+
+    def summary(self):
+        return f"ActivityTaskTimedOut #{self.scheduled_event_id} {self.timeout_type}"
+
+
+@dataclass(frozen=True, repr=False)
 class MarkerRecorded(Event):
-    """A value the code asked for that must not change on replay: the clock, a random number, a uuid,
-    a patch decision. Temporal's SDKs record side effects and version markers the same way."""
+    """A value recorded once and handed back on every replay: a side effect's result (later, a patch
+    decision). Temporal's SDKs record side effects and version markers the same way. The clock and
+    random numbers need none: they come from the workflow tasks' times and the run's seed."""
 
     marker_name: str
     value: Any
@@ -233,6 +248,7 @@ class WorkflowExecutionFailed(Event):
 RESULT_OF = {  # result event type -> the field naming the command event it answers
     "ActivityTaskCompleted": "scheduled_event_id",
     "ActivityTaskFailed": "scheduled_event_id",
+    "ActivityTaskTimedOut": "scheduled_event_id",
     "TimerFired": "started_event_id",
 }
 CLOSING = ("WorkflowExecutionCompleted", "WorkflowExecutionFailed")

@@ -30,10 +30,10 @@ appended to the history, so a kill can land in that gap on purpose (tests/test_k
 from __future__ import annotations
 
 import os
-import random
 import socket
 import sqlite3
 import time
+import uuid
 from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -52,6 +52,8 @@ from .world import CARD, Effect, World
 HISTORY, WORLD = "history.sqlite", "world.sqlite"
 SIDECARS = ("", "-wal", "-shm", "-journal")   # the files SQLite keeps beside a database
 GAP_ENV = "SIMCORE_EFFECT_GAP_MS"
+QUEUE, TASK_TIMEOUT = "durable-sim", 10.0   # the workflow tasks' queue and start-to-close timeout, on record
+UNIX_EPOCH = datetime(1970, 1, 1)   # a real process stamps its events with time.time()
 WORKFLOWS = {fulfill_order.name: fulfill_order}
 
 
@@ -120,7 +122,7 @@ class DurableWorld(World):
     def close(self):
         self._db.close()
 
-    def keys(self, prefix: str) -> dict[str, str]:
+    def keys(self, prefix: str = "") -> dict[str, str]:
         """The idempotency keys seen so far that start with `prefix`, and the first result of each (read
         afresh: another process may have acted since)."""
         with _store(self.path, "world"):
@@ -385,22 +387,23 @@ def _drive(home: Home, wid: str, args: list, pace: float, gap: float, ttl: float
     if _finished(history, wid, say):
         return _outcome(history)
     _verify(home, wid, history)
+    me = f"pid {os.getpid()}@{socket.gethostname()}"
     if not history:
-        history = [ev.WorkflowExecutionStarted(1, time.time(), fulfill_order.name, wid, args)]
+        history = [ev.WorkflowExecutionStarted(1, time.time(), fulfill_order.name, wid, args, str(uuid.uuid4())),
+                   ev.WorkflowTaskScheduled(2, time.time(), QUEUE, TASK_TIMEOUT)]
         _append(home, wid, history)
         say(f"{wid}: started (ORDER #{args[0]}, ${args[1] / 100:.2f})")
     where = f"{home.history_path} workflow {wid!r}"
-    m = Machine(WORKFLOWS[history[0].workflow_type], wid,
-                live=Live(time=time.time, clock=datetime.now, rng=random.Random()))
+    m = Machine(WORKFLOWS[history[0].workflow_type], wid, live=Live(time=time.time), epoch=UNIX_EPOCH, identity=me)
+    written, pending = _take_workflow_task(home, wid, history, me)
     try:
-        m.feed(history)
+        m.feed(history + written + pending)
     except NonDeterminismError as err:   # check_events replays too; kept for a history that changed since
         raise HomeError(f"{where}: {err}") from None
-    if len(history) > 1:
+    if len(history) > 2:
         say(f"{wid}: replayed {m.replayed} commands from {len(history)} events")
     while True:
-        new = m.take_new()
-        _append(home, wid, new)
+        _append(home, wid, pending + m.take_new())
         if m.closed:
             outcome = "failed" if isinstance(m.events[-1], ev.WorkflowExecutionFailed) else "completed"
             say(f"{wid} {outcome}: {m.result if outcome == 'completed' else m.events[-1].message} "
@@ -413,8 +416,8 @@ def _drive(home: Home, wid: str, args: list, pace: float, gap: float, ttl: float
             home.history.renew(wid, ttl)
         say(f"{scheduled.activity_type}: running")
         time.sleep(pace)
-        effects = len(home.world.log)
-        outcome = _perform(home, wid, scheduled)
+        effects, began = len(home.world.log), time.time()
+        outcome = _perform(home, wid, m.ctx.run_id, scheduled)
         if not outcome.ok:
             said = f"failed: {outcome.error_type}: {outcome.message}"
         elif len(home.world.log) == effects:   # the world knew the key and did nothing again
@@ -423,16 +426,41 @@ def _drive(home: Home, wid: str, args: list, pace: float, gap: float, ttl: float
             said = f"done -> {outcome.value}"
         say(f"{scheduled.activity_type}: {said}")
         time.sleep(gap)   # SIMCORE_EFFECT_GAP_MS: the effect is in the world, not yet in the history
-        result = recorded(m.length + 1, time.time(), scheduled, 1, outcome)
-        _append(home, wid, result)
-        m.feed(result)
+        result = recorded(m.length + 1, time.time(), scheduled, 1, outcome, started=began)
+        result.append(ev.WorkflowTaskScheduled(m.length + len(result) + 1, time.time(), QUEUE, TASK_TIMEOUT))
+        _append(home, wid, result)   # the result and the workflow task it wakes, in one commit
+        written, pending = _take_workflow_task(home, wid, m.events + result, me)
+        m.feed(result + written + pending)
 
 
-def _perform(home: Home, wid: str, scheduled: ev.ActivityTaskScheduled) -> Outcome:
+def _take_workflow_task(home: Home, wid: str, history: list, me: str) -> tuple[list, list]:
+    """This process takes the workflow's task, as a worker would: WorkflowTaskStarted, written now.
+    A task a dead owner had started (we hold the lease, so it is dead) is timed out first, and its
+    retry is transient, as on a Temporal server: written only with the task's completion.
+    Returns (the events written now, the transient ones to write with the completion); nothing when
+    no task is due (an activity scheduled earlier still has no result)."""
+    last, n = history[-1], len(history)
+    if isinstance(last, ev.WorkflowTaskScheduled):
+        written = [ev.WorkflowTaskStarted(n + 1, time.time(), n, me)]
+        _append(home, wid, written)
+        return written, []
+    if isinstance(last, ev.WorkflowTaskStarted):
+        written = [ev.WorkflowTaskTimedOut(n + 1, time.time(), last.scheduled_event_id, n, "START_TO_CLOSE")]
+        _append(home, wid, written)
+        n += 1
+    elif isinstance(last, ev.WorkflowTaskTimedOut):
+        written = []
+    else:
+        return [], []
+    return written, [ev.WorkflowTaskScheduled(n + 1, time.time(), QUEUE, TASK_TIMEOUT, attempt=2),
+                     ev.WorkflowTaskStarted(n + 2, time.time(), n + 1, me)]
+
+
+def _perform(home: Home, wid: str, run_id: str, scheduled: ev.ActivityTaskScheduled) -> Outcome:
     """One attempt. An application error is the workflow's to handle (recorded); a failing store is not
     an answer from the world, so it stops the process and nothing is recorded."""
     fn = ACTIVITIES[scheduled.activity_type]
-    act = ActivityContext(home.world, wid, scheduled.activity_id, scheduled.activity_type, 1)
+    act = ActivityContext(home.world, wid, scheduled.activity_id, scheduled.activity_type, 1, run_id)
     try:
         return Outcome(True, fn(act, *scheduled.input))
     except HomeError:
@@ -454,20 +482,26 @@ def _verify(home: Home, wid: str, history: list) -> None:
 def _consistent(home: Home, wid: str, history: list) -> None:
     """The world and the history must tell the same story. An effect the world holds for this workflow
     must have been scheduled in the history (it is appended before the activity runs), and a result
-    the history holds must be the world's. Otherwise the history was truncated, or belongs elsewhere."""
-    keys = home.world.keys(f"{wid}/")
-    scheduled = {e.activity_type for e in history if isinstance(e, ev.ActivityTaskScheduled)}
+    the history holds must be the world's. Otherwise the history was truncated, or belongs elsewhere.
+    A key is `<run id>/<activity id>` (ActivityContext.idempotency_key)."""
+    order = wid.removeprefix("order-")
+    refs = {e.ref for e in home.world.log if e.order == order}
+    keys = {k: ref for k, ref in home.world.keys().items() if ref in refs}
+    run = history[0].run_id if history else None
+    scheduled = {e.activity_id: e for e in history if isinstance(e, ev.ActivityTaskScheduled)}
     for key in sorted(keys):
-        if key.split("/", 1)[1] not in scheduled:
-            raise HomeError(f"{home.history_path}: {wid} has no ActivityTaskScheduled for {key.split('/', 1)[1]}, "
-                            f"but {home.world_path} records its effect {keys[key]!r} (key {key!r}): the history "
-                            "was truncated or replaced; refusing to run the order again on it")
+        run_id, _, activity_id = key.rpartition("/")
+        if run_id != run or activity_id not in scheduled:
+            raise HomeError(f"{home.history_path}: {wid} has no ActivityTaskScheduled for the effect "
+                            f"{keys[key]!r} that {home.world_path} records (key {key!r}): the history was "
+                            "truncated or replaced; refusing to run the order again on it")
     for e in history:
         if isinstance(e, ev.ActivityTaskCompleted):
-            kind = history[e.scheduled_event_id - 1].activity_type
-            if kind in ACTIVITIES and keys.get(f"{wid}/{kind}") != e.result:
-                raise HomeError(f"{home.history_path}: event {e.event_id} records {kind} -> {e.result!r}, but "
-                                f"{home.world_path} has {keys.get(f'{wid}/{kind}')!r} for it: this history "
+            step = history[e.scheduled_event_id - 1]
+            key = f"{run}/{step.activity_id}"
+            if step.activity_type in ACTIVITIES and keys.get(key) != e.result:
+                raise HomeError(f"{home.history_path}: event {e.event_id} records {step.activity_type} -> "
+                                f"{e.result!r}, but {home.world_path} has {keys.get(key)!r} for it: this history "
                                 "does not belong to this world")
 
 

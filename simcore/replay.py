@@ -1,17 +1,22 @@
 """Replay: run workflow code from line one against its history.
 
 A `Machine` owns one running workflow generator. It is fed history events in order:
-- the start event creates the generator and runs it to its first command;
-- every command the code yields is matched against the next event of the history. If the history
-  has that command, the recorded answer is used (for a marker, its value); if the history has
-  something else, the code is not the code that wrote this history: `NonDeterminismError`, naming
-  the event, what was recorded and what the code did;
-- result events (an activity completed, a timer fired) are handed to the command waiting for them.
-When the history runs out the machine is *live*: new commands become new events in `machine.new`,
-for the engine to append durably before it acts on them.
+- the start event creates the generator;
+- the code runs at each *workflow task*, as in Temporal: at a `WorkflowTaskStarted` the results that
+  came in since the last task (an activity completed, a timer fired) are handed to the code, whose
+  clock (`ctx.now()`) reads the task's start time. A task that timed out or failed did not run the
+  code as far as the history knows, so replay passes over it too;
+- every command the code yields is matched against the events that follow the task's
+  `WorkflowTaskCompleted`. If the history has that command, the recorded answer is used (for a
+  marker, its value); if the history has something else, the code is not the code that wrote this
+  history: `NonDeterminismError`, naming the event, what was recorded and what the code did.
+When the history runs out the machine is *live*: it completes the task itself (the
+`WorkflowTaskCompleted` a worker reports) and its new commands become the events after it, in
+`machine.new`, for the engine to append durably before it acts on them.
 
-The same machine serves a fresh start (an empty history), a replay after a crash (the whole
-history), and a sticky worker that keeps it in memory and feeds it only the events that are new.
+A history without workflow tasks (a plain process, a hand-rolled checkpoint file) runs the code at
+once on each result instead. The same machine serves a fresh start, a replay after a crash (the
+whole history), and a sticky worker that keeps it in memory and feeds it only the events that are new.
 """
 from __future__ import annotations
 
@@ -19,6 +24,7 @@ import sys
 from collections import deque
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from . import events as ev
 from .workflow import (ActivityError, Live, RecordMarker, ScheduleActivity, StartTimer, WorkflowContext,
@@ -49,12 +55,15 @@ class Machine:
     live: Live | None = None      # None: replay only; running out of history is then an error
     strict: bool = True           # False: match commands by position only (a hand-rolled checkpoint)
     on_step: object = None        # callback(machine, command, event, replayed): the trace hooks here
+    epoch: datetime = ev.EPOCH    # what the history's times count from (ctx.now() adds them to it)
+    identity: str = "worker"      # who completes the live workflow tasks
 
     events: list = field(default_factory=list)   # every event this machine has seen or produced
     new: list = field(default_factory=list)      # produced live, not yet durable
     waiting: Waiting | None = None
     result: object = None
     closed: bool = False
+    tasks: bool = False       # the history records workflow tasks: the code runs at each one
     frontier: object = None   # replay only: the first command past the end of the history
     replayed: int = 0   # commands answered from history
     executed: int = 0   # commands produced live
@@ -62,9 +71,11 @@ class Machine:
     steps_executed: int = 0
 
     def __post_init__(self):
-        self.ctx = WorkflowContext(self.workflow_id)
+        self.ctx = WorkflowContext(self.workflow_id, epoch=self.epoch)
         self._queue: deque = deque()
+        self._inbox: deque = deque()   # results not yet handed to the code
         self._gen = None
+        self._begun = False
         self._last_ram: dict = {}
         self._last_line: int | None = None
         self._replaying = False
@@ -79,18 +90,51 @@ class Machine:
             while queue:
                 e = queue.popleft()
                 self._seen(e)
-                answers = _ANSWERS.get(type(e))
+                kind = type(e)
                 if e.command:  # the code had its chance to produce this command and did not
                     raise NonDeterminismError(self.workflow_id, e, self._describe_now(), e.event_id)
-                elif answers:  # a result: the code goes on if it was waiting for this one
-                    if self.waiting and getattr(e, answers) == self.waiting.event_id:
-                        self._resolve(e)
-                elif isinstance(e, ev.WorkflowExecutionStarted):
+                elif kind in _ANSWERS:
+                    self._inbox.append(e)
+                    if not self.tasks:
+                        self._run_task(e.time)
+                elif kind is ev.WorkflowTaskStarted:
+                    self._task_started(e)
+                elif kind is ev.WorkflowExecutionStarted:
+                    self.ctx = WorkflowContext(self.workflow_id, e.run_id, self.epoch)
                     self._gen = self.workflow.fn(self.ctx, *e.input)
-                    self._advance(None)
+                    self.tasks = bool(queue) and type(queue[0]) is ev.WorkflowTaskScheduled
+                    if not self.tasks:
+                        self._run_task(e.time)
         except _EndOfHistory as end:   # replay only: the code would go live here
             self.frontier = end.command
         return self
+
+    def _task_started(self, started: ev.WorkflowTaskStarted) -> None:
+        """Run the code in this workflow task if the task completed (or is the live one, which this
+        machine completes); pass over a task that timed out or failed."""
+        queue = self._queue
+        if queue:
+            if type(queue[0]) is not ev.WorkflowTaskCompleted:
+                return
+            self._seen(queue.popleft())
+        elif self.live is not None:
+            done = ev.WorkflowTaskCompleted(self.length + 1, self.live.time(), started.scheduled_event_id,
+                                            started.event_id, self.identity)
+            self._seen(done)
+            self.new.append(done)
+        self._run_task(started.time)
+
+    def _run_task(self, time: float) -> None:
+        """The code runs: from its first line the first time, then with each result it was waiting for."""
+        self.ctx.time = time
+        if not self._begun:
+            self._begun = True
+            self._advance(None)
+        inbox = self._inbox
+        while inbox and not self.closed:
+            e = inbox.popleft()
+            if self.waiting and getattr(e, _ANSWERS[type(e)]) == self.waiting.event_id:
+                self._resolve(e)
 
     def take_new(self) -> list:
         """The live events to append; the engine must make them durable before acting on them."""
@@ -118,9 +162,10 @@ class Machine:
     # -- running the code --------------------------------------------------------------------
     def _resolve(self, e):
         self.waiting = None
-        if isinstance(e, ev.ActivityTaskFailed):
+        if isinstance(e, (ev.ActivityTaskFailed, ev.ActivityTaskTimedOut)):
             scheduled = self.events[e.scheduled_event_id - 1]
-            self._advance(ActivityError(scheduled.activity_type, e.error_type, e.message), throw=True)
+            error_type = e.error_type if isinstance(e, ev.ActivityTaskFailed) else e.timeout_type
+            self._advance(ActivityError(scheduled.activity_type, error_type, e.message), throw=True)
         else:
             self._advance(getattr(e, "result", None))
 
@@ -144,7 +189,7 @@ class Machine:
             if getattr(cmd, "blocking", False):
                 self.waiting = Waiting(cmd, event.event_id)
                 return
-            value = cmd.decode(event.value) if isinstance(cmd, RecordMarker) else None
+            value = event.value if isinstance(cmd, RecordMarker) else None
 
     def _resume(self, value, throw):
         """Step the generator, as the machine `running()` returns meanwhile. When someone is watching,
@@ -202,7 +247,7 @@ class Machine:
             return ev.ActivityTaskScheduled(event_id, t, seq, cmd.activity.name, list(cmd.args),
                                             cmd.options.to_json())
         if isinstance(cmd, RecordMarker):
-            return ev.MarkerRecorded(event_id, t, cmd.name, cmd.compute(live))
+            return ev.MarkerRecorded(event_id, t, cmd.name, cmd.compute())
         if isinstance(cmd, StartTimer):
             seq = str(self._numbered[ev.TimerStarted] + 1)
             return ev.TimerStarted(event_id, t, seq, cmd.seconds)
@@ -210,8 +255,10 @@ class Machine:
             return ev.WorkflowExecutionCompleted(event_id, t, cmd.value)
         if isinstance(cmd, _Fail):
             return ev.WorkflowExecutionFailed(event_id, t, cmd.error_type, cmd.message)
+        hint = (" ctx.now(), ctx.random() and ctx.uuid4() are plain calls: write `t = ctx.now()`, without yield."
+                if isinstance(cmd, (datetime, float, str)) else "")
         raise TypeError(f"workflow {self.workflow.name} yielded {cmd!r}; yield a command from ctx "
-                        "(ctx.activity, ctx.now, ctx.random, ctx.uuid4, ctx.sleep)")
+                        f"(ctx.activity, ctx.sleep, ctx.side_effect).{hint}")
 
     def _seen(self, e):
         if e.event_id != len(self.events) + 1:

@@ -7,6 +7,7 @@ strategies differ only in where they keep progress, which is the whole lesson.
 from __future__ import annotations
 
 import random
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -19,7 +20,7 @@ from .trace import Recorder
 from .workflow import ActivityContext, ActivityDef, Live
 from .world import World, entered
 
-EPOCH = datetime(2026, 11, 24, 9, 0, 0)   # simulated time 0: a Tuesday morning
+EPOCH = ev.EPOCH   # simulated time 0: a Tuesday morning
 
 
 class Sim:
@@ -28,7 +29,6 @@ class Sim:
                  env: simpy.Environment | None = None, world: World | None = None):
         self.env = env if env is not None else simpy.Environment()   # a RealtimeEnvironment runs in real time
         self.seed, self.epoch, self.restart_delay = seed, epoch, restart_delay
-        self.rng = random.Random(seed)
         self.faults = Injector(faults, random.Random(f"faults/{seed}"), clock=lambda: self.env.now)
         self.world = world if world is not None else World(
             clock=lambda: self.env.now, wall=self.clock, rng=random.Random(f"world/{seed}"))
@@ -37,7 +37,8 @@ class Sim:
         self.watch = watch   # the workflow whose history the panel follows
         self.trace = Recorder(lambda: self.env.now, lambda: len(self.world.log),
                               lambda: self.history.length(self.watch) if self.watch else 0)
-        self.live = Live(time=lambda: self.env.now, clock=self.clock, rng=self.rng)
+        self.live = Live(time=lambda: self.env.now)
+        self._run_ids = random.Random(f"runs/{seed}")
         self.done: set[str] = set()   # the application's "orders marked done" table
         self.messages: list[Message] = []   # what crossed the network between callers and the world
 
@@ -58,7 +59,9 @@ class Sim:
             self.env.run(until=until)
 
     def started(self, workflow, workflow_id: str, args) -> ev.WorkflowExecutionStarted:
-        return ev.WorkflowExecutionStarted(1, self.env.now, workflow.name, workflow_id, list(args))
+        """A new run's first event, with a new run id (drawn from the seed: the same run, the same id)."""
+        run_id = str(uuid.UUID(int=self._run_ids.getrandbits(128), version=4))
+        return ev.WorkflowExecutionStarted(1, self.env.now, workflow.name, workflow_id, list(args), run_id)
 
 
 @dataclass(frozen=True)
@@ -82,7 +85,7 @@ NO_RESPONSE = None   # what a caller gets when the request or the response was l
 
 
 def perform(sim: Sim, activity: ActivityDef, workflow_id: str, scheduled: ev.ActivityTaskScheduled,
-            attempt: int, caller: str = "process", hold=None, heartbeat=None):
+            attempt: int, caller: str = "process", hold=None, heartbeat=None, run_id: str = ""):
     """One attempt of an activity, as a SimPy process step: the request crosses the network, the world
     acts, the response crosses back; each half takes half the activity's time. Returns an `Outcome`,
     or NO_RESPONSE when the plan lost a message: the caller cannot tell which one.
@@ -100,7 +103,8 @@ def perform(sim: Sim, activity: ActivityDef, workflow_id: str, scheduled: ev.Act
     outcome = NO_RESPONSE
     if kind != "request_lost":
         sim.faults.reached("before_effect", activity.name)
-        act = ActivityContext(sim.world, workflow_id, scheduled.activity_id, scheduled.activity_type, attempt)
+        act = ActivityContext(sim.world, workflow_id, scheduled.activity_id, scheduled.activity_type, attempt,
+                              run_id)
         for _ in range(2 if kind == "duplicate" else 1):   # a duplicated request is acted on twice
             outcome = _call(activity, act, scheduled, fault)
         sim.message("world", caller, f"{name} " + (f"-> {outcome.value}" if outcome.ok else outcome.error_type),
@@ -135,15 +139,24 @@ def _work(sim: Sim, seconds: float, heartbeat):
         beat()
 
 
-def recorded(first_id: int, t: float, scheduled: ev.ActivityTaskScheduled, attempt: int,
-             outcome: Outcome) -> list[ev.Event]:
-    """The events that record an attempt's outcome (started and completed go in together, as a
-    Temporal server writes them for an activity with a retry policy)."""
-    start = ev.ActivityTaskStarted(first_id, t, scheduled.event_id, attempt)
+TIMEOUTS = ("StartToCloseTimeout", "HeartbeatTimeout", "ScheduleToCloseTimeout", "ScheduleToStartTimeout")
+
+
+def recorded(first_id: int, t: float, scheduled: ev.ActivityTaskScheduled, attempt: int, outcome: Outcome,
+             started: float | None = None, last_failure: dict | None = None) -> list[ev.Event]:
+    """The events that record an activity's final outcome, as a Temporal server writes them for an
+    activity with a retry policy: ActivityTaskStarted (stamped with the start of the attempt that
+    finished, `started`, and carrying the failure of the attempt before) goes in together with the
+    result. A timeout is ActivityTaskTimedOut; one that never started has no ActivityTaskStarted."""
+    sid = scheduled.event_id
+    events = [] if outcome.error_type == "ScheduleToStartTimeout" else [
+        ev.ActivityTaskStarted(first_id, t if started is None else started, sid, attempt, last_failure)]
+    n = first_id + len(events)
     if outcome.ok:
-        return [start, ev.ActivityTaskCompleted(first_id + 1, t, scheduled.event_id, outcome.value)]
-    return [start, ev.ActivityTaskFailed(first_id + 1, t, scheduled.event_id, outcome.error_type,
-                                         outcome.message)]
+        return events + [ev.ActivityTaskCompleted(n, t, sid, outcome.value)]
+    if outcome.error_type in TIMEOUTS:
+        return events + [ev.ActivityTaskTimedOut(n, t, sid, outcome.error_type, outcome.message)]
+    return events + [ev.ActivityTaskFailed(n, t, sid, outcome.error_type, outcome.message)]
 
 
 @dataclass

@@ -27,9 +27,11 @@ def plain(sim: Sim, workflow, activities, wid: str, args):
         m.feed([sim.started(workflow, wid, args)])
         while not m.closed:
             scheduled = m.events[m.waiting.event_id - 1]
-            outcome = yield from perform(sim, activities[scheduled.activity_type], wid, scheduled, 1)
+            began = sim.env.now
+            outcome = yield from perform(sim, activities[scheduled.activity_type], wid, scheduled, 1,
+                                         run_id=m.ctx.run_id)
             outcome = outcome or NO_ANSWER
-            m.feed(recorded(m.length + 1, sim.env.now, scheduled, 1, outcome))
+            m.feed(recorded(m.length + 1, sim.env.now, scheduled, 1, outcome, started=began))
             sim.faults.reached("after_step", scheduled.activity_type)
         sim.done.add(wid)   # the application marks the order done in its database
         sim.trace.frame(f"order marked done: {m.result}", step=None)
@@ -73,11 +75,13 @@ def _checkpointed(sim, workflow, activities, wid, args, record_first):
                 result = recorded(m.length + 1, sim.env.now, scheduled, 1, Outcome(True, None))
                 sim.history.append(wid, m.take_new() + result)
                 sim.trace.frame(f"{scheduled.activity_type}: recorded as done (before doing it)")
-                yield from perform(sim, activities[scheduled.activity_type], wid, scheduled, 1)
+                yield from perform(sim, activities[scheduled.activity_type], wid, scheduled, 1, run_id=m.ctx.run_id)
             else:              # do it, then write down its result
-                outcome = yield from perform(sim, activities[scheduled.activity_type], wid, scheduled, 1)
+                began = sim.env.now
+                outcome = yield from perform(sim, activities[scheduled.activity_type], wid, scheduled, 1,
+                                             run_id=m.ctx.run_id)
                 outcome = outcome or NO_ANSWER
-                result = recorded(m.length + 1, sim.env.now, scheduled, 1, outcome)
+                result = recorded(m.length + 1, sim.env.now, scheduled, 1, outcome, started=began)
                 sim.history.append(wid, m.take_new() + result)
                 sim.trace.frame(f"{scheduled.activity_type}: result recorded in the history (committed)")
             m.feed(result)

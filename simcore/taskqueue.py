@@ -4,7 +4,9 @@ A poll either takes a task at once or waits until one arrives. A workflow task c
 addressed to the worker that holds that workflow in its cache, which can continue without a
 replay. If that worker does not poll for it within `sticky_timeout`, the task loses its address and
 any worker may take it (and will replay the history). Temporal's matching service does the same
-with its sticky queues and their schedule-to-start timeout (5 s by default).
+with its sticky queues and their schedule-to-start timeout (5 s in the Go and Java SDKs, 10 s in the
+Python SDK); its history service records that timeout (WorkflowTaskTimedOut, SCHEDULE_TO_START) and
+schedules the task again on the normal queue: `on_unstick` is where the engine does that.
 """
 from __future__ import annotations
 
@@ -12,8 +14,9 @@ from dataclasses import replace
 
 
 class TaskQueue:
-    def __init__(self, env, sticky_timeout: float = 5.0):
+    def __init__(self, env, sticky_timeout: float = 5.0, on_unstick=None):
         self.env, self.sticky_timeout = env, sticky_timeout
+        self.on_unstick = on_unstick or (lambda task: self.put(replace(task, sticky=None)))
         self.pending: list = []      # tasks waiting for a worker, oldest first
         self.pollers: list = []      # (worker name, event) waiting for a task, oldest first
         self.queued_at: dict = {}    # task key -> when it entered the queue (schedule-to-start)
@@ -57,7 +60,7 @@ class TaskQueue:
         yield self.env.timeout(self.sticky_timeout)
         if task in self.pending:
             self.pending.remove(task)
-            self.put(replace(task, sticky=None))
+            self.on_unstick(task)
 
     def __len__(self):
         return len(self.pending)

@@ -17,11 +17,13 @@ the RAM panel, its line number lights the code panel) and stepping it needs no e
 from __future__ import annotations
 
 import inspect
+import random
 import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Callable
 
+from .events import EPOCH
 from .retry import ActivityOptions
 
 
@@ -92,11 +94,10 @@ class ScheduleActivity:
 
 @dataclass(frozen=True)
 class RecordMarker:
-    """Ask once, remember forever: live, `compute(live)` gives the value and the engine records it;
-    on replay the recorded value is handed back."""
+    """Ask once, remember forever: live, `compute()` gives the value and the engine records it as a
+    MarkerRecorded event; on replay the recorded value is handed back and `compute` is not called."""
     name: str
-    compute: Callable[[Live], Any]
-    decode: Callable[[Any], Any] = lambda v: v
+    compute: Callable[[], Any]
     blocking = False
 
     def describe(self) -> str:
@@ -114,10 +115,8 @@ class StartTimer:
 
 @dataclass
 class Live:
-    """What the outside world offers at the moment a command runs live: the time and the entropy."""
-    time: Callable[[], float]        # simulated seconds, stamped on events
-    clock: Callable[[], datetime]    # the same instant as a date: what `ctx.now()` records
-    rng: Any  # random.Random
+    """What the outside world offers while the code runs live: the time stamped on new events."""
+    time: Callable[[], float]        # seconds since the epoch of the history's times
 
 
 class ActivityError(Exception):
@@ -131,11 +130,18 @@ class ActivityError(Exception):
 
 class WorkflowContext:
     """The one door from workflow code to the engine. Everything that could differ between the first
-    run and a replay (the world, the clock, randomness) goes through it."""
+    run and a replay (the world, the clock, randomness) goes through it.
 
-    def __init__(self, workflow_id: str):
-        self.workflow_id = workflow_id
+    `now()`, `random()` and `uuid4()` are plain calls that write nothing, as in Temporal's SDKs: the
+    time is the start of the current workflow task, read from its WorkflowTaskStarted event, and the
+    random numbers come from a generator seeded with the run's id, which WorkflowExecutionStarted
+    records. A replay reads the same events, so it sees the same instants and draws the same numbers."""
+
+    def __init__(self, workflow_id: str, run_id: str = "", epoch: datetime = EPOCH):
+        self.workflow_id, self.run_id, self.epoch = workflow_id, run_id, epoch
         self.is_replaying = False
+        self.time = 0.0   # seconds since `epoch`: the current workflow task's start (the machine sets it)
+        self._rng = random.Random(run_id)
 
     def activity(self, activity: ActivityDef, *args, **options) -> ScheduleActivity:
         """Run `activity(*args)` through the engine; `options` override its retry policy and timeouts."""
@@ -143,14 +149,20 @@ class WorkflowContext:
             raise TypeError(f"ctx.activity takes an @activity function, got {activity!r}")
         return ScheduleActivity(activity, args, replace(activity.options, **options) if options else activity.options)
 
-    def now(self) -> RecordMarker:
-        return RecordMarker("now", lambda live: live.clock().isoformat(), datetime.fromisoformat)
+    def now(self) -> datetime:
+        """The time of the current workflow task: the same instant on every replay."""
+        return self.epoch + timedelta(seconds=self.time)
 
-    def random(self) -> RecordMarker:
-        return RecordMarker("random", lambda live: live.rng.random())
+    def random(self) -> float:
+        return self._rng.random()
 
-    def uuid4(self) -> RecordMarker:
-        return RecordMarker("uuid4", lambda live: str(uuid.UUID(int=live.rng.getrandbits(128), version=4)))
+    def uuid4(self) -> str:
+        return str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
+
+    def side_effect(self, compute: Callable[[], Any]) -> RecordMarker:
+        """`value = yield ctx.side_effect(fn)`: run `fn()` once, live, and record its JSON result as a
+        marker (Temporal's Go and Java SDKs call this SideEffect); a replay gets the recorded value."""
+        return RecordMarker("SideEffect", compute)
 
     def sleep(self, seconds: float = 0, *, days: float = 0) -> StartTimer:
         return StartTimer(seconds + timedelta(days=days).total_seconds())
@@ -164,8 +176,11 @@ class ActivityContext:
     activity_id: str
     activity_type: str
     attempt: int
+    run_id: str = ""
 
     @property
     def idempotency_key(self) -> str:
-        """Stable across attempts and replays: the same call always carries the same key."""
-        return f"{self.workflow_id}/{self.activity_type}"
+        """Unique to this one activity call, and the same on each of its attempts and replays: the
+        workflow run id and the activity id, as Temporal's docs recommend. Three calls of one activity
+        have three ids, so three keys."""
+        return f"{self.run_id}/{self.activity_id}"

@@ -11,7 +11,7 @@ from simcore.history import History, HistoryError
 
 @pytest.fixture
 def finished(tmp_path):
-    """A home whose ORDER #1001 has completed: 14 events."""
+    """A home whose ORDER #1001 has completed: 29 events."""
     home.run_order(tmp_path, say=lambda line: None)
     return tmp_path
 
@@ -32,37 +32,40 @@ def problems(home_dir):
 def test_a_clean_history_passes(finished, capsys):
     assert problems(finished) == []
     assert main(["history", "check", "--home", str(finished)]) == 0
-    assert capsys.readouterr().out.strip().endswith("order-1001 (14 events): ok")
+    assert capsys.readouterr().out.strip().endswith("order-1001 (29 events): ok")
 
 
 @pytest.mark.parametrize("sql, says", [
-    ("DELETE FROM events WHERE event_id = 5",
-     "event 5 missing: the sequence jumps from 4 to 6"),
-    ("DELETE FROM events WHERE event_id IN (5, 6, 7)",
-     "events 5..7 missing: the sequence jumps from 4 to 8"),
-    ("UPDATE events SET type = 'ActivityTaskExploded' WHERE event_id = 4",
-     "event 4: unknown event type 'ActivityTaskExploded'"),
-    ("UPDATE events SET payload = '{\"scheduled_event_id\": 2, \"result\": ' WHERE event_id = 4",
-     "event 4 (ActivityTaskCompleted): payload is not JSON"),
-    ("UPDATE events SET payload = '[1, 2]' WHERE event_id = 4",
-     "event 4 (ActivityTaskCompleted): payload must be a JSON object, got list"),
-    ("UPDATE events SET payload = '{\"result\": \"char_1\"}' WHERE event_id = 4",
-     "event 4 (ActivityTaskCompleted): payload fields ['result'] but expected ['scheduled_event_id', 'result']"),
-    ("UPDATE events SET payload = '{\"scheduled_event_id\": \"2\", \"result\": \"char_1\"}' WHERE event_id = 4",
-     "event 4 (ActivityTaskCompleted): field scheduled_event_id should be int, got str '2'"),
-    ("UPDATE events SET payload = '{\"scheduled_event_id\": 99, \"result\": \"char_1\"}' WHERE event_id = 4",
-     "event 4 (ActivityTaskCompleted): scheduled_event_id 99 refers to no earlier event"),
-    ("UPDATE events SET payload = '{\"scheduled_event_id\": 1, \"result\": \"char_1\"}' WHERE event_id = 4",
-     "event 4 (ActivityTaskCompleted): scheduled_event_id 1 refers to a WorkflowExecutionStarted, not an "
+    ("DELETE FROM events WHERE event_id = 11",
+     "event 11 missing: the sequence jumps from 10 to 12"),
+    ("DELETE FROM events WHERE event_id IN (11, 12, 13)",
+     "events 11..13 missing: the sequence jumps from 10 to 14"),
+    ("UPDATE events SET type = 'ActivityTaskExploded' WHERE event_id = 7",
+     "event 7: unknown event type 'ActivityTaskExploded'"),
+    ("UPDATE events SET payload = '{\"scheduled_event_id\": 5, \"result\": ' WHERE event_id = 7",
+     "event 7 (ActivityTaskCompleted): payload is not JSON"),
+    ("UPDATE events SET payload = '[1, 2]' WHERE event_id = 7",
+     "event 7 (ActivityTaskCompleted): payload must be a JSON object, got list"),
+    ("UPDATE events SET payload = '{\"result\": \"char_1\"}' WHERE event_id = 7",
+     "event 7 (ActivityTaskCompleted): payload fields ['result'] but expected ['scheduled_event_id', 'result']"),
+    ("UPDATE events SET payload = '{\"scheduled_event_id\": \"5\", \"result\": \"char_1\"}' WHERE event_id = 7",
+     "event 7 (ActivityTaskCompleted): field scheduled_event_id should be int, got str '5'"),
+    ("UPDATE events SET payload = '{\"scheduled_event_id\": 99, \"result\": \"char_1\"}' WHERE event_id = 7",
+     "event 7 (ActivityTaskCompleted): scheduled_event_id 99 refers to no earlier event"),
+    ("UPDATE events SET payload = '{\"scheduled_event_id\": 1, \"result\": \"char_1\"}' WHERE event_id = 7",
+     "event 7 (ActivityTaskCompleted): scheduled_event_id 1 refers to a WorkflowExecutionStarted, not an "
      "ActivityTaskScheduled"),
-    ("UPDATE events SET payload = '{\"scheduled_event_id\": 2, \"result\": \"x\"}' WHERE event_id = 7",
-     "event 7 (ActivityTaskCompleted): the ActivityTaskScheduled at event 2 was already answered by event 4"),
-    ("UPDATE events SET time = 'noon' WHERE event_id = 3",
-     "event 3 (ActivityTaskStarted): time 'noon' is not a number of seconds"),
+    ("UPDATE events SET payload = '{\"scheduled_event_id\": 5, \"result\": \"x\"}' WHERE event_id = 13",
+     "event 13 (ActivityTaskCompleted): the ActivityTaskScheduled at event 5 was already answered by event 7"),
+    ("UPDATE events SET time = 'noon' WHERE event_id = 6",
+     "event 6 (ActivityTaskStarted): time 'noon' is not a number of seconds"),
     ("UPDATE events SET payload = replace(payload, '\"activity_id\":\"2\"', '\"activity_id\":\"1\"') "
-     "WHERE event_id = 5", "event 5 (ActivityTaskScheduled): activity id '1' was already used by event 2"),
-    ("INSERT INTO events SELECT workflow_id, run_id, 15, type, time, payload FROM events WHERE event_id = 11",
-     "event 15 (ActivityTaskScheduled): comes after the workflow closed at event 14"),
+     "WHERE event_id = 11", "event 11 (ActivityTaskScheduled): activity id '1' was already used by event 5"),
+    ("INSERT INTO events SELECT workflow_id, run_id, 30, type, time, payload FROM events WHERE event_id = 23",
+     "event 30 (ActivityTaskScheduled): comes after the workflow closed at event 29"),
+    ("UPDATE events SET payload = replace(payload, '\"scheduled_event_id\":8', '\"scheduled_event_id\":7') "
+     "WHERE event_id = 9",
+     "event 9 (WorkflowTaskStarted): scheduled_event_id 7 refers to no earlier WorkflowTaskScheduled"),
 ])
 def test_each_hand_edit_is_named(finished, sql, says):
     tamper(finished, sql)
@@ -71,14 +74,14 @@ def test_each_hand_edit_is_named(finished, sql, says):
 
 
 def test_every_problem_is_listed_not_only_the_first(finished, capsys):
-    tamper(finished, "DELETE FROM events WHERE event_id = 9",
-           "UPDATE events SET type = 'Bogus' WHERE event_id = 12")
+    tamper(finished, "DELETE FROM events WHERE event_id = 18",
+           "UPDATE events SET type = 'Bogus' WHERE event_id = 24")
     found = problems(finished)
-    assert found[0] == "event 9 missing: the sequence jumps from 8 to 10"
-    assert any(p.startswith("event 12: unknown event type 'Bogus'") for p in found)
+    assert found[0] == "event 18 missing: the sequence jumps from 17 to 19"
+    assert any(p.startswith("event 24: unknown event type 'Bogus'") for p in found)
     assert main(["history", "check", "--home", str(finished)]) == 1
     out = capsys.readouterr().out
-    assert f"{finished / home.HISTORY} workflow 'order-1001': event 9 missing" in out and "problems" in out
+    assert f"{finished / home.HISTORY} workflow 'order-1001': event 18 missing" in out and "problems" in out
 
 
 def test_the_story_must_start_with_the_start(tmp_path):
@@ -93,8 +96,8 @@ def test_the_story_must_start_with_the_start(tmp_path):
 
 
 def test_a_history_of_other_code_or_another_workflow_type(finished, tmp_path):
-    tamper(finished, "UPDATE events SET payload = replace(payload, 'ChargeCard', 'ShipPackage') WHERE event_id = 2")
-    assert any("written by different code: non-determinism in order-1001 at event 2" in p
+    tamper(finished, "UPDATE events SET payload = replace(payload, 'ChargeCard', 'ShipPackage') WHERE event_id = 5")
+    assert any("written by different code: non-determinism in order-1001 at event 5" in p
                for p in problems(finished)), problems(finished)
     tamper(finished, "UPDATE events SET payload = replace(payload, 'fulfill_order', 'refund_order') "
                      "WHERE event_id = 1")
@@ -156,12 +159,12 @@ def test_a_full_disk_on_append_writes_nothing_and_keeps_what_was_there(tmp_path)
 
 
 def test_show_prints_what_it_can_and_names_the_rest(finished, capsys):
-    tamper(finished, "UPDATE events SET payload = '{oops' WHERE event_id = 6")
+    tamper(finished, "UPDATE events SET payload = '{oops' WHERE event_id = 12")
     assert main(["history", "show", "--home", str(finished), "--order", "1001"]) == 1
     out, err = capsys.readouterr()
     lines = out.splitlines()
-    assert lines[0] == f"{finished / home.HISTORY} · order-1001 · 14 events" and len(lines) == 15
-    assert "ActivityTaskScheduled ReserveInventory" in lines[5] and lines[6].startswith("    6  !! unreadable")
-    assert "event 6 (ActivityTaskStarted): payload is not JSON" in err
+    assert lines[0] == f"{finished / home.HISTORY} · order-1001 · 29 events" and len(lines) == 30
+    assert "ActivityTaskScheduled ReserveInventory" in lines[11] and lines[12].startswith("   12  !! unreadable")
+    assert "event 12 (ActivityTaskStarted): payload is not JSON" in err
     assert main(["history", "check", "--home", str(finished), "--order", "1002"]) == 2
     assert "no history for order-1002" in capsys.readouterr().err

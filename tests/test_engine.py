@@ -102,8 +102,10 @@ def test_non_retryable_fails_at_once_and_the_workflow_can_handle_it():
 def test_exhausted_attempts_reach_the_workflow_as_a_failure():
     sim, e = flaky_run(fails(1, 2, 3), retry=RetryPolicy(maximum_attempts=3))
     events = sim.history.read("w")
-    assert [x.type for x in events][-3:] == ["ActivityTaskStarted", "ActivityTaskFailed",
+    assert [x.type for x in events][-6:] == ["ActivityTaskStarted", "ActivityTaskFailed", "WorkflowTaskScheduled",
+                                              "WorkflowTaskStarted", "WorkflowTaskCompleted",
                                               "WorkflowExecutionCompleted"]
+    assert events[-6].last_failure == {"error_type": "ServiceUnavailable", "message": "Flaky attempt 2"}
     assert events[-1].result == "handled ServiceUnavailable"
 
 

@@ -63,21 +63,21 @@ def test_run_status_and_a_second_run_that_changes_nothing(tmp_path, capsys):
     code, out, err = run(capsys, "order", "run", "--home", d)
     assert code == 0 and err == ""
     assert out.splitlines()[0] == "order-1001: started (ORDER #1001, $42.00)"
-    assert out.splitlines()[-1] == "order-1001 completed: order 1001 fulfilled (14 events)"
+    assert out.splitlines()[-1] == "order-1001 completed: order 1001 fulfilled (29 events)"
     code, out, _ = run(capsys, "order", "status", "--home", d, "--json")
     status = json.loads(out)
     assert {k: status[k] for k in ("statement_cents", "charges", "refunds", "effects", "outcome",
                                    "history_events")} == {
         "statement_cents": 4200, "charges": 1, "refunds": 0, "effects": STEPS, "outcome": "completed",
-        "history_events": 14}
+        "history_events": 29}
     code, out, _ = run(capsys, "order", "status", "--home", d)
-    assert "statement: $42.00 (1 charge)" in out and "ShipPackage x1" in out and "history: 14 events" in out
+    assert "statement: $42.00 (1 charge)" in out and "ShipPackage x1" in out and "history: 29 events" in out
     before = snapshot(d)
     code, out, _ = run(capsys, "order", "run", "--home", d)
-    assert code == 0 and out == "order-1001 is already completed (14 events); nothing to do\n"
+    assert code == 0 and out == "order-1001 is already completed (29 events); nothing to do\n"
     assert snapshot(d) == before
     code, out, _ = run(capsys, "history", "show", "--home", d)
-    assert code == 0 and "ActivityTaskCompleted #2 -> 'char_1'" in out and out.count("\n") == 15
+    assert code == 0 and "ActivityTaskCompleted #5 -> 'char_1'" in out and out.count("\n") == 30
 
 
 def test_a_crash_between_the_effect_and_its_record_recovers_with_one_charge(tmp_path, capsys, monkeypatch):
@@ -89,19 +89,19 @@ def test_a_crash_between_the_effect_and_its_record_recovers_with_one_charge(tmp_
     class Killed(BaseException):
         pass
 
-    def die(*a):
+    def die(*a, **kw):
         raise Killed
     real = home.recorded
     monkeypatch.setattr(home, "recorded", die)
     with pytest.raises(Killed):
         main(["order", "run", "--home", str(d)])
-    assert home.status(d)["charges"] == 1 and home.status(d)["history_events"] == 2   # charged, not recorded
+    assert home.status(d)["charges"] == 1 and home.status(d)["history_events"] == 5   # charged, not recorded
     monkeypatch.setattr(home, "recorded", real)
     code, out, _ = run(capsys, "order", "run", "--home", d)
-    assert code == 0 and "replayed 1 commands from 2 events" in out
+    assert code == 0 and "replayed 1 commands from 5 events" in out
     assert "ChargeCard: done -> char_1 (already done by an earlier attempt: same idempotency key)" in out
     status = home.status(d)
-    assert status["statement_cents"] == 4200 and status["effects"] == STEPS and status["history_events"] == 14
+    assert status["statement_cents"] == 4200 and status["effects"] == STEPS and status["history_events"] == 29
 
 
 @pytest.mark.parametrize("setup, says", [
@@ -150,23 +150,23 @@ def test_a_truncated_history_file(finished, capsys):
 
 
 @pytest.mark.parametrize("sql, says", [
-    ("DELETE FROM events WHERE event_id = 7", "event 7 is missing (next stored is 8)"),
-    ("UPDATE events SET payload = '{\"scheduled_event_id\": 99, \"result\": \"char_1\"}' WHERE event_id = 4",
-     "the history cannot be trusted, so it is not run:\n  {path} workflow 'order-1001': event 4 "
+    ("DELETE FROM events WHERE event_id = 13", "event 13 is missing (next stored is 14)"),
+    ("UPDATE events SET payload = '{\"scheduled_event_id\": 99, \"result\": \"char_1\"}' WHERE event_id = 7",
+     "the history cannot be trusted, so it is not run:\n  {path} workflow 'order-1001': event 7 "
      "(ActivityTaskCompleted): scheduled_event_id 99 refers to no earlier event"),
     ("UPDATE events SET type = 'os.system' WHERE event_id = 3", "event 3: unknown event type 'os.system'"),
     ("UPDATE events SET payload = replace(payload, 'fulfill_order', 'refund_order') WHERE event_id = 1",
      "workflow type 'refund_order' is not one this engine runs (known: fulfill_order)"),
-    ("UPDATE events SET payload = replace(payload, 'ChargeCard', 'ShipPackage') WHERE event_id = 2",
-     "written by different code: non-determinism in order-1001 at event 2: history recorded "
+    ("UPDATE events SET payload = replace(payload, 'ChargeCard', 'ShipPackage') WHERE event_id = 5",
+     "written by different code: non-determinism in order-1001 at event 5: history recorded "
      "[ActivityTaskScheduled ShipPackage] but the code produced [ScheduleActivity ChargeCard]"),
-    ("DELETE FROM events WHERE event_id > 4",   # a valid prefix, but the world has seen more
-     "order-1001 has no ActivityTaskScheduled for ReserveInventory, but {world} records its effect 'rese_2'"),
+    ("DELETE FROM events WHERE event_id > 8",   # a valid prefix, but the world has seen more
+     "order-1001 has no ActivityTaskScheduled for the effect 'rese_2' that {world} records"),
 ])
 def test_a_hand_edited_or_foreign_history_is_refused_and_kept(tmp_path, capsys, sql, says):
     d = tmp_path / "home"
     home.run_order(d, say=lambda line: None)
-    tamper(d / home.HISTORY, "DELETE FROM events WHERE event_id > 8")   # in progress: ShipPackage next
+    tamper(d / home.HISTORY, "DELETE FROM events WHERE event_id > 17")   # in progress: ShipPackage next
     tamper(d / home.HISTORY, sql)
     before = snapshot(d)
     code, out, err = run(capsys, "order", "run", "--home", d)
@@ -180,9 +180,9 @@ def test_a_history_from_another_home_or_without_its_world(tmp_path, capsys):
     home.run_order(a, say=lambda line: None)
     home.run_order(b, "1002", say=lambda line: None)
     shutil.copy(a / home.HISTORY, b / home.HISTORY)   # b's world never saw order 1001
-    tamper(b / home.HISTORY, "DELETE FROM events WHERE event_id > 8")
+    tamper(b / home.HISTORY, "DELETE FROM events WHERE event_id > 17")
     code, _, err = run(capsys, "order", "run", "--home", b)
-    assert code == 2 and f"event 4 records ChargeCard -> 'char_1', but {b / home.WORLD} has None" in err
+    assert code == 2 and f"event 7 records ChargeCard -> 'char_1', but {b / home.WORLD} has None" in err
     (a / home.WORLD).unlink()
     code, _, err = run(capsys, "order", "run", "--home", a)
     assert code == 2 and f"{a / home.WORLD}: missing, but {a / home.HISTORY} records workflows" in err
@@ -233,11 +233,11 @@ def test_a_full_disk_stops_the_run_and_loses_nothing(tmp_path, capsys, monkeypat
     assert code == 2 and says.format(history=d / home.HISTORY, world=d / home.WORLD) in err, err
     assert check.check_file(d / home.HISTORY, home.WORKFLOWS).ok
     recorded = home.status(d)
-    assert recorded["charges"] <= 1 and 0 < recorded["history_events"] < 14
+    assert recorded["charges"] <= 1 and 0 < recorded["history_events"] < 29
     monkeypatch.setattr(cls, "__init__", real_init)   # space freed: run again
     assert run(capsys, "order", "run", "--home", d)[0] == 0
     status = home.status(d)
-    assert status["statement_cents"] == 4200 and status["effects"] == STEPS and status["history_events"] == 14
+    assert status["statement_cents"] == 4200 and status["effects"] == STEPS and status["history_events"] == 29
 
 
 def _as_unprivileged():
@@ -262,7 +262,7 @@ def test_a_read_only_home_can_be_read_but_not_run(tmp_path, capsys):
         pytest.skip("running as root without user namespaces: cannot make a folder read-only")
     d = tmp_path / "home"
     home.run_order(d, say=lambda line: None)
-    tamper(d / home.HISTORY, "DELETE FROM events WHERE event_id > 8")   # unfinished: a run would write
+    tamper(d / home.HISTORY, "DELETE FROM events WHERE event_id > 17")   # unfinished: a run would write
     tamper(d / home.HISTORY, "DELETE FROM owners")
     before = snapshot(d)
     for f in d.iterdir():
@@ -275,9 +275,9 @@ def test_a_read_only_home_can_be_read_but_not_run(tmp_path, capsys):
         p = cli("order", "run")
         assert p.returncode == 2 and f"error: {d}: read-only" in p.stderr and "Traceback" not in p.stderr, p
         p = cli("order", "status")
-        assert p.returncode == 0 and "outcome: in progress" in p.stdout and "history: 8 events" in p.stdout, p
+        assert p.returncode == 0 and "outcome: in progress" in p.stdout and "history: 17 events" in p.stdout, p
         p = cli("history", "check")
-        assert p.returncode == 0 and p.stdout.strip().endswith("order-1001 (8 events): ok"), p
+        assert p.returncode == 0 and p.stdout.strip().endswith("order-1001 (17 events): ok"), p
     finally:
         d.chmod(0o755)
     assert snapshot(d) == before

@@ -108,11 +108,12 @@ def where_it_stopped(home_dir) -> str:
     last = events[-1]
     if last.type in ("WorkflowExecutionCompleted", "WorkflowExecutionFailed"):
         return "after the workflow closed"
-    if last.type == "WorkflowExecutionStarted":
-        return "after the start, before the first command"
+    if last.type in ("WorkflowExecutionStarted", "WorkflowTaskScheduled", "WorkflowTaskStarted",
+                     "WorkflowTaskTimedOut"):
+        return "in a workflow task, before its commands"
     if last.type != "ActivityTaskScheduled":
         return "after a result, before the next command"
-    done = f"{WID}/{last.activity_type}" in world_of(home_dir)._keys
+    done = f"{events[0].run_id}/{last.activity_id}" in world_of(home_dir)._keys   # its idempotency key
     return f"{last.activity_type}: {'in the gap after the effect' if done else 'before the effect'}"
 
 
@@ -166,7 +167,9 @@ def kill_loop(tmp_path, worker: int, tally: Tally) -> None:
         out = home.status(home_dir)
         assert out["statement_cents"] == 4200 and out["charges"] == 1 and out["refunds"] == 0, out
         assert out["effects"] == {step: 1 for step in STEPS} and out["outcome"] == "completed", out
-        assert out["history_events"] == 14
+        events = [e.type for e in home.History(home_dir / home.HISTORY).read(WID)]
+        timed_out = events.count("WorkflowTaskTimedOut")   # a task a killed process had started
+        assert out["history_events"] == len(events) == 29 + 3 * timed_out, events
         assert check.check_file(home_dir / home.HISTORY, home.WORKFLOWS).ok
         with tally.lock:
             tally.rounds += 1

@@ -1,5 +1,4 @@
-import random
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
@@ -31,12 +30,12 @@ def inserted(ctx, order_id, cents):
 
 def test_changed_code_is_stopped_with_a_precise_error(order_history):
     result = replay(swapped, order_history)
-    assert not result.ok and result.error.index == 2
+    assert not result.ok and result.error.index == 5
     assert str(result.error) == (
-        "non-determinism in order-1001 at event 2: history recorded [ActivityTaskScheduled ChargeCard] "
+        "non-determinism in order-1001 at event 5: history recorded [ActivityTaskScheduled ChargeCard] "
         "but the code produced [ScheduleActivity ReserveInventory]")
     err = replay(inserted, order_history).error
-    assert err.index == 8 and err.event.activity_type == "ShipPackage" and "ChargeCard" in err.produced
+    assert err.index == 17 and err.event.activity_type == "ShipPackage" and "ChargeCard" in err.produced
 
 
 def test_code_that_stops_early_is_caught_too(order_history):
@@ -45,30 +44,48 @@ def test_code_that_stops_early_is_caught_too(order_history):
         yield ctx.activity(orders.charge_card, order_id, cents)
         return "done"
     err = replay(shorter, order_history).error
-    assert err.index == 5 and "CompleteWorkflow" in err.produced
+    assert err.index == 11 and "CompleteWorkflow" in err.produced
 
 
 @workflow
 def lottery(ctx):
-    t = yield ctx.now()
-    r = yield ctx.random()
-    u = yield ctx.uuid4()
-    return [t.isoformat(), r, u]
+    t, r, u = ctx.now(), ctx.random(), ctx.uuid4()
+    once = yield ctx.side_effect(lambda: f"computed at {t.isoformat()}")
+    return [t.isoformat(), r, u, once]
 
 
-def _live(seed, start):
-    clock = [start]
-    return Live(time=lambda: 0.0, clock=lambda: clock[0], rng=random.Random(seed))
+def first_task(run_id="run-1", at=5.0):
+    return [ev.WorkflowExecutionStarted(1, 0.0, "lottery", "wf", [], run_id),
+            ev.WorkflowTaskScheduled(2, 0.0, "q", 10.0), ev.WorkflowTaskStarted(3, at, 2, "worker-1")]
 
 
-def test_markers_are_recorded_live_and_replayed_identically():
-    first = Machine(lottery, "wf", live=_live(1, datetime(2026, 1, 1, 9)))
-    first.feed([ev.WorkflowExecutionStarted(1, 0.0, "lottery", "wf", [])])
+def test_the_clock_and_randomness_come_from_the_history_and_only_side_effects_are_markers():
+    first = Machine(lottery, "wf", live=Live(time=lambda: 6.0)).feed(first_task())
     history = first.events
-    assert [e.type for e in history[1:]] == ["MarkerRecorded"] * 3 + ["WorkflowExecutionCompleted"]
-    again = Machine(lottery, "wf", live=_live(2, datetime(2026, 1, 1, 15) + timedelta(days=3)))
+    assert [e.type for e in history[3:]] == ["WorkflowTaskCompleted", "MarkerRecorded", "WorkflowExecutionCompleted"]
+    assert first.result[0] == (ev.EPOCH + timedelta(seconds=5)).isoformat()   # the task's start, not 6.0
+    again = Machine(lottery, "wf", live=Live(time=lambda: 99.0))   # later, elsewhere: the same answers
     again.feed(history)
-    assert again.closed and again.result == first.result and again.replayed == 4 and not again.new
+    assert again.closed and again.result == first.result and again.replayed == 2 and not again.new
+    other = Machine(lottery, "wf", live=Live(time=lambda: 6.0)).feed(first_task("run-2"))
+    assert other.result[1:3] != first.result[1:3]   # another run draws other numbers
+
+
+def test_yielding_a_plain_call_says_how_to_write_it():
+    @workflow
+    def habit(ctx):
+        yield ctx.now()
+    with pytest.raises(TypeError, match=r"plain calls: write `t = ctx.now\(\)`, without yield"):
+        Machine(habit, "wf", live=Live(time=lambda: 6.0)).feed(first_task())
+
+
+def test_a_task_that_timed_out_did_not_run_the_code():
+    timed_out = first_task() + [ev.WorkflowTaskTimedOut(4, 15.0, 2, 3, "START_TO_CLOSE"),
+                                ev.WorkflowTaskScheduled(5, 15.0, "q", 10.0, 2),
+                                ev.WorkflowTaskStarted(6, 16.0, 5, "worker-2")]
+    m = Machine(lottery, "wf", live=Live(time=lambda: 17.0), identity="worker-2").feed(timed_out)
+    assert m.result[0] == (ev.EPOCH + timedelta(seconds=16)).isoformat()
+    assert m.events[6] == ev.WorkflowTaskCompleted(7, 17.0, 5, 6, "worker-2")
 
 
 def test_a_history_must_start_at_the_start(order_history):
@@ -77,16 +94,16 @@ def test_a_history_must_start_at_the_start(order_history):
 
 
 def test_replay_without_live_stops_where_history_ends(order_history):
-    result = replay(orders.fulfill_order, order_history[:7])
+    result = replay(orders.fulfill_order, order_history[:13])
     assert result.ok and not result.completed and result.replayed == 2
 
 
 def test_workflow_errors_fail_the_workflow_not_the_engine():
     @workflow
     def broken(ctx):
-        yield ctx.now()
+        yield ctx.side_effect(lambda: 1)
         raise KeyError("missing")
-    m = Machine(broken, "wf", live=_live(0, datetime(2026, 1, 1)))
+    m = Machine(broken, "wf", live=Live(time=lambda: 0.0))
     m.feed([ev.WorkflowExecutionStarted(1, 0.0, "broken", "wf", [])])
     assert m.closed and isinstance(m.events[-1], ev.WorkflowExecutionFailed)
     assert m.events[-1].error_type == "KeyError"
@@ -105,9 +122,9 @@ def test_nondeterminism_error_is_not_swallowed_by_workflow_code(order_history):
 
 def test_a_machine_fed_in_parts_ends_as_one_fed_at_once(order_history):
     whole = Machine(orders.fulfill_order, "order-1001").feed(order_history)
-    parts = Machine(orders.fulfill_order, "order-1001").feed(order_history[:6])
-    assert not parts.closed and parts.waiting.event_id == 5    # ReserveInventory, started, no result yet
-    parts.feed(order_history[6:])
+    parts = Machine(orders.fulfill_order, "order-1001").feed(order_history[:12])
+    assert not parts.closed and parts.waiting.event_id == 11    # ReserveInventory, started, no result yet
+    parts.feed(order_history[12:])
     done = (True, "order 1001 fulfilled", 5, order_history)
     assert (parts.closed, parts.result, parts.replayed, parts.events) == done
     assert (whole.closed, whole.result, whole.replayed, whole.events) == done
