@@ -86,7 +86,7 @@ def _run(args) -> int:
             raise scenarios.ControlError(f"this run keeps no history to export (outcome {run.outcome}, "
                                          f"{', '.join(f'{k}={v}' for k, v in controls.items())}); "
                                          "choose a strategy that records one, e.g. --set strategy=durable")
-        _write_json(temporal.export(run.history), args.export_history)
+        _write_json(temporal.export(run.history, epoch=run.sim.epoch), args.export_history)
     if args.json:
         print(json.dumps(run.summary(), sort_keys=True))
     else:
@@ -177,7 +177,7 @@ def _history(args) -> int:
         if problems:
             raise HistoryError(f"{path}: the history cannot be exported as it is: {problems[0]} "
                                f"(run `history check --home {args.home}` for all problems)")
-        _write_json(temporal.export(events), args.out)
+        _write_json(temporal.export(events, epoch=home.UNIX_EPOCH), args.out)   # a real process's times
         return 0
     if args.action == "check":
         wid = f"order-{args.order}" if args.order else None
@@ -219,13 +219,15 @@ def _history(args) -> int:
 
 def _import(file: str) -> int:
     try:
-        text = open(file, encoding="utf-8").read()
+        with open(file, "rb") as f:
+            data = f.read()
     except OSError as e:
         raise HistoryError(f"{file}: cannot read ({e.strerror})") from None
-    rows = temporal.load(text, file)
-    print(f"{file} · {len(rows)} events (Temporal history)")
-    for row in rows:
-        print(f"  {row.event_id:>3}  {row.summary()}")
+    imported = temporal.load(data, file)
+    start = f", from {imported.start:%Y-%m-%d %H:%M:%S} UTC" if imported.start else ""
+    print(f"{file} · {len(imported.events)} events (Temporal history{start})")
+    for e in imported.events:
+        print(f"  {e.event_id:>3}  +{e.time:8.3f}s  {e.summary()}")
     return 0
 
 

@@ -96,7 +96,7 @@ class Machine:
                 elif kind in _ANSWERS:
                     self._inbox.append(e)
                     if not self.tasks:
-                        self._run_task(e.time)
+                        self._run_task(e.time, bool(queue))
                 elif kind is ev.WorkflowTaskStarted:
                     self._task_started(e)
                 elif kind is ev.WorkflowExecutionStarted:
@@ -104,7 +104,7 @@ class Machine:
                     self._gen = self.workflow.fn(self.ctx, *e.input)
                     self.tasks = bool(queue) and type(queue[0]) is ev.WorkflowTaskScheduled
                     if not self.tasks:
-                        self._run_task(e.time)
+                        self._run_task(e.time, bool(queue))
         except _EndOfHistory as end:   # replay only: the code would go live here
             self.frontier = end.command
         return self
@@ -113,7 +113,8 @@ class Machine:
         """Run the code in this workflow task if the task completed (or is the live one, which this
         machine completes); pass over a task that timed out or failed."""
         queue = self._queue
-        if queue:
+        replaying = bool(queue)
+        if replaying:
             if type(queue[0]) is not ev.WorkflowTaskCompleted:
                 return
             self._seen(queue.popleft())
@@ -122,11 +123,12 @@ class Machine:
                                             started.event_id, self.identity)
             self._seen(done)
             self.new.append(done)
-        self._run_task(started.time)
+        self._run_task(started.time, replaying)
 
-    def _run_task(self, time: float) -> None:
+    def _run_task(self, time: float, replaying: bool) -> None:
         """The code runs: from its first line the first time, then with each result it was waiting for."""
         self.ctx.time = time
+        self._replaying = self.ctx.is_replaying = replaying
         if not self._begun:
             self._begun = True
             self._advance(None)

@@ -1,11 +1,10 @@
-"""The bridge to a real engine: our histories as Temporal history JSON, and back.
+"""The bridge to a real engine: our histories as Temporal history JSON, and back, event for event.
 
-`export` writes what `temporal workflow show --output json` prints and what
-`temporalio.client.WorkflowHistory.from_json` reads (proto3 JSON): Temporal's event type names, the
-workflow task scheduled / started / completed events around each batch of commands (our engine keeps
-those implicit), activity ids "1", "2", ... as Temporal's SDKs assign them, payloads in the
-`json/plain` encoding, and one ActivityTaskStarted per activity carrying its final attempt number,
-as a Temporal server records retried attempts.
+Our engine records what a Temporal server records (workflow tasks included), with the same event
+ids, so `export` maps each event to one Temporal event and invents none. It writes what
+`temporal workflow show --output json` prints and what `temporalio.client.WorkflowHistory.from_json`
+reads (proto3 JSON): Temporal's event type names, payloads in the `json/plain` encoding, durations
+as Temporal parses them ("2592000s", "0.5s").
 
 The first WorkflowTaskCompleted carries `sdkMetadata.coreUsedFlags: [1]`. Flag 1 of Temporal's
 sdk-core is `IdAndTypeDeterminismChecks`: during replay, core checks that a recorded activity's
@@ -14,40 +13,69 @@ it was written (`InternalFlags::try_use` in core/src/internal_flags.rs answers f
 in WorkflowTaskCompleted events). Histories written by older SDKs lack it, and core stays lenient
 with them so they keep replaying; without the flag, a swapped activity order goes unnoticed.
 
-`load` reads a Temporal history JSON into rows the course can show; event types we do not model
-are kept and shown by name, never dropped.
+`load` is the inverse: a Temporal history JSON (a real server's, or ours) becomes the course's own
+events, so the history panel shows a real server's history in the same rows as its own. Event
+types the course does not model are kept and shown by name, never dropped.
 """
 from __future__ import annotations
 
 import base64
 import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 from . import events as ev
-from .sim import EPOCH
 
 JSON_PLAIN = base64.b64encode(b"json/plain").decode()
 CORE_FLAGS = [1]   # IdAndTypeDeterminismChecks
+IDENTITY = "durable-sim"
+TIMEOUT = {"START_TO_CLOSE": "TIMEOUT_TYPE_START_TO_CLOSE", "SCHEDULE_TO_START": "TIMEOUT_TYPE_SCHEDULE_TO_START",
+           "StartToCloseTimeout": "TIMEOUT_TYPE_START_TO_CLOSE", "HeartbeatTimeout": "TIMEOUT_TYPE_HEARTBEAT",
+           "ScheduleToCloseTimeout": "TIMEOUT_TYPE_SCHEDULE_TO_CLOSE",
+           "ScheduleToStartTimeout": "TIMEOUT_TYPE_SCHEDULE_TO_START"}
+WFT_CAUSE = "WORKFLOW_TASK_FAILED_CAUSE_"
 
 
+# -- the small formats ------------------------------------------------------------------------------
 def payloads(*values) -> dict:
     return {"payloads": [{"metadata": {"encoding": JSON_PLAIN},
                           "data": base64.b64encode(json.dumps(v, separators=(",", ":")).encode()).decode()}
                          for v in values]}
 
 
-def _decode(p: dict | None) -> list:
+def decode(p) -> list:
+    """Payload values: JSON ones decoded, any other encoding shown by its name."""
     out = []
-    for item in (p or {}).get("payloads", []):
-        enc = base64.b64decode(item.get("metadata", {}).get("encoding", "")).decode(errors="replace")
-        data = base64.b64decode(item.get("data", "")) if item.get("data") else b""
-        out.append(json.loads(data) if enc == "json/plain" and data else f"<{enc or 'binary'} payload>")
+    for item in _get(_obj(p or {}, "payloads"), "payloads", list, "payloads", []):
+        meta = _obj(_obj(item, "a payload").get("metadata") or {}, "a payload's metadata")
+        enc = _b64(_get(meta, "encoding", str, "payload encoding", "")).decode(errors="replace")
+        data = _b64(_get(item, "data", str, "payload data", ""))
+        if enc == "json/plain" and data:
+            try:
+                out.append(json.loads(data))
+                continue
+            except ValueError:
+                raise ev.HistoryError(f"a json/plain payload that is not JSON: {data[:40]!r}") from None
+        out.append(f"<{enc or 'binary'} payload>")
     return out
 
 
-def _seconds(s: float | None) -> str:
-    return f"{s:g}s" if s else "0s"
+def duration(seconds: float | None) -> str:
+    """Seconds as a proto3 JSON Duration: "10s", "2592000s", "0.25s"."""
+    if not seconds:
+        return "0s"
+    if float(seconds).is_integer():
+        return f"{int(seconds)}s"
+    return f"{seconds:.9f}".rstrip("0") + "s"
+
+
+def seconds(text) -> float:
+    if not isinstance(text, str) or not text.endswith("s"):
+        raise ev.HistoryError(f"a duration must be a string like \"10s\", got {text!r}")
+    try:
+        return float(text[:-1])
+    except ValueError:
+        raise ev.HistoryError(f"a duration must be a string like \"10s\", got {text!r}") from None
 
 
 def _type(name: str) -> str:
@@ -55,157 +83,273 @@ def _type(name: str) -> str:
     return "EVENT_TYPE_" + "".join("_" + c if c.isupper() else c.upper() for c in name).lstrip("_")
 
 
-def export(history: list[ev.Event], task_queue: str = "durable-sim", epoch: datetime = EPOCH) -> dict:
-    """One run's history as a Temporal history JSON document."""
+def _name(raw: str) -> str:
+    """EVENT_TYPE_WORKFLOW_TASK_SCHEDULED -> WorkflowTaskScheduled"""
+    return "".join(w.title() for w in raw.removeprefix("EVENT_TYPE_").split("_")) if raw.isupper() else raw
+
+
+def _failure(error_type: str, message: str) -> dict:
+    return {"message": message, "applicationFailureInfo": {"type": error_type}}
+
+
+# -- export -----------------------------------------------------------------------------------------
+def export(history: list[ev.Event], task_queue: str = "durable-sim", epoch: datetime = ev.EPOCH) -> dict:
+    """One run's history as a Temporal history JSON document, one Temporal event per event."""
     if not history or not isinstance(history[0], ev.WorkflowExecutionStarted):
         raise ev.HistoryError("a history to export must begin with WorkflowExecutionStarted")
-    out: list[dict] = []
-    ids: dict[int, int] = {}          # our event id -> Temporal event id
-    started_of: dict[int, int] = {}   # our scheduled event id -> Temporal ActivityTaskStarted id
+    if len(history) > 1 and not isinstance(history[1], ev.WorkflowTaskScheduled):
+        raise ev.HistoryError("this history records no workflow tasks (a plain process or a checkpoint file "
+                              "wrote it, not the engine): only the durable engine's histories are Temporal's shape")
     queue = {"name": task_queue, "kind": "TASK_QUEUE_KIND_NORMAL"}
-    wft = {"completed": None, "first": True}
-
-    def add(name: str, t: float, attrs: dict) -> int:
-        event_id = len(out) + 1
-        key = name[0].lower() + name[1:] + "EventAttributes"
-        out.append({"eventId": str(event_id), "eventTime": (epoch + timedelta(seconds=t)).isoformat() + "Z",
-                    "eventType": _type(name), "taskId": str(1048576 + event_id), key: attrs})
-        return event_id
-
-    def workflow_task(t: float) -> None:
-        """The workflow task whose completion produced the commands that follow."""
-        sched = add("WorkflowTaskScheduled", t, {"taskQueue": queue, "startToCloseTimeout": "10s", "attempt": 1})
-        start = add("WorkflowTaskStarted", t, {"scheduledEventId": str(sched), "identity": "durable-sim",
-                                                "requestId": f"wft-{sched}"})
-        done = {"scheduledEventId": str(sched), "startedEventId": str(start), "identity": "durable-sim"}
-        if wft["first"]:
-            done["sdkMetadata"] = {"coreUsedFlags": CORE_FLAGS}
-            wft["first"] = False
-        wft["completed"] = add("WorkflowTaskCompleted", t, done)
-
-    for prev, e in zip([None] + history, history):
-        if e.command and (prev is None or not prev.command):
-            workflow_task(e.time)
-        after = str(wft["completed"])
-        if isinstance(e, ev.WorkflowExecutionStarted):
-            ids[e.event_id] = add("WorkflowExecutionStarted", e.time, {
-                "workflowType": {"name": e.workflow_type}, "taskQueue": queue, "input": payloads(*e.input),
-                "workflowTaskTimeout": "10s", "attempt": 1, "firstWorkflowTaskBackoff": "0s",
-                "identity": "durable-sim"})
-        elif isinstance(e, ev.ActivityTaskScheduled):
-            retry = e.options.get("retry", {})
-            ids[e.event_id] = add("ActivityTaskScheduled", e.time, {
-                "activityId": e.activity_id, "activityType": {"name": e.activity_type}, "taskQueue": queue,
-                "input": payloads(*e.input), "workflowTaskCompletedEventId": after,
-                "startToCloseTimeout": _seconds(e.options.get("start_to_close") or 10),
-                "scheduleToCloseTimeout": _seconds(e.options.get("schedule_to_close")),
-                "scheduleToStartTimeout": _seconds(e.options.get("schedule_to_start")),
-                "heartbeatTimeout": _seconds(e.options.get("heartbeat")),
-                "retryPolicy": {"initialInterval": _seconds(retry.get("initial_interval", 1)),
-                                "backoffCoefficient": retry.get("backoff_coefficient", 2.0),
-                                "maximumInterval": _seconds(retry.get("maximum_interval")
-                                                            or 100 * retry.get("initial_interval", 1)),
-                                "maximumAttempts": retry.get("maximum_attempts", 0),
-                                "nonRetryableErrorTypes": retry.get("non_retryable_error_types", [])}})
-        elif isinstance(e, ev.ActivityTaskStarted):
-            started_of[e.scheduled_event_id] = ids[e.event_id] = add("ActivityTaskStarted", e.time, {
-                "scheduledEventId": str(ids[e.scheduled_event_id]), "identity": "durable-sim",
-                "requestId": f"act-{e.event_id}", "attempt": e.attempt})
-        elif isinstance(e, ev.ActivityTaskCompleted):
-            ids[e.event_id] = add("ActivityTaskCompleted", e.time, {
-                "result": payloads(e.result), "scheduledEventId": str(ids[e.scheduled_event_id]),
-                "startedEventId": str(started_of[e.scheduled_event_id]), "identity": "durable-sim"})
-        elif isinstance(e, ev.ActivityTaskFailed):
-            ids[e.event_id] = add("ActivityTaskFailed", e.time, {
-                "failure": {"message": e.message, "applicationFailureInfo": {"type": e.error_type}},
-                "scheduledEventId": str(ids[e.scheduled_event_id]),
-                "startedEventId": str(started_of[e.scheduled_event_id]), "identity": "durable-sim",
-                "retryState": "RETRY_STATE_MAXIMUM_ATTEMPTS_REACHED"})
-        elif isinstance(e, ev.MarkerRecorded):
-            ids[e.event_id] = add("MarkerRecorded", e.time, {
-                "markerName": e.marker_name, "details": {"data": payloads(e.value)},
-                "workflowTaskCompletedEventId": after})
-        elif isinstance(e, ev.TimerStarted):
-            ids[e.event_id] = add("TimerStarted", e.time, {
-                "timerId": e.timer_id, "startToFireTimeout": _seconds(e.seconds),
-                "workflowTaskCompletedEventId": after})
-        elif isinstance(e, ev.TimerFired):
-            ids[e.event_id] = add("TimerFired", e.time, {"timerId": e.timer_id,
-                                                         "startedEventId": str(ids[e.started_event_id])})
-        elif isinstance(e, ev.WorkflowExecutionSignaled):
-            ids[e.event_id] = add("WorkflowExecutionSignaled", e.time, {
-                "signalName": e.signal_name, "input": payloads(e.input), "identity": "durable-sim"})
-        elif isinstance(e, ev.WorkflowExecutionCompleted):
-            ids[e.event_id] = add("WorkflowExecutionCompleted", e.time, {
-                "result": payloads(e.result), "workflowTaskCompletedEventId": after})
-        elif isinstance(e, ev.WorkflowExecutionFailed):
-            ids[e.event_id] = add("WorkflowExecutionFailed", e.time, {
-                "failure": {"message": e.message, "applicationFailureInfo": {"type": e.error_type}},
-                "workflowTaskCompletedEventId": after})
-        else:
-            raise ev.HistoryError(f"event {e.event_id}: no Temporal mapping for {e.type}")
-    if not history[-1].command:   # the workflow is waiting: Temporal has scheduled its next task
-        add("WorkflowTaskScheduled", history[-1].time, {"taskQueue": queue, "startToCloseTimeout": "10s",
-                                                        "attempt": 1})
+    first_completed = next(e.event_id for e in history if isinstance(e, ev.WorkflowTaskCompleted)) \
+        if any(isinstance(e, ev.WorkflowTaskCompleted) for e in history) else None
+    out, decided = [], 0   # decided: the WorkflowTaskCompleted whose commands follow
+    for e in history:
+        if isinstance(e, ev.WorkflowTaskCompleted):
+            decided = e.event_id
+        attrs = _OUT[type(e)](e, queue, decided)
+        if e.event_id == first_completed:
+            attrs["sdkMetadata"] = {"coreUsedFlags": CORE_FLAGS}
+        key = e.type[0].lower() + e.type[1:] + "EventAttributes"
+        out.append({"eventId": str(e.event_id), "eventTime": (epoch + timedelta(seconds=e.time)).isoformat() + "Z",
+                    "eventType": _type(e.type), "taskId": str(1048576 + e.event_id), key: attrs})
     return {"events": out}
 
 
+def _retry(options: dict) -> dict:
+    retry = options.get("retry", {})
+    return {"initialInterval": duration(retry.get("initial_interval", 1)),
+            "backoffCoefficient": retry.get("backoff_coefficient", 2.0),
+            "maximumInterval": duration(retry.get("maximum_interval") or 100 * retry.get("initial_interval", 1)),
+            "maximumAttempts": retry.get("maximum_attempts", 0),
+            "nonRetryableErrorTypes": retry.get("non_retryable_error_types", [])}
+
+
+_OUT = {
+    ev.WorkflowExecutionStarted: lambda e, q, _: {
+        "workflowType": {"name": e.workflow_type}, "taskQueue": q, "input": payloads(*e.input),
+        "workflowTaskTimeout": "10s", "originalExecutionRunId": e.run_id, "firstExecutionRunId": e.run_id,
+        "attempt": 1, "firstWorkflowTaskBackoff": "0s", "identity": IDENTITY, "workflowId": e.workflow_id},
+    ev.WorkflowTaskScheduled: lambda e, q, _: {
+        "taskQueue": q, "startToCloseTimeout": duration(e.start_to_close), "attempt": e.attempt},
+    ev.WorkflowTaskStarted: lambda e, q, _: {
+        "scheduledEventId": str(e.scheduled_event_id), "identity": e.identity, "requestId": f"wft-{e.event_id}"},
+    ev.WorkflowTaskCompleted: lambda e, q, _: {
+        "scheduledEventId": str(e.scheduled_event_id), "startedEventId": str(e.started_event_id),
+        "identity": e.identity},
+    ev.WorkflowTaskTimedOut: lambda e, q, _: {
+        "scheduledEventId": str(e.scheduled_event_id),
+        **({"startedEventId": str(e.started_event_id)} if e.started_event_id else {}),
+        "timeoutType": TIMEOUT[e.timeout_type]},
+    ev.WorkflowTaskFailed: lambda e, q, _: {
+        "scheduledEventId": str(e.scheduled_event_id), "startedEventId": str(e.started_event_id),
+        "cause": WFT_CAUSE + e.cause, "failure": {"message": e.message}, "identity": e.identity},
+    ev.ActivityTaskScheduled: lambda e, q, d: {
+        "activityId": e.activity_id, "activityType": {"name": e.activity_type}, "taskQueue": q,
+        "input": payloads(*e.input), "workflowTaskCompletedEventId": str(d),
+        "startToCloseTimeout": duration(e.options.get("start_to_close") or 10),
+        "scheduleToCloseTimeout": duration(e.options.get("schedule_to_close")),
+        "scheduleToStartTimeout": duration(e.options.get("schedule_to_start")),
+        "heartbeatTimeout": duration(e.options.get("heartbeat")), "retryPolicy": _retry(e.options)},
+    ev.ActivityTaskStarted: lambda e, q, _: {
+        "scheduledEventId": str(e.scheduled_event_id), "identity": IDENTITY, "requestId": f"act-{e.event_id}",
+        "attempt": e.attempt,
+        **({"lastFailure": _failure(e.last_failure["error_type"], e.last_failure["message"])} if e.last_failure
+           else {})},
+    ev.ActivityTaskCompleted: lambda e, q, _: {
+        "result": payloads(e.result), "scheduledEventId": str(e.scheduled_event_id),
+        "startedEventId": str(e.event_id - 1), "identity": IDENTITY},
+    ev.ActivityTaskFailed: lambda e, q, _: {
+        "failure": _failure(e.error_type, e.message), "scheduledEventId": str(e.scheduled_event_id),
+        "startedEventId": str(e.event_id - 1), "identity": IDENTITY,
+        "retryState": "RETRY_STATE_MAXIMUM_ATTEMPTS_REACHED"},
+    ev.ActivityTaskTimedOut: lambda e, q, _: {
+        "failure": {"message": e.message, "timeoutFailureInfo": {"timeoutType": TIMEOUT[e.timeout_type]}},
+        "scheduledEventId": str(e.scheduled_event_id),
+        **({} if e.timeout_type == "ScheduleToStartTimeout" else {"startedEventId": str(e.event_id - 1)}),
+        "retryState": "RETRY_STATE_TIMEOUT"},
+    ev.MarkerRecorded: lambda e, q, d: {
+        "markerName": e.marker_name, "details": {"data": payloads(e.value)}, "workflowTaskCompletedEventId": str(d)},
+    ev.TimerStarted: lambda e, q, d: {
+        "timerId": e.timer_id, "startToFireTimeout": duration(e.seconds), "workflowTaskCompletedEventId": str(d)},
+    ev.TimerFired: lambda e, q, _: {"timerId": e.timer_id, "startedEventId": str(e.started_event_id)},
+    ev.WorkflowExecutionSignaled: lambda e, q, _: {
+        "signalName": e.signal_name, "input": payloads(e.input), "identity": IDENTITY},
+    ev.WorkflowExecutionCompleted: lambda e, q, d: {"result": payloads(e.result), "workflowTaskCompletedEventId": str(d)},
+    ev.WorkflowExecutionFailed: lambda e, q, d: {
+        "failure": _failure(e.error_type, e.message), "workflowTaskCompletedEventId": str(d)},
+}
+
+
+# -- import -----------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class TemporalEvent:
-    """One event of a Temporal history, read for display: known or not, it is shown."""
+    """An event of a Temporal history that the course does not model: shown by name, never dropped."""
     event_id: int
-    type: str            # Temporal's name without the prefix, e.g. "ActivityTaskScheduled"
-    detail: str = ""
-    known: bool = True
+    type: str            # Temporal's name without the prefix, e.g. "UpsertWorkflowSearchAttributes"
+    time: float = 0.0
 
     def summary(self) -> str:
-        return f"{self.type} {self.detail}".rstrip() + ("" if self.known else "  (not modelled by the course)")
+        return f"{self.type}  (not modelled by the course)"
 
 
-KNOWN = {"WorkflowExecutionStarted", "WorkflowTaskScheduled", "WorkflowTaskStarted", "WorkflowTaskCompleted",
-         "ActivityTaskScheduled", "ActivityTaskStarted", "ActivityTaskCompleted", "ActivityTaskFailed",
-         "MarkerRecorded", "TimerStarted", "TimerFired", "WorkflowExecutionSignaled",
-         "WorkflowExecutionCompleted", "WorkflowExecutionFailed"}
+@dataclass(frozen=True)
+class Imported:
+    """A Temporal history read for display: the course's own events where it models them."""
+    events: list         # ev.Event or TemporalEvent, in order
+    start: datetime | None = None   # the first event's time; every event's `time` counts from it
 
 
-def load(doc: dict | str, where: str = "history") -> list[TemporalEvent]:
-    """Read a Temporal history JSON (as a server exports it) for the course's history panel."""
+def load(doc: dict | str | bytes, where: str = "history") -> Imported:
+    """Read a Temporal history JSON (as a server exports it) into the course's events. Anything that
+    is not a Temporal history is a HistoryError saying where and what."""
     try:
+        if isinstance(doc, bytes):
+            doc = doc.decode("utf-8")
         doc = json.loads(doc) if isinstance(doc, str) else doc
-        items = doc["events"]
-        if not isinstance(items, list):
-            raise TypeError("'events' is not a list")
-    except (ValueError, KeyError, TypeError) as e:
-        raise ev.HistoryError(f"{where}: not a Temporal history JSON ({e}); expected {{\"events\": [...]}}") from None
-    rows = []
+    except (UnicodeDecodeError, ValueError) as e:
+        raise ev.HistoryError(f"{where}: not a Temporal history JSON: {e}") from None
+    items = doc.get("events") if isinstance(doc, dict) else None
+    if not isinstance(items, list):
+        raise ev.HistoryError(f"{where}: not a Temporal history JSON: expected {{\"events\": [...]}}")
+    events, start = [], None
     for n, item in enumerate(items, start=1):
-        raw = str(item.get("eventType", "?"))
-        name = "".join(w.title() for w in raw.removeprefix("EVENT_TYPE_").split("_")) if raw.isupper() else raw
-        attrs = next((v for k, v in item.items() if k.endswith("EventAttributes") and isinstance(v, dict)), {})
-        rows.append(TemporalEvent(int(item.get("eventId", n)), name, _detail(name, attrs), name in KNOWN))
-    return rows
+        try:
+            if not isinstance(item, dict):
+                raise ev.HistoryError(f"an event must be a JSON object, got {type(item).__name__}")
+            event_id = _int(item.get("eventId", n), "eventId")
+            if event_id != n:
+                raise ev.HistoryError(f"eventId {event_id} where {n} was expected: events must count from 1")
+            at = _time(item.get("eventTime"))
+            start = start or at
+            t = (at - start).total_seconds() if at and start else 0.0
+            name = _name(_get(item, "eventType", str, "eventType"))
+            attrs = next((v for k, v in item.items() if k.endswith("EventAttributes")), {})
+            if not isinstance(attrs, dict):
+                raise ev.HistoryError("its attributes must be a JSON object")
+            parse = _IN.get(name)
+            events.append(ev.EVENT_TYPES[name](event_id, t, **parse(attrs)) if parse else TemporalEvent(event_id, name, t))
+        except ev.HistoryError as e:
+            raise ev.HistoryError(f"{where}: event {n}: {e}") from None
+    return Imported(events, start)
 
 
-def _detail(name: str, a: dict) -> str:
-    if name == "WorkflowExecutionStarted":
-        return f"{a.get('workflowType', {}).get('name', '?')}({_short(_decode(a.get('input')))})"
-    if name == "ActivityTaskScheduled":
-        return f"{a.get('activityType', {}).get('name', '?')} id={a.get('activityId', '?')}"
-    if name == "ActivityTaskStarted":
-        return f"#{a.get('scheduledEventId')} attempt {a.get('attempt', 1)}"
-    if name in ("ActivityTaskCompleted", "WorkflowExecutionCompleted"):
-        return f"-> {_short(_decode(a.get('result')))}"
-    if name in ("ActivityTaskFailed", "WorkflowExecutionFailed"):
-        return a.get("failure", {}).get("message", "")
-    if name == "MarkerRecorded":
-        return a.get("markerName", "")
-    if name in ("TimerStarted", "TimerFired"):
-        return f"{a.get('timerId', '')} {a.get('startToFireTimeout', '')}".strip()
-    if name == "WorkflowExecutionSignaled":
-        return a.get("signalName", "")
-    return ""
+def _obj(value, what: str) -> dict:
+    if not isinstance(value, dict):
+        raise ev.HistoryError(f"{what} must be a JSON object, got {json.dumps(value)[:40]}")
+    return value
 
 
-def _short(values: list, width: int = 40) -> str:
-    text = ",".join(json.dumps(v) for v in values)
-    return text if len(text) <= width else text[: width - 1] + "…"
+def _get(d: dict, key: str, kind, what: str, default=None):
+    value = d.get(key, default)
+    if value is None or (kind is int and isinstance(value, bool)) or not isinstance(value, kind):
+        wanted = {str: "a string", int: "a number", list: "a list", dict: "an object"}[kind]
+        raise ev.HistoryError(f"{what} must be {wanted}, got {json.dumps(value)[:40]}")
+    return value
+
+
+def _int(value, what: str) -> int:
+    """proto3 JSON writes 64-bit integers as strings: "5" or 5."""
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    raise ev.HistoryError(f"{what} must be a number, got {json.dumps(value)[:40]}")
+
+
+def _b64(text: str) -> bytes:
+    try:
+        return base64.b64decode(text, validate=True)
+    except ValueError:
+        raise ev.HistoryError(f"not base64: {text[:40]!r}") from None
+
+
+def _time(text) -> datetime | None:
+    if text is None:
+        return None
+    if not isinstance(text, str):
+        raise ev.HistoryError(f"eventTime must be a string, got {json.dumps(text)[:40]}")
+    try:   # RFC 3339 with up to nanoseconds; Python reads microseconds
+        head, _, frac = text.rstrip("Z").partition(".")
+        return datetime.fromisoformat(head + (f".{frac[:6]}" if frac else "")).replace(tzinfo=timezone.utc)
+    except ValueError:
+        raise ev.HistoryError(f"eventTime {text!r} is not a time") from None
+
+
+def _one(p):
+    values = decode(p)
+    return values[0] if values else None
+
+
+def _fail(a: dict, key: str = "failure") -> tuple[str, str]:
+    """(error type, message) of a Temporal Failure: its application type, or the kind of failure."""
+    f = _get(a, key, dict, key, {})
+    info = f.get("applicationFailureInfo")
+    kind = info.get("type") if isinstance(info, dict) else None
+    kind = kind or next((k.removesuffix("FailureInfo") for k in f if k.endswith("FailureInfo")), "Failure")
+    return str(kind), str(f.get("message", ""))
+
+
+def _timeout(a: dict, default: str) -> str:
+    info = _obj(a.get("failure") or {}, "failure").get("timeoutFailureInfo") or {}
+    raw = a.get("timeoutType") or _obj(info, "timeoutFailureInfo").get("timeoutType", default)
+    return str(raw).removeprefix("TIMEOUT_TYPE_")
+
+
+def _marker(details) -> object:
+    """A marker's details map names to payloads; the course records one value."""
+    values = [_one(v) for v in _obj(details or {}, "details").values()]
+    return values[0] if values else None
+
+
+_ACTIVITY_TIMEOUT = {"START_TO_CLOSE": "StartToCloseTimeout", "HEARTBEAT": "HeartbeatTimeout",
+                     "SCHEDULE_TO_CLOSE": "ScheduleToCloseTimeout", "SCHEDULE_TO_START": "ScheduleToStartTimeout"}
+_IN = {
+    "WorkflowExecutionStarted": lambda a: dict(
+        workflow_type=_get(_get(a, "workflowType", dict, "workflowType"), "name", str, "workflowType.name"),
+        workflow_id=str(a.get("workflowId", "")), input=decode(a.get("input")),
+        run_id=str(a.get("originalExecutionRunId", ""))),
+    "WorkflowTaskScheduled": lambda a: dict(
+        task_queue=str((a.get("taskQueue") or {}).get("name", "")),
+        start_to_close=seconds(a.get("startToCloseTimeout", "10s")), attempt=_int(a.get("attempt", 1), "attempt")),
+    "WorkflowTaskStarted": lambda a: dict(
+        scheduled_event_id=_int(a.get("scheduledEventId"), "scheduledEventId"), identity=str(a.get("identity", ""))),
+    "WorkflowTaskCompleted": lambda a: dict(
+        scheduled_event_id=_int(a.get("scheduledEventId"), "scheduledEventId"),
+        started_event_id=_int(a.get("startedEventId"), "startedEventId"), identity=str(a.get("identity", ""))),
+    "WorkflowTaskTimedOut": lambda a: dict(
+        scheduled_event_id=_int(a.get("scheduledEventId"), "scheduledEventId"),
+        started_event_id=_int(a.get("startedEventId", 0), "startedEventId"), timeout_type=_timeout(a, "")),
+    "WorkflowTaskFailed": lambda a: dict(
+        scheduled_event_id=_int(a.get("scheduledEventId"), "scheduledEventId"),
+        started_event_id=_int(a.get("startedEventId"), "startedEventId"),
+        cause=str(a.get("cause", "")).removeprefix(WFT_CAUSE), message=_fail(a)[1],
+        identity=str(a.get("identity", ""))),
+    "ActivityTaskScheduled": lambda a: dict(
+        activity_id=str(a.get("activityId", "")),
+        activity_type=_get(_get(a, "activityType", dict, "activityType"), "name", str, "activityType.name"),
+        input=decode(a.get("input"))),
+    "ActivityTaskStarted": lambda a: dict(
+        scheduled_event_id=_int(a.get("scheduledEventId"), "scheduledEventId"),
+        attempt=_int(a.get("attempt", 1), "attempt"),
+        last_failure=dict(zip(("error_type", "message"), _fail(a, "lastFailure"))) if a.get("lastFailure") else None),
+    "ActivityTaskCompleted": lambda a: dict(
+        scheduled_event_id=_int(a.get("scheduledEventId"), "scheduledEventId"),
+        result=_one(a.get("result"))),
+    "ActivityTaskFailed": lambda a: dict(
+        scheduled_event_id=_int(a.get("scheduledEventId"), "scheduledEventId"),
+        **dict(zip(("error_type", "message"), _fail(a)))),
+    "ActivityTaskTimedOut": lambda a: dict(
+        scheduled_event_id=_int(a.get("scheduledEventId"), "scheduledEventId"),
+        timeout_type=_ACTIVITY_TIMEOUT.get(_timeout(a, "START_TO_CLOSE"), _timeout(a, "START_TO_CLOSE")),
+        message=_fail(a)[1]),
+    "MarkerRecorded": lambda a: dict(marker_name=str(a.get("markerName", "")), value=_marker(a.get("details"))),
+    "TimerStarted": lambda a: dict(
+        timer_id=str(a.get("timerId", "")), seconds=seconds(a.get("startToFireTimeout", "0s"))),
+    "TimerFired": lambda a: dict(
+        timer_id=str(a.get("timerId", "")), started_event_id=_int(a.get("startedEventId"), "startedEventId")),
+    "WorkflowExecutionSignaled": lambda a: dict(
+        signal_name=str(a.get("signalName", "")), input=_one(a.get("input"))),
+    "WorkflowExecutionCompleted": lambda a: dict(result=_one(a.get("result"))),
+    "WorkflowExecutionFailed": lambda a: dict(**dict(zip(("error_type", "message"), _fail(a)))),
+}

@@ -24,7 +24,7 @@ from simcore.world import World, entered
 from .conftest import FIXTURES
 
 NOON_AND_7 = datetime(2026, 11, 24, 12, 0, 7)
-ND = ("non-determinism in order-1001 at event 8: history recorded [ActivityTaskScheduled ShipExpress] "
+ND = ("non-determinism in order-1001 at event 17: history recorded [ActivityTaskScheduled ShipExpress] "
       "but the code produced [ScheduleActivity ShipStandard]")
 
 
@@ -69,8 +69,9 @@ def test_wall_clock_code_is_stopped_when_it_recovers_after_noon():
 
 def test_the_fixed_code_replays_the_same_crash_cleanly():
     run = model.simulate(strategy="durable", crash_after="ShipExpress", code="ctx_now")
-    marker = next(e for e in run.history if e.type == "MarkerRecorded")
-    assert marker.value.startswith("2026-11-24T11:59:")   # recorded before noon, replayed after it
+    assert not any(e.type == "MarkerRecorded" for e in run.history)   # the clock needs no event of its own
+    task = model.clock_read(run.history)   # the workflow task that chose the step: before noon, on record
+    assert task.event_id == 15 and model.clock_at(run, task.time) == "11:59:53"
     assert run.outcome == "completed" and "shipped: express; confirmation emails: 1" in model.outcome_lines(run)
 
 
@@ -102,21 +103,24 @@ def test_the_wall_clock_history_replays_only_in_the_morning():
     history = fixture("s03-wall-clock.json")
     assert replay_at(datetime(2026, 11, 25, 9), model.fulfill_wall_clock, history).ok
     result = replay_at(NOON_AND_7, model.fulfill_wall_clock, history)
-    assert not result.ok and result.error.index == 8 and str(result.error) == ND
+    assert not result.ok and result.error.index == 17 and str(result.error) == ND
 
 
-def test_the_fix_alone_does_not_replay_histories_written_by_the_old_code():
-    err = replay_at(datetime(2026, 11, 25, 9), model.fulfill_ctx_now, fixture("s03-wall-clock.json")).error
-    assert err.index == 8 and err.produced == "RecordMarker now"
+def test_the_fix_replays_the_histories_the_old_code_wrote():
+    """ctx.now() reads the workflow task's recorded start, so the fixed code replays, at any hour, what the
+    wall-clock code wrote in the morning: deploying the fix un-sticks it (Temporal's workflow.now() too)."""
+    for when in (datetime(2026, 11, 25, 9), NOON_AND_7):
+        result = replay_at(when, model.fulfill_ctx_now, fixture("s03-wall-clock.json"))
+        assert result.ok and not result.completed and result.replayed == 3
 
 
 # -- a hand-corrupted history file -----------------------------------------------------------------------
 CORRUPTIONS = {
-    "a row deleted from the middle": ("DELETE FROM events WHERE event_id=3", "event 3 is missing"),
-    "an unknown event type": ("UPDATE events SET type='ActivityTaskExploded' WHERE event_id=3",
-                              "event 3: unknown event type 'ActivityTaskExploded'"),
-    "a payload that is not JSON": ("UPDATE events SET payload='{\"scheduled_event_id\": 2,' WHERE event_id=3",
-                                   "event 3 (ActivityTaskStarted): payload is not JSON"),
+    "a row deleted from the middle": ("DELETE FROM events WHERE event_id=6", "event 6 is missing"),
+    "an unknown event type": ("UPDATE events SET type='ActivityTaskExploded' WHERE event_id=6",
+                              "event 6: unknown event type 'ActivityTaskExploded'"),
+    "a payload that is not JSON": ("UPDATE events SET payload='{\"scheduled_event_id\": 5,' WHERE event_id=6",
+                                   "event 6 (ActivityTaskStarted): payload is not JSON"),
 }
 
 
@@ -150,13 +154,13 @@ def test_the_scene_draws_the_replay_and_the_scoreboard():
     assert "outcome: completed" in view.outcome.value and "code=ctx_now" in view.board.value
     replayed = next(i for i, f in enumerate(view.run.frames) if f.replaying and f.line)
     view.goto(replayed)
-    assert "ds-lit ds-replay" in view.code.value and "yield ctx.now()" in view.code.value
+    assert "ds-lit ds-replay" in view.code.value and "now = ctx.now()" in view.code.value
     for i in range(len(view.run.frames)):
         view.goto(i)
     view.set_controls(code="wall_clock")   # the last frame: replay refused, the contradicted event in red
     view.goto(len(view.run.frames) - 1)
     verdict, history = view.diagram.panels[1], view.diagram.panels[5]
-    assert verdict.rows[0].get_text().startswith("STUCK: non-determinism in order-1001 at event 8")
+    assert verdict.rows[0].get_text().startswith("STUCK: non-determinism in order-1001 at event 17")
     assert history.cursor.get_visible() and to_rgb(history.cursor.get_facecolor()) == to_rgb(DANGER)
     view.controls["strategy"].value = "cron"   # as a click would
     assert "statement: $84.00 (2 charges)" in view.outcome.value and "cron retry" in view.code.value

@@ -6,6 +6,7 @@ from scenes import s04
 from simcore import events as ev
 from simcore.cli import main
 from simcore.scenarios import s04 as model
+from simcore.workflow import WorkflowContext
 
 
 def charges(run):
@@ -39,11 +40,11 @@ def test_uuid4_changes_on_every_replay_and_ctx_uuid4_never(side_effects):
     runs = model.code_runs(run)
     assert [r["replay"] for r in runs] == [False, True, True, True]
     assert len({r["fresh_id"] for r in runs}) == 4
-    markers = [e for e in run.history if isinstance(e, ev.MarkerRecorded)]
-    assert len(markers) == 1   # recorded once, by the first run; the replays read it back
-    assert {r["stable_id"] for r in runs} == {markers[0].value[:8]}
+    assert not any(isinstance(e, ev.MarkerRecorded) for e in run.history)   # nothing recorded for it
+    seeded = WorkflowContext("order-1001", run.history[0].run_id).uuid4()   # drawn from the run's id, on record
+    assert {r["stable_id"] for r in runs} == {seeded[:8]}
     assert "fresh_id = uuid4(): 4 distinct values (" in "\n".join(model.outcome_lines(run))
-    assert "stable_id = yield ctx.uuid4(): 1 distinct value (" + markers[0].value[:8] + ")" in model.outcome_lines(run)
+    assert "stable_id = ctx.uuid4(): 1 distinct value (" + seeded[:8] + ")" in model.outcome_lines(run)
 
 
 def test_an_inline_effect_gets_its_own_frame_on_the_line_that_did_it():

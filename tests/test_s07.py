@@ -41,10 +41,11 @@ def test_the_curriculum_outcomes():
     assert "card network: 2 requests reached it, 2 charged, 0 answered from its key table (no key sent)" in lines
     assert model.outcome_lines(model.simulate("worker_dies_after_effect", "none"))[0] == "statement: $84.00 (2 charges)"
     assert model.outcome_lines(model.simulate("response_lost", "random"))[0] == "statement: $84.00 (2 charges)"
-    lines = model.outcome_lines(model.simulate("response_lost", "stable"))
+    run = model.simulate("response_lost", "stable")
+    lines = model.outcome_lines(run)
     assert lines[0] == "statement: $42.00 (1 charge)"
     assert ("card network: 2 requests reached it, 1 charged, 1 answered from its key table "
-            "(key order-1001/ChargeCard on every attempt)") in lines
+            f"(key {run.history[0].run_id[:8]}\u2026/1 on every attempt, the run id and the activity id)") in lines
     assert "worker, ChargeCard attempt 2: returned 'char_1'" in lines   # the first charge's id, from the table
 
 
@@ -77,7 +78,8 @@ def test_the_worker_sees_the_same_for_a_lost_request_and_a_lost_response(key):
 
 
 def test_keys_stable_per_attempt_or_not_at_all():
-    assert list(model.simulate("response_lost", "stable").world._keys) == ["order-1001/ChargeCard"]
+    run = model.simulate("response_lost", "stable")   # the workflow run id and ChargeCard's activity id
+    assert list(run.world._keys) == [f"{run.history[0].run_id}/1"]
     fresh = model.simulate("response_lost", "random").world._keys
     assert len(fresh) == 2 and all(len(k) == 36 for k in fresh)
     assert len(model.simulate("duplicate", "random").world._keys) == 1   # the copy: same request, same key

@@ -5,7 +5,8 @@ line one and answers each step from the history, until the history runs out and 
 That only works if the code decides the same things on every run. Here the order ships express when
 it is handled before noon: read from the machine's clock (`wall_clock`), a crash at 11:59:57 and a
 replay at 12:00:07 make the code ask for a different step than the one on record, and the engine
-stops with a non-determinism error; read through `ctx.now()` (a recorded marker), it replays cleanly.
+stops with a non-determinism error; read through `ctx.now()` (the time of the current workflow task,
+which its WorkflowTaskStarted event records), it replays cleanly.
 
 The clock starts at 11:59:50 so that the first pass is in the morning and every recovery is in the
 afternoon. The scoreboard runs the engine once per crash point and strategy; nothing is tabulated.
@@ -15,6 +16,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from functools import lru_cache
 
+from .. import events as ev
 from .. import orders
 from ..faults import FaultPlan
 from ..sim import Sim
@@ -57,7 +59,7 @@ def fulfill_wall_clock(ctx, order_id, cents):
 def fulfill_ctx_now(ctx, order_id, cents):
     charge = yield ctx.activity(orders.charge_card, order_id, cents)
     hold = yield ctx.activity(orders.reserve_inventory, order_id)
-    now = yield ctx.now()                      # recorded once; a replay gets the same instant
+    now = ctx.now()                            # this workflow task's time: the same on replay
     express = now.hour < 12
     if express:
         tracking = yield ctx.activity(ship_express, order_id)
@@ -89,6 +91,16 @@ def simulate(strategy: str = "durable", crash_after: str = "ShipExpress", code: 
     sim = Sim(seed=seed, faults=FaultPlan.crash_after(crash_after), epoch=EPOCH)
     return run_workflow(strategy, CODE[code], ACTIVITIES, [orders.ORDER_ID, orders.CENTS], wid=WID, sim=sim,
                         scene="03", controls=controls)
+
+
+def clock_read(history: list) -> ev.WorkflowTaskStarted | None:
+    """The workflow task in which the code read the clock and chose its shipping step (the task
+    whose completion scheduled it): its start is what `ctx.now()` returned, then and on every replay."""
+    ship = next((e for e in history if isinstance(e, ev.ActivityTaskScheduled) and e.activity_type.startswith("Ship")),
+                None)
+    done = ship and next((e for e in reversed(history[:ship.event_id - 1]) if isinstance(e, ev.WorkflowTaskCompleted)),
+                         None)
+    return history[done.started_event_id - 1] if done else None
 
 
 def steps(run) -> tuple[int, int]:

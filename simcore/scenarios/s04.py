@@ -3,7 +3,8 @@
 Replay runs the workflow code again from line one. Whatever that code does directly to the world
 (an "order received" email, a charge) is done again on every replay; the same effect moved into an
 activity is recorded once and handed back from history. The same goes for ids: `uuid4()` called in
-workflow code is a new value on every run of the code, `yield ctx.uuid4()` is recorded and replays.
+workflow code is a new value on every run of the code; `ctx.uuid4()` draws from the run's seed (its
+run id, on record in WorkflowExecutionStarted), so every replay draws the same one.
 
 The two workflows below differ only in that. Crashes land right after ReserveInventory's result
 reaches the code; the crash count includes replays, so N crashes mean N + 1 runs of the code.
@@ -41,7 +42,7 @@ def send_received_email(act, order_id):
 @workflow
 def fulfill_order_inline(ctx, order_id, cents):
     fresh_id = uuid4()                  # a new value every time this code runs
-    stable_id = yield ctx.uuid4()       # recorded once, the same on every replay
+    stable_id = ctx.uuid4()             # from the run's seed: the same on every replay
     current_world().email(order_id, "Received")          # the mail server, from workflow code
     charge_id = current_world().charge(order_id, cents)  # the card network, from workflow code
     yield ctx.activity(reserve_inventory, order_id)
@@ -53,7 +54,7 @@ def fulfill_order_inline(ctx, order_id, cents):
 @workflow
 def fulfill_order_activities(ctx, order_id, cents):
     fresh_id = uuid4()                  # a new value every time this code runs
-    stable_id = yield ctx.uuid4()       # recorded once, the same on every replay
+    stable_id = ctx.uuid4()             # from the run's seed: the same on every replay
     yield ctx.activity(send_received_email, order_id)
     charge_id = yield ctx.activity(charge_card, order_id, cents)
     yield ctx.activity(reserve_inventory, order_id)
@@ -113,5 +114,5 @@ def outcome_lines(run) -> list[str]:
             f"workflow code ran from line one {len(runs)} time{'s' * (len(runs) != 1)} "
             f"({crashes} crash{'es' * (crashes != 1)}, {len(runs) - 1} replay{'s' * (len(runs) != 2)})",
             ids_line("fresh_id", "uuid4()", runs),
-            ids_line("stable_id", "yield ctx.uuid4()", runs),
+            ids_line("stable_id", "ctx.uuid4()", runs),
             f"outcome: {run.outcome}"]

@@ -8,7 +8,8 @@ the first result back, and no second charge).
 
 The worker registers one of three ChargeCard bodies (the `key` control), as a Temporal worker
 registers an implementation for an activity type: no key, a new random key per attempt, or the
-stable `order-1001/ChargeCard`. Everything shown is read from the run: the network's messages
+stable `act.idempotency_key`: the workflow run id and the activity id (`<run id>/1`), the same on every
+attempt of this one call. Everything shown is read from the run: the network's messages
 (`sim.messages`), the world's log, the history and the frames.
 """
 from __future__ import annotations
@@ -48,7 +49,7 @@ CONTROLS = (
 def random_key(act) -> str:
     """What `str(uuid.uuid4())` at the top of an attempt gives: new on every attempt. Seeded by the
     attempt, so a run repeats exactly and a request the network duplicates carries its original's
-    key (the network copies the bytes, key and all)."""
+    key (a retrying layer resends the same bytes, key and all)."""
     rng = random.Random(f"{act.workflow_id}/{act.activity_id}/attempt {act.attempt}")
     return str(uuid.UUID(int=rng.getrandbits(128), version=4))
 
@@ -66,7 +67,7 @@ def charge_with_random_key(act, order_id, cents):
 
 @activity("ChargeCard", seconds=SECONDS)
 def charge_with_stable_key(act, order_id, cents):
-    key = act.idempotency_key          # "order-1001/ChargeCard" on every attempt
+    key = act.idempotency_key          # "<run id>/1": this call's, on every attempt
     return act.world.charge(order_id, cents, key=key)
 
 
@@ -91,7 +92,8 @@ def simulate(fault: str = "response_lost", key: str = "none", seed: int = 0) -> 
     def message(src, dst, text, lost=False):   # a frame for each request the worker sends
         said(src, dst, text, lost)
         if src == CALLER and text.startswith("ChargeCard"):
-            sim.trace.frame(f"{src} sends ChargeCard attempt {attempt_of(text)} ({key_text(key, attempt_of(text))})")
+            n = attempt_of(text)
+            sim.trace.frame(f"{src} sends ChargeCard attempt {n} ({key_text(key, n, sim.history.read(WID)[0].run_id)})")
     sim.message = message
     engine = Engine(sim, [fulfill_order], (CHARGE_CARD[key], reserve_inventory, ship_package, send_confirmation_email))
     sim.trace.frame(f"ORDER #{orders.ORDER_ID} arrives; ChargeCard gives up on an attempt after {START_TO_CLOSE} s")
@@ -108,15 +110,17 @@ def attempt_of(text: str) -> int:
     return int(re.search(r"#(\d+)", text).group(1))
 
 
-def key_for(key: str, attempt: int) -> str | None:
+def key_for(key: str, attempt: int, run_id: str) -> str | None:
     """The key that attempt `attempt` sends: what the registered ChargeCard body computes."""
-    act = ActivityContext(None, WID, "1", "ChargeCard", attempt)   # ChargeCard is the first activity: id "1"
+    act = ActivityContext(None, WID, "1", "ChargeCard", attempt, run_id)   # the first activity: id "1"
     return None if key == "none" else random_key(act) if key == "random" else act.idempotency_key
 
 
-def key_text(key: str, attempt: int) -> str:
-    k = key_for(key, attempt)
-    return "no key" if k is None else f"key {k[:8]}\u2026" if key == "random" else f"key {k}"
+def key_text(key: str, attempt: int, run_id: str) -> str:
+    """A key as a line can show it: the random one's first digits; the stable one's run id, shortened,
+    and its activity id (`85ceee91…/1`)."""
+    k = key_for(key, attempt, run_id)
+    return "no key" if k is None else f"key {k[:8]}\u2026" + (k[k.rindex("/"):] if key == "stable" else "")
 
 
 # -- what each side saw ------------------------------------------------------------------------------
@@ -135,7 +139,7 @@ def attempts(run) -> list[dict]:
             out.append(dict(n=n, t=m.t, lost=m.lost, kind=kind, acted=acted, reply=reply,
                             arrives=acted + SECONDS / 2 + (fault.seconds if kind == "delay" else 0),
                             received=0 if m.lost else 2 if kind == "duplicate" else 1,
-                            key=key_for(run.controls["key"], n),
+                            key=key_for(run.controls["key"], n, run.history[0].run_id),
                             charges=[e for e in run.world.log if e.kind == "ChargeCard" and abs(e.t - acted) < 1e-9]))
     return out
 
@@ -203,7 +207,8 @@ def outcome_lines(run) -> list[str]:
     key, tries = run.controls["key"], attempts(run)
     reached = sum(a["received"] for a in tries)
     charged = sum(len(a["charges"]) for a in tries)
-    sent = ("no key sent" if key == "none" else f"key {tries[0]['key']} on every attempt" if key == "stable"
+    sent = ("no key sent" if key == "none" else f"{key_text(key, 1, run.history[0].run_id)} on every attempt, "
+            "the run id and the activity id" if key == "stable"
             else "a new key each attempt: " + ", ".join(a["key"][:8] for a in tries))
     started, completed = recorded(run)
     lines = [statement_line(run)]
