@@ -1,10 +1,13 @@
-"""Replay a Temporal history JSON against a port of ORDER #1001 with Temporal's own Replayer.
+"""Replay a Temporal history JSON against a Temporal port of a course workflow, with Temporal's own
+Replayer: the CI replay test, run by the real SDK.
 
-    python -m bridge.replay HISTORY.json [original|swapped|inserted]
+    python -m bridge.replay HISTORY.json [original|swapped|inserted|clock]
 
-Prints one JSON object as its last line: {"ok": true} or {"ok": false, "error": ..., "message": ...}
-(Temporal's core may log warnings to stdout before it). Run it in a
-subprocess with a timeout: a malformed history can make the SDK's native core hang.
+Prints one JSON object as its last line, {"ok": true} or {"ok": false, "error": ..., "message": ...}
+(Temporal's core may log warnings to stdout before it), and exits 0 when the history replays, 1 when
+the SDK refuses it (non-determinism, a history it cannot read), 2 for bad arguments or a file that
+is missing or not JSON. Run it in a subprocess with a timeout: a malformed history can make the
+SDK's native core hang.
 """
 import asyncio
 import json
@@ -14,23 +17,39 @@ import sys
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
+from .clock_workflow import FulfillOrderByClock
 from .order_workflow import VARIANTS
 
+PORTS = {**VARIANTS, "clock": FulfillOrderByClock}
+USAGE = "usage: python -m bridge.replay HISTORY.json [" + "|".join(PORTS) + "]"
 
-async def check(path: str, variant: str) -> dict:
-    with open(path) as f:
-        history = WorkflowHistory.from_json("order-1001", json.load(f))
+
+async def check(doc: dict, port: str) -> dict:
     try:
-        await Replayer(workflows=[VARIANTS[variant]]).replay_workflow(history)
+        history = WorkflowHistory.from_json("order-1001", doc)
+        await Replayer(workflows=[PORTS[port]]).replay_workflow(history)
     except Exception as e:   # the SDK's own verdict, reported as data
         return {"ok": False, "error": type(e).__name__, "message": str(e)}
     return {"ok": True}
 
 
+def main(argv: list[str]) -> int:
+    if len(argv) not in (1, 2) or (len(argv) == 2 and argv[1] not in PORTS):
+        print(USAGE, file=sys.stderr)
+        return 2
+    try:
+        with open(argv[0], encoding="utf-8") as f:
+            doc = json.load(f)
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        print(f"{argv[0]}: cannot read a Temporal history JSON: {getattr(e, 'strerror', None) or e}", file=sys.stderr)
+        return 2
+    verdict = asyncio.run(check(doc, argv[1] if len(argv) == 2 else "original"))
+    print(json.dumps(verdict), flush=True)
+    return 0 if verdict["ok"] else 1
+
+
 if __name__ == "__main__":
-    if len(sys.argv) not in (2, 3) or (len(sys.argv) == 3 and sys.argv[2] not in VARIANTS):
-        print(__doc__.strip().splitlines()[2].strip(), file=sys.stderr)
-        raise SystemExit(2)
-    print(json.dumps(asyncio.run(check(sys.argv[1], sys.argv[2] if len(sys.argv) == 3 else "original"))),
-          flush=True)
-    os._exit(0)   # skip interpreter teardown: the SDK's native runtime sometimes crashes there (SIGSEGV)
+    code = main(sys.argv[1:])
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)   # skip interpreter teardown: the SDK's native runtime sometimes crashes there (SIGSEGV)
