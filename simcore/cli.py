@@ -6,15 +6,17 @@ a real process in a home directory, and read or verify a home's history.
     python -m simcore run 01 --set strategy=cron --set crash_after=ChargeCard [--seed N] [--json]
     python -m simcore order run --home DIR [--order 1001] [--pace-ms N] [--wait SECONDS]
     python -m simcore order status --home DIR [--order 1001] [--json]
-    python -m simcore history show --home DIR [--order 1001]
-    python -m simcore history check --home DIR
-    python -m simcore history export --format temporal --home DIR [--order 1001] [--out FILE]
+    python -m simcore history show --home DIR [--order 1001 | --id WORKFLOW_ID]
+    python -m simcore history check --home DIR [--id WORKFLOW_ID] [--workflow MODULE:NAME ...]
+    python -m simcore history export --format temporal --home DIR [--order 1001 | --id WORKFLOW_ID] [--out FILE]
     python -m simcore history import FILE        (a Temporal history JSON, shown as the course shows one)
+    python -m simcore history replay FILE... [--workflow MODULE:NAME ...]   (the replay test of CI)
     python -m simcore run 01 --set strategy=durable --export-history FILE
 
 Bad input exits with status 2 and a message naming the valid choices; never a traceback. A home, history
 or world that cannot be used also exits 2, naming the file and the problem. `history check` exits 1
-when it finds problems; `order run` exits 3 when another process owns the order.
+when it finds problems, `history replay` when a history does not replay against the code; `order run`
+exits 3 when another process owns the order.
 """
 from __future__ import annotations
 
@@ -24,7 +26,8 @@ import re
 import sqlite3
 import sys
 
-from . import scenarios, temporal
+from . import registry, scenarios, temporal
+from . import events as ev
 from .events import HistoryError
 
 
@@ -48,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     except Busy as e:
         print(f"busy: {e}", file=sys.stderr)
         return 3
-    except (scenarios.ControlError, HistoryError, HomeError) as e:
+    except (scenarios.ControlError, registry.RegistryError, HistoryError, HomeError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -117,14 +120,24 @@ def _home_commands(sub) -> None:
                        ("export", "write an order's history as Temporal history JSON")):
         a = actions.add_parser(name, help=text)
         a.add_argument("--home", required=True, metavar="DIR")
-        a.add_argument("--order", type=_order_id, default="1001" if name == "export" else None,
-                       help="only this order" + (" (default 1001)" if name == "export" else " (default: all)"))
+        which = a.add_mutually_exclusive_group()
+        which.add_argument("--order", type=_order_id, default="1001" if name == "export" else None,
+                           help="only this order" + (" (default 1001)" if name == "export" else " (default: all)"))
+        which.add_argument("--id", metavar="WORKFLOW_ID", help="only this workflow id (any workflow)")
+        if name == "check":
+            a.add_argument("--workflow", action="append", metavar="MODULE:NAME",
+                           help="replay against this @workflow (repeatable; default: the course's)")
         if name == "export":
             a.add_argument("--format", choices=["temporal"], default="temporal",
                            help="temporal: what `temporal workflow show --output json` prints")
             a.add_argument("--out", metavar="FILE", help="write here instead of standard output")
     a = actions.add_parser("import", help="show a Temporal history JSON the way the course's history panel does")
     a.add_argument("file")
+    a = actions.add_parser("replay", help="replay saved histories against workflow code; fail on non-determinism")
+    a.add_argument("files", nargs="+", metavar="FILE", help="a history JSON: the course's (history show's "
+                   "events) or Temporal's")
+    a.add_argument("--workflow", action="append", metavar="MODULE:NAME",
+                   help="the @workflow to replay against (repeatable; default: the course's)")
 
 
 def _order_id(text: str) -> str:
@@ -166,10 +179,13 @@ def _history(args) -> int:
     from . import check, home
     if args.action == "import":
         return _import(args.file)
+    if args.action == "replay":
+        return _replay(args.files, registry.workflows(args.workflow))
     d = home.locate(args.home)
     path = d / home.HISTORY
+    chosen = args.id or (f"order-{args.order}" if args.order else None)
     if args.action == "export":
-        wid = f"order-{args.order}"
+        wid = chosen
         rows = check.read_rows(path).get((wid, "1"))
         if not rows:
             raise home.HomeError(f"{path}: no history for {wid}")
@@ -180,8 +196,8 @@ def _history(args) -> int:
         _write_json(temporal.export(events, epoch=home.UNIX_EPOCH), args.out)   # a real process's times
         return 0
     if args.action == "check":
-        wid = f"order-{args.order}" if args.order else None
-        report = check.check_file(path, home.WORKFLOWS, wid)
+        wid = chosen
+        report = check.check_file(path, registry.workflows(args.workflow), wid)
         if wid and report.ok and wid not in report.workflows:
             raise home.HomeError(f"{path}: no history for {wid}")
         for p in report.problems:
@@ -194,10 +210,10 @@ def _history(args) -> int:
         runs = check.read_rows(path)
     except sqlite3.DatabaseError as e:
         raise home.HomeError(f"{path}: cannot read as a history file ({e})") from None
-    if args.order:
-        runs = {k: v for k, v in runs.items() if k[0] == f"order-{args.order}"}
+    if chosen:
+        runs = {k: v for k, v in runs.items() if k[0] == chosen}
         if not runs:
-            raise home.HomeError(f"{path}: no history for order-{args.order}")
+            raise home.HomeError(f"{path}: no history for {chosen}")
     bad = 0
     for (wid, run), rows in runs.items():
         where = f"{path} workflow {wid!r}"
@@ -229,6 +245,41 @@ def _import(file: str) -> int:
     for e in imported.events:
         print(f"  {e.event_id:>3}  +{e.time:8.3f}s  {e.summary()}")
     return 0
+
+
+def _replay(files: list[str], code: dict) -> int:
+    """Replay each saved history against the code: the test that catches a non-deterministic change
+    before it is deployed. Exit 1 if any history does not replay."""
+    from .history import load
+    from .replay import replay
+    from .world import World, entered
+    failed = 0
+    for file in files:
+        try:
+            with open(file, "rb") as f:
+                data = f.read()
+        except OSError as e:
+            raise HistoryError(f"{file}: cannot read ({e.strerror})") from None
+        try:
+            doc = json.loads(data)
+        except (UnicodeDecodeError, ValueError) as e:
+            raise HistoryError(f"{file}: not a history JSON ({e})") from None
+        events = temporal.load(doc, file).events if isinstance(doc, dict) else load(json.dumps(doc), file)
+        odd = next((e for e in events if isinstance(e, temporal.TemporalEvent)), None)
+        if odd:
+            raise HistoryError(f"{file}: event {odd.event_id} is a {odd.type}, which the course does not model; "
+                               "replay it with Temporal's own Replayer (python -m bridge.replay)")
+        if not events or not isinstance(events[0], ev.WorkflowExecutionStarted):
+            raise HistoryError(f"{file}: a history must begin with WorkflowExecutionStarted")
+        kind = events[0].workflow_type
+        if kind not in code:
+            raise registry.RegistryError(f"{file}: its workflow type is {kind!r}, and no code for it was given "
+                                         f"(have: {', '.join(code)}); name it with --workflow MODULE:NAME")
+        with entered(World()):   # code that reads the machine's clock reads this machine's, as in CI
+            result = replay(code[kind], events)
+        print(f"{file}: {result}" if result.ok else f"{file}: FAILED: {result.error}")
+        failed += not result.ok
+    return 1 if failed else 0
 
 
 def _write_json(doc: dict, out: str | None) -> None:

@@ -90,3 +90,34 @@ def test_export_from_a_home(tmp_path, capsys):
     doc = json.loads(capsys.readouterr().out)
     assert doc["events"][-1]["eventType"] == "EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED"
     assert doc["events"][0]["eventTime"][:4] == str(datetime.now(timezone.utc).year)   # a real process's clock
+
+
+def test_history_replay_is_the_ci_replay_test(capsys, tmp_path):
+    """Saved histories (the course's JSON or a Temporal server's) against code: 0 when all replay, 1 naming
+    the file, the event and the difference when one does not, 2 when the code cannot be found."""
+    fixtures = ROOT / "tests" / "fixtures"
+    good = [str(fixtures / "order-1001.json"), str(fixtures / "temporal-server" / "clean.json")]
+    assert main(["history", "replay", *good]) == 0
+    assert capsys.readouterr().out.count("ok (completed)") == 2
+    old = str(fixtures / "s03-ctx-now.json")   # written by scene 03's code, which ships express or standard
+    assert main(["history", "replay", old, "--workflow", "simcore.orders:fulfill_order"]) == 1
+    assert (f"{old}: FAILED: non-determinism in order-1001 at event 17: history recorded "
+            "[ActivityTaskScheduled ShipExpress] but the code produced [ScheduleActivity ShipPackage]") in \
+        capsys.readouterr().out
+    assert main(["history", "replay", old, "--workflow", "simcore.scenarios.s03:fulfill_ctx_now"]) == 0
+    for spec, says in (("nope", "--workflow takes MODULE:NAME"), ("simcore.orders:STEPS", "not a @workflow"),
+                       ("no.such.module:x", "cannot import 'no.such.module'")):
+        assert main(["history", "replay", old, "--workflow", spec]) == 2 and says in capsys.readouterr().err
+
+
+def test_history_commands_take_any_workflow_id(tmp_path, capsys):
+    home = tmp_path / "home"
+    assert main(["order", "run", "--home", str(home), "--order", "7"]) == 0
+    capsys.readouterr()
+    assert main(["history", "check", "--home", str(home), "--id", "order-7"]) == 0
+    assert capsys.readouterr().out.strip().endswith("order-7 (29 events): ok")
+    assert main(["history", "export", "--home", str(home), "--id", "order-7"]) == 0
+    assert json.loads(capsys.readouterr().out)["events"][0]["workflowExecutionStartedEventAttributes"][
+        "workflowId"] == "order-7"
+    assert main(["history", "show", "--home", str(home), "--id", "nobody"]) == 2
+    assert "no history for nobody" in capsys.readouterr().err
