@@ -200,13 +200,14 @@ class Engine:
         del self.leases[task.key]
         return True
 
-    def _attempt_failed(self, task: Task, error_type: str, message: str) -> None:
+    def _attempt_failed(self, task: Task, error_type: str, message: str, retryable: bool = True) -> None:
         """One attempt failed (an error, a timeout): retry it later, or record the failure for good."""
         self.leases.pop(task.key, None)
         opts = task.options
         wait = opts.retry.interval(task.attempt, self.rng)
         deadline = opts.schedule_to_close and self.first_scheduled[task.key] + opts.schedule_to_close
-        retry, out_of_time = opts.retry.retries(task.attempt, error_type), deadline and self.env.now + wait >= deadline
+        retry = retryable and opts.retry.retries(task.attempt, error_type)
+        out_of_time = deadline and self.env.now + wait >= deadline
         if retry and not out_of_time:
             self.last_failure[task.key] = {"error_type": error_type, "message": message}   # for the next attempt's record
             self.incident("retry", f"{task} failed ({error_type}); retry in {wait:g}s")
@@ -380,7 +381,7 @@ class Engine:
         if outcome.ok:
             self._finish(task, outcome)
         elif self.leases.get(task.key) == task.token:
-            self._attempt_failed(task, outcome.error_type, outcome.message)
+            self._attempt_failed(task, outcome.error_type, outcome.message, outcome.retryable)
         else:
             self._settle(task)   # counts the stale report
 

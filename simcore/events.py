@@ -150,7 +150,8 @@ class ActivityTaskStarted(Event):
     last_failure: dict | None = None   # {"error_type": ..., "message": ...} of the attempt before
 
     def summary(self):
-        return f"ActivityTaskStarted #{self.scheduled_event_id} attempt {self.attempt}"
+        after = f" (after {self.last_failure['error_type']})" if self.last_failure else ""
+        return f"ActivityTaskStarted #{self.scheduled_event_id} attempt {self.attempt}{after}"
 
 
 @dataclass(frozen=True, repr=False)

@@ -6,6 +6,7 @@ strategies differ only in where they keep progress, which is the whole lesson.
 """
 from __future__ import annotations
 
+import json
 import random
 import uuid
 from dataclasses import dataclass, field
@@ -79,6 +80,7 @@ class Outcome:
     value: object = None          # the result when ok
     error_type: str = ""
     message: str = ""
+    retryable: bool = True        # False: another attempt would fail the same way (not JSON, a misused key)
 
 
 NO_RESPONSE = None   # what a caller gets when the request or the response was lost
@@ -105,10 +107,12 @@ def perform(sim: Sim, activity: ActivityDef, workflow_id: str, scheduled: ev.Act
         sim.faults.reached("before_effect", activity.name)
         act = ActivityContext(sim.world, workflow_id, scheduled.activity_id, scheduled.activity_type, attempt,
                               run_id)
-        for _ in range(2 if kind == "duplicate" else 1):   # a duplicated request is acted on twice
-            outcome = _call(activity, act, scheduled, fault)
+        outcome = _call(activity, act, scheduled, fault)
         sim.message("world", caller, f"{name} " + (f"-> {outcome.value}" if outcome.ok else outcome.error_type),
                     lost=kind == "response_lost")
+        if kind == "duplicate":   # a retrying layer below resent it: the world acts on both, the caller hears one
+            copy = _call(activity, act, scheduled, fault)
+            sim.message("world", "network", f"{name} copy " + (f"-> {copy.value}" if copy.ok else copy.error_type))
     yield from _work(sim, activity.seconds / 2 + (fault.seconds if kind == "delay" else 0), heartbeat)
     if kind in ("request_lost", "response_lost"):
         sim.trace.note(f"{name}: no response (the caller cannot tell whether it ran)")
@@ -122,9 +126,16 @@ def _call(activity, act, scheduled, fault) -> Outcome:
     if fault and fault.kind == "fail":
         return Outcome(False, error_type=fault.error_type, message=f"{activity.name} attempt {act.attempt}")
     try:
-        return Outcome(True, activity.fn(act, *scheduled.input))
+        value = activity.fn(act, *scheduled.input)
     except Exception as e:   # an application error: recorded, and the workflow decides
-        return Outcome(False, error_type=type(e).__name__, message=str(e))
+        return Outcome(False, error_type=type(e).__name__, message=str(e),
+                       retryable=not getattr(e, "non_retryable", False))
+    try:   # the code gets the result as the history keeps it, live as on replay (Temporal's SDKs do the same)
+        return Outcome(True, json.loads(json.dumps(value)))
+    except (TypeError, ValueError):
+        return Outcome(False, error_type="ResultNotJSON", retryable=False, message=(
+            f"{activity.name} returned {type(value).__name__} {str(value)[:40]!r}: an activity's result is "
+            "recorded in the history as JSON; return a dict, list, str, number, bool or None"))
 
 
 def _work(sim: Sim, seconds: float, heartbeat):

@@ -1,5 +1,5 @@
-"""The ways to run ORDER #1001 that the course compares. Same workflow code, same activities, same
-world; what differs is where progress lives and what happens after a crash.
+"""The ways to run a workflow (ORDER #1001, in the course) that the course compares. Same workflow
+code, same activities, same world; what differs is where progress lives and what happens after a crash.
 
 - plain:      progress in local variables; a crash loses it, nobody runs the order again.
 - cron:       plain, plus a job that re-runs unfinished orders every minute, from line one.
@@ -46,7 +46,7 @@ def cron(sim: Sim, workflow, activities, wid: str, args):
         if wid in sim.done:
             return
         yield sim.env.timeout(CRON_EVERY - sim.env.now % CRON_EVERY)
-        sim.trace.frame(f"cron: order {args[0]} is not marked done; run it again from line one")
+        sim.trace.frame(f"cron: {wid} is not marked done; run it again from line one")
         yield sim.env.process(plain(sim, workflow, activities, wid, args))
 
 
@@ -107,7 +107,7 @@ def run_workflow(strategy: str, workflow, activities, args, *, wid: str, sim: Si
         raise ValueError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
     table = {a.name: a for a in activities}
     sim.watch = wid if strategy in ("checkpoint", "durable") else None
-    sim.trace.frame(f"ORDER #{args[0]} arrives ({strategy})")
+    sim.trace.frame(f"{wid} starts ({strategy})")
     runner = {"plain": plain, "cron": cron, "checkpoint": checkpoint, "durable": durable}[strategy]
     proc = sim.env.process(runner(sim, workflow, table, wid, args, **options))
     sim.run(until=horizon)

@@ -1,9 +1,14 @@
 """The world outside the engine: the card network, the warehouse, the carrier and the mail.
 
 Everything here is a real effect: it happens once per call, whatever the engine believes. Each
-effect is appended to `world.log`, the ground truth the $ meter and the outcome counts read. The
-card network honours idempotency keys: a key it has seen returns the first result and charges
-nothing, as Stripe and Adyen do.
+effect is appended to `world.log`, the ground truth the $ meter and the outcome counts read. Every
+service honours idempotency keys as Stripe does: a key it has seen returns the first result and acts
+nothing again; the same key with other parameters is refused (Stripe's idempotency_error: the key
+was meant for another request); the same key while its first request is still being processed is
+refused too (Stripe's 409 idempotency_key_in_use: retry later, and get the first result).
+
+`effect()` is the one door: the card network, the warehouse, the carrier and the mail are thin
+names over it, and a learner's own services (hotels, flights, cars) use it the same way.
 """
 from __future__ import annotations
 
@@ -33,10 +38,22 @@ class Effect:
         return f"{self.t:6.1f}s {self.kind}{money} order {self.order} {self.ref}".rstrip()
 
 
+class IdempotencyKeyMismatch(Exception):
+    """A key seen before, with other parameters: the caller reused a key meant for another request.
+    Another attempt would be refused the same way, so the engine does not retry it."""
+    non_retryable = True
+
+
+class IdempotencyKeyInUse(Exception):
+    """A key whose first request is still being processed: try again later."""
+
+
 class World:
     def __init__(self, clock: Callable[[], float] = lambda: 0.0, on_effect=None, stock: int = 10,
-                 wall: Callable[[], datetime] = datetime.now, rng: random.Random | None = None):
+                 wall: Callable[[], datetime] = datetime.now, rng: random.Random | None = None,
+                 processing: float = 0.0):
         self.clock = clock   # simulated seconds, stamped on effects
+        self.processing = processing   # seconds a service takes to finish a request, key and all
         self.wall = wall     # the same instant as a date
         self.rng = rng or random.Random(0)
         self.on_effect = on_effect or (lambda kind: None)   # the fault injector listens here
@@ -44,27 +61,28 @@ class World:
         self.stock = {"mug": stock}
         self.holds: Counter = Counter()   # units held for orders, by sku
         self._keys: dict[str, str] = {}   # idempotency key -> first result
+        self._asked: dict[str, tuple] = {}   # idempotency key -> (parameters, done at) of its first request
         self.downstream: dict[str, Downstream] = {}   # services that can be overloaded, by step name
 
     # -- the card network ---------------------------------------------------------------------
     def charge(self, order: str, cents: int, key: str | None = None) -> str:
-        return self._effect("ChargeCard", order, key, cents=cents)
+        return self.effect("ChargeCard", order, key, cents=cents)
 
     def refund(self, order: str, cents: int, key: str | None = None) -> str:
-        return self._effect("RefundCard", order, key, cents=-cents)
+        return self.effect("RefundCard", order, key, cents=-cents)
 
     # -- the warehouse, the carrier, the mail ---------------------------------------------------
     def reserve(self, order: str, sku: str = "mug", key: str | None = None) -> str:
-        return self._effect("ReserveInventory", order, key, stock=(sku, -1))
+        return self.effect("ReserveInventory", order, key, stock=(sku, -1))
 
     def release(self, order: str, sku: str = "mug", key: str | None = None) -> str:
-        return self._effect("ReleaseInventory", order, key, stock=(sku, +1))
+        return self.effect("ReleaseInventory", order, key, stock=(sku, +1))
 
     def ship(self, order: str, service: str = "standard", key: str | None = None) -> str:
-        return self._effect("ShipPackage", order, key, note=service)
+        return self.effect("ShipPackage", order, key, note=service)
 
     def email(self, order: str, kind: str = "Confirmation", key: str | None = None) -> str:
-        return self._effect(f"Send{kind}Email", order, key)
+        return self.effect(f"Send{kind}Email", order, key)
 
     # -- what happened -------------------------------------------------------------------------
     def effects(self, upto: int | None = None) -> Counter:
@@ -82,11 +100,18 @@ class World:
         return sum(e.cents for e in self.statement(upto))
 
     # -- mechanics -----------------------------------------------------------------------------
-    def _effect(self, kind: str, order: str, key: str | None, cents: int = 0, stock=None, note: str = "") -> str:
+    def effect(self, kind: str, order: str, key: str | None = None, cents: int = 0, stock=None,
+               note: str = "") -> str:
+        """Do one thing in the world, and say what was done (a reference: a charge id, a booking).
+
+        `kind` names it (ChargeCard, BookFlight, ...) and counts it in `effects()`; `order` is what it is
+        for (an order, a trip); `cents` moves money on the card statement (+ charge, - refund); `stock`
+        is (sku, change) for the warehouse; `note` is shown beside the reference (a flight's legs).
+        With a `key`, a repeat of the same request acts nothing again and returns the first result."""
         if kind in self.downstream:
             self.downstream[kind].call()    # may refuse: overloaded, or down
-        if key is not None and key in self._keys:
-            return self._keys[key]          # seen this key: the first result, no second effect
+        if key is not None and key in self._asked:
+            return self._repeat(key, (kind, order, cents, note))   # the first result, no second effect
         if stock:
             sku, delta = stock
             self.stock[sku] += delta
@@ -95,8 +120,23 @@ class World:
         self.log.append(Effect(self.clock(), kind, order, cents, ref))
         if key is not None:
             self._keys[key] = ref
+            self._asked[key] = ((kind, order, cents, note), self.clock() + self.processing)
         self.on_effect(kind)   # it has happened; a crash from here on cannot undo it
         return ref
+
+    def _repeat(self, key: str, asked: tuple) -> str:
+        first, done_at = self._asked[key]
+        if asked != first:
+            raise IdempotencyKeyMismatch(f"key {key!r} was first used for {_request(first)}, now for "
+                                         f"{_request(asked)}: one key, one request")
+        if self.clock() < done_at:
+            raise IdempotencyKeyInUse(f"key {key!r}: its first request is still being processed; retry later")
+        return self._keys[key]
+
+
+def _request(asked: tuple) -> str:
+    kind, order, cents, note = asked
+    return f"{kind} {order}" + (f" {cents / 100:.2f}" if cents else "") + (f" {note}" if note else "")
 
 
 class ServiceUnavailable(Exception):
