@@ -167,3 +167,14 @@ def test_command_line(capsys):
     assert main(["run", "07", "--set", "fault=worker_dies_after_effect", "--set", "key=stable", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["statement_cents"] == 4200 and out["charges"] == 1 and out["crashes"] == 1
+
+
+def test_a_copy_that_arrives_while_the_first_is_in_flight_is_refused_with_409():
+    """Stripe answers a same-key request that arrives while the first is still processed with 409, not
+    the first result: the copy charges nothing, and the worker hears the original's answer."""
+    for key in ("random", "stable"):   # a copy carries its original's key, random or not
+        run = model.simulate("duplicate", key)
+        copy = model.attempts(run)[0]["copy"]
+        assert "IdempotencyKeyInUse" in copy.text and run.world.statement_cents() == 4200
+        assert "1 refused with 409 (same key, first request still in flight)" in model.outcome_lines(run)[2]
+    assert model.simulate("duplicate", "none").world.statement_cents() == 8400

@@ -31,6 +31,7 @@ from .lines import effects_line, statement_line
 NUMBER = 7
 TITLE = "Idempotency keys: the last hole in the double-charge"
 WID, CALLER, SECONDS, START_TO_CLOSE, DELAY = f"order-{orders.ORDER_ID}", "worker-1", 2.0, 5, 10.0
+PROCESSING = 0.5   # seconds the card network takes over a charge: a same-key request meanwhile gets 409
 FAULTS = {
     "none": FaultPlan(),
     "request_lost": FaultPlan(calls=(CallFault("ChargeCard", "request_lost"),)),
@@ -87,6 +88,7 @@ def fulfill_order(ctx, order_id, cents, key):
 
 def simulate(fault: str = "response_lost", key: str = "none", seed: int = 0) -> Run:
     sim = Sim(seed=seed, faults=FAULTS[fault], watch=WID)
+    sim.world.processing = PROCESSING
     said = sim.message
 
     def message(src, dst, text, lost=False):   # a frame for each request the worker sends
@@ -136,7 +138,9 @@ def attempts(run) -> list[dict]:
             acted = m.t + SECONDS / 2   # the request's half of the attempt (simcore.sim.perform)
             reply = next((r for r in run.sim.messages
                           if r.src == "world" and r.text.startswith(f"ChargeCard #{n} ")), None)
-            out.append(dict(n=n, t=m.t, lost=m.lost, kind=kind, acted=acted, reply=reply,
+            copy = next((r for r in run.sim.messages
+                         if r.src == "world" and r.text.startswith(f"ChargeCard #{n} copy ")), None)
+            out.append(dict(n=n, t=m.t, lost=m.lost, kind=kind, acted=acted, reply=reply, copy=copy,
                             arrives=acted + SECONDS / 2 + (fault.seconds if kind == "delay" else 0),
                             received=0 if m.lost else 2 if kind == "duplicate" else 1,
                             key=key_for(run.controls["key"], n, run.history[0].run_id),
@@ -213,8 +217,11 @@ def outcome_lines(run) -> list[str]:
     started, completed = recorded(run)
     lines = [statement_line(run)]
     lines += [f"worker, ChargeCard attempt {a['n']}: {heard(run, a)}" for a in tries]
+    in_use = sum(1 for a in tries if a["copy"] and "IdempotencyKeyInUse" in a["copy"].text)
     lines += [f"card network: {reached} request{'s' * (reached != 1)} reached it, {charged} charged, "
-              f"{reached - charged} answered from its key table ({sent})",
+              f"{reached - charged - in_use} answered from its key table"
+              + (f", {in_use} refused with 409 (same key, first request still in flight)" if in_use else "")
+              + f" ({sent})",
               f"history: ActivityTaskCompleted ChargeCard -> {completed.result!r} (attempt {started.attempt}; "
               "no event for any other attempt)", effects_line(run)]
     if run.controls["fault"] in ("request_lost", "response_lost"):
