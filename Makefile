@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: lab test install browser-deps present bench notebooks clean
+.PHONY: lab test install browser-deps present present-all bench notebooks clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "durable-sim needs Python 3.11 or newer (found $$($(PYTHON) --version))"; exit 1; }
@@ -18,8 +18,12 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The project's Jupyter settings (jupyter-settings/README.md): no news prompt, no CDN, found by search path.
+SETTINGS := JUPYTER_CONFIG_PATH=$(CURDIR)/jupyter-settings JUPYTER_PATH=$(CURDIR)/jupyter-settings
+SCENE ?= 01
+
 lab: install
-	$(BIN)/jupyter lab --ServerApp.root_dir=notebooks --LabApp.default_url=/lab/tree/01-the-crash-that-charges-you-twice.ipynb $(ROOT_FLAG)
+	$(SETTINGS) $(BIN)/jupyter lab --ServerApp.root_dir=notebooks --LabApp.default_url=/lab/tree/01-the-crash-that-charges-you-twice.ipynb $(ROOT_FLAG)
 
 browser-deps: install
 	@scripts/ensure-chromium
@@ -27,8 +31,12 @@ browser-deps: install
 test: install browser-deps
 	$(BIN)/python -m pytest --nbval-lax -p no:cacheprovider
 
+# Classroom mode: one scene with Voila (`make present SCENE=05`), or every scene as a tree (`make present-all`).
 present: install
-	$(BIN)/voila notebooks/01-the-crash-that-charges-you-twice.ipynb --no-browser
+	$(SETTINGS) $(BIN)/voila $(firstword $(wildcard notebooks/$(SCENE)-*.ipynb)) --no-browser --template=course
+
+present-all: install
+	$(SETTINGS) $(BIN)/voila notebooks --no-browser --template=course
 
 # Re-execute every notebook in place, keeping widget state, so they open ready to read.
 notebooks: install

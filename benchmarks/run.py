@@ -36,9 +36,11 @@ time.perf_counter; a figure is the median over its rounds. Files go in a Tempora
 5. interaction: for each scene view (scenes.sNN.Scene, one per module in simcore.scenarios), the
    time of `set_controls` (re-simulate and draw frame 0: what a learner waits for after touching a
    control) over up to 8 combinations of its controls, in shuffled order; the bare `simulate` of the
-   same controls, to split simulation from drawing; and `goto(i)` over a sample of up to 60 frames
-   spread over those runs (what playing costs per frame). A scene whose view does not exist yet is
-   skipped with a note.
+   same controls, to split simulation from drawing; and `goto(i)` over up to 60 frames, played as the
+   player plays them (one after another, in stretches spread over those runs): what a frame costs
+   while playing, the diagram at its full size (twice the pixels it is shown at). Targets: a frame at
+   most 20 ms median and 50 ms worst; a control change to its first frame at most 150 ms worst. A
+   scene whose view does not exist yet is skipped with a note.
 """
 from __future__ import annotations
 
@@ -436,7 +438,7 @@ def bench_interaction(q, tmp):
             note = f"failed: scenes.{name} raised {type(e).__name__}: {e}"
             scenes[name] = dict(skipped=note)
             row("interaction", f"scene {name}", "", note)
-    return dict(scenes=scenes, targets={"change": "<= 150 ms (median)", "frame": "<= 20 ms (median)"})
+    return dict(scenes=scenes, targets={"change": "<= 150 ms (worst)", "frame": "<= 20 ms (median), <= 50 ms (worst)"})
 
 
 def measure_scene(q, Scene, model, name):
@@ -455,20 +457,23 @@ def measure_scene(q, Scene, model, name):
         t = perf_counter()
         view.set_controls(**controls)
         changes.append(perf_counter() - t)
-        n = len(view.run.frames)
-        for i in range(0, n, max(1, -(-n * len(combos) // q["frames"]))):   # every k-th: a sample of the run
+        n, k = len(view.run.frames), combos.index(controls)
+        stretch = max(2, q["frames"] // len(combos))          # this run's share of the frames, played in a row
+        start = min(max(0, n - stretch), k * n // len(combos) % max(1, n))
+        view.goto(start)
+        for i in range(start + 1, min(n, start + 1 + stretch)):
             t = perf_counter()
             view.goto(i)
             frames.append(perf_counter() - t)
     ms = lambda xs: dict(median=median(xs) * 1000, max=max(xs) * 1000)  # noqa: E731
     out = dict(build_ms=build * 1000, combos=len(combos), change_ms=ms(changes), simulate_ms=ms(sims),
                frames=len(frames), frame_ms=ms(frames),
-               met={"change": median(changes) <= 0.150, "frame": median(frames) <= 0.020})
+               met={"change": max(changes) <= 0.150, "frame": median(frames) <= 0.020 and max(frames) <= 0.050})
     row("interaction", f"scene {name}: control change -> frame 0", f"{out['change_ms']['median']:.0f} ms",
         f"simulate {out['simulate_ms']['median']:.1f} ms", f"max {out['change_ms']['max']:.0f} ms",
-        "<= 150 ms", out["met"]["change"])
+        "<= 150 ms worst", out["met"]["change"])
     row("interaction", f"scene {name}: one frame while playing", f"{out['frame_ms']['median']:.1f} ms",
-        f"{len(frames)} frames", f"max {out['frame_ms']['max']:.1f} ms", "<= 20 ms", out["met"]["frame"])
+        f"{len(frames)} frames", f"max {out['frame_ms']['max']:.1f} ms", "<= 20 ms median, 50 worst", out["met"]["frame"])
     return out
 
 

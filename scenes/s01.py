@@ -7,9 +7,9 @@ from __future__ import annotations
 from simcore import orders, strategies
 from simcore.scenarios import s01 as model
 
-from .kit.code import code_html, source_of
+from .kit.code import code_html, running_line, source_of
 from .kit.diagram import Diagram
-from .kit.panels import DollarMeter, HistoryPanel, ProcessBox, RamPanel, Skull
+from .kit.panels import DollarMeter, HistoryPanel, ProcessBox, RamPanel
 from .kit.view import SceneView, try_it as _try_it
 
 QUESTIONS = {
@@ -25,18 +25,20 @@ QUESTIONS = {
         "Closing the gap needs the other side's help: an idempotency key the card network remembers "
         "(scene 07)."),
     "What does \"at-least-once\" mean here?": (
-        "The network's only promise: a request may be delivered 0, 1 or many times, and a timeout never "
-        "tells you which. A system that retries until it hears 'done' runs each step at least once. "
-        "Cron retry is at-least-once for the whole function: every run starts at ChargeCard, so every "
-        "retry is another charge.\n\n"
-        "Temporal, Cadence and DBOS retry activities at least once too. They make the effect exactly-once "
-        "by recording each step's result durably and by idempotency keys, not by a magic network."),
+        "Every step runs at least once: one or more times, never zero, because the caller retries until it "
+        "hears 'done'. It has to: one call that gets no answer may or may not have happened, and a timeout "
+        "never tells you which. Cron retry is at-least-once for the whole function: every run starts at "
+        "ChargeCard, so every retry is another charge.\n\n"
+        "Temporal retries a failed activity by default, with backoff and no limit on attempts. DBOS re-runs "
+        "a step that never recorded its output when it recovers a workflow, but retries a step that raised "
+        "only if you ask (retries_allowed=True). Either way the effect becomes exactly-once only when the "
+        "receiver drops the repeats: an idempotency key (scene 07)."),
     "What is durable execution, in one sentence?": (
-        "Your function's progress is recorded outside the process, step by step, so that after any crash "
-        "it continues where it was, with its variables restored, instead of starting over or stopping.\n\n"
-        "Temporal and Cadence do it by recording an event history and replaying the code against it; DBOS "
-        "records each step's output in Postgres (or SQLite); AWS Step Functions keeps a state machine's "
-        "position in the service."),
+        "Your function's progress is recorded outside the process, step by step, so that after any crash it "
+        "continues where it was, with its variables restored, instead of starting over or stopping.\n\n"
+        "Temporal does it by recording an event history and replaying the code against it (scene 03); DBOS "
+        "records each step's output in Postgres and, on recovery, runs the function again, skipping every "
+        "step whose output it has."),
 }
 
 CRON_NOTE = "the unfinished order is re-run from line one"
@@ -48,16 +50,16 @@ class S01Diagram(Diagram):
         yield RamPanel(ax, (44, 26, 24, 20))
         yield DollarMeter(ax, (70, 26, 28, 20))
         yield HistoryPanel(ax, (44, 4, 54, 20))
-        yield Skull(ax, (22, 25))
 
 
 def code_panels(run, frame) -> str:
-    lit = frame.line if not frame.skull else None
+    lit = running_line(run, frame)
     strategy = run.controls.get("strategy")
     note = {"plain": "a plain function: progress lives only in local variables",
             "cron": "a plain function: progress lives only in local variables",
             "durable": "the same code, run by the durable engine: each step's result is recorded"}[strategy]
-    panels = [code_html("fulfill_order", note, source_of(orders.fulfill_order), lit, frame.replaying)]
+    panels = [code_html("fulfill_order", note, source_of(orders.fulfill_order), lit, frame.replaying,
+                         crashed=frame.skull)]
     if strategy == "cron":
         panels.append(code_html("cron retry", CRON_NOTE, source_of(strategies.cron)))
     return "".join(panels)

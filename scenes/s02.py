@@ -7,65 +7,53 @@ took (RAM, in red) and what it could not (the history file, in blue).
 """
 from __future__ import annotations
 
-from matplotlib.patches import Rectangle
-
 from simcore import orders, strategies
 from simcore.scenarios import resolve
 from simcore.scenarios import s02 as model
 
-from .kit.code import code_html, source_of
+from .kit.code import code_html, running_line, source_of
 from .kit.diagram import Diagram
-from .kit.panels import DANGER, DURABLE, MUTED, DollarMeter, HistoryPanel, ProcessBox, RamPanel, Skull
+from .kit.panels import DANGER, DURABLE, MUTED, DollarMeter, HistoryPanel, ProcessBox, RamPanel
 from .kit.view import SceneView, try_it as _try_it
 
 QUESTIONS = {
     "Why append-only?": (
-        "Because recovery trusts the past. An append never touches a row a restart relies on: a crash "
-        "during an append leaves every earlier event as it was, and the half-written one is rolled back "
-        "with its transaction. Update a `status` row in place instead and a crash leaves you a state "
-        "without the story of how you got there.\n\n"
-        "It also orders and fences writers for free: event ids are consecutive, so a second writer "
-        "working from a stale copy tries to write event 5 when 5 exists, and is refused (this engine's "
-        "HistoryConflict). Replay (scene 03) needs the past to give the same answers every time.\n\n"
-        "Temporal, Cadence and Step Functions (Standard) keep an append-only event history per execution. "
-        "DBOS inserts one output row per step, keyed by workflow id and step number; an execution that "
-        "finds the row already there is stopped. Airflow is the odd one: a task instance's state is a row "
-        "the scheduler updates in place, which is why Airflow re-runs tasks instead of replaying them."),
+        "Because recovery trusts the past, and an append never touches a row a restart relies on. A crash "
+        "during an append rolls back only the half-written event; every earlier event is as it was. Update a "
+        "`status` row in place and a crash leaves you a state without the story of how you got there.\n\n"
+        "It also fences writers: ids are consecutive, so a writer working from a stale copy tries to write "
+        "event 5 when 5 exists, and is refused (HistoryConflict).\n\n"
+        "Temporal keeps such a history per execution. Airflow keeps a task instance's state in one row it "
+        "updates in place; since 2.10 it also keeps each earlier try in task_instance_history, a record to "
+        "read, not one it replays."),
     "What does a commit / fsync buy, and what does it cost per step?": (
-        "A commit that has returned is a promise the record survives. How much it survives is the sync "
-        "setting: this history runs SQLite in WAL mode with synchronous=FULL, so every commit fsyncs the "
-        "log and survives a process crash and a power cut. With synchronous=NORMAL a commit survives a "
-        "process crash, but the last ones can roll back after a power cut.\n\n"
-        "The cost is per commit, not per row: an fsync waits for the disk. Measured on this project's "
-        "disk: about 9,000 single-row commits a second (about 110 µs each); 100 rows per commit reach "
-        "about 200,000 rows a second. ORDER #1001 pays one commit per step (the history line counts "
-        "them): noise next to a 2-second card charge, the whole bill at a million steps a minute. So "
-        "engines batch: Temporal writes the events of one workflow task together; Postgres can fold "
-        "concurrent commits into one WAL flush.\n\n"
-        "The rule: the next step starts only after the previous record's commit has returned."),
+        "A commit that has returned is a promise the record survives; the sync setting says what it "
+        "survives. This history runs SQLite in WAL mode with synchronous=FULL: every commit fsyncs the log, "
+        "so it survives a process crash and a power cut. With synchronous=NORMAL a power cut can roll back "
+        "the last commits.\n\n"
+        "The cost is per commit, not per row: an fsync waits for the disk. On this project's disk: about "
+        "9,000 single-row commits a second (about 110 µs each); 100 rows per commit reach about 200,000 rows "
+        "a second. One commit per step is noise next to a 2-second card charge. So engines batch: Temporal "
+        "writes the events of one workflow task together."),
     "Why not write the record first?": (
-        "Then the history says \"done\" about something that may not have happened. Set record to "
-        "before_effect and crash in the gap: the history reads ChargeCard completed, the restart "
-        "believes it, and the package ships with $0.00 charged. You traded at-least-once (a crash "
-        "repeats a step: $84.00) for at-most-once (a crash skips it). For a charge, skipping is worse: "
-        "nobody notices until the books don't balance.\n\n"
-        "What engines write first is the intent, not the result: Temporal's ActivityTaskScheduled, Step "
-        "Functions' TaskScheduled. An intent without a result means \"unknown\", and the engine runs the "
-        "step again: at-least-once, made harmless by an idempotency key (scene 07).\n\n"
-        "At-most-once is a fair choice where skipping is cheaper than repeating: Step Functions' "
-        "synchronous Express workflows are at-most-once; in Temporal, an activity with maximum attempts 1."),
+        "Because then the history says \"done\" about something that may not have happened. Set record to "
+        "before_effect and crash in the gap: the history reads ChargeCard completed, the restart believes "
+        "it, and the package ships with $0.00 charged. You traded at-least-once (a crash repeats a step: "
+        "$84.00) for at-most-once (a crash skips it), and nobody notices a skipped charge until the books "
+        "don't balance.\n\n"
+        "What engines write first is the intent, not the result: Temporal's ActivityTaskScheduled. An intent "
+        "without a result means \"unknown\", and the engine runs the step again: at-least-once, made "
+        "harmless by an idempotency key (scene 07). Where skipping is cheaper than repeating, ask for "
+        "at-most-once: in Temporal, an activity with maximum attempts 1."),
     "Is \"a row in a database\" the same as durable?": (
-        "No. A row is durable when four things hold. It is committed: a row in an open transaction dies "
-        "with the process. The commit reached the disk: SQLite with synchronous=OFF, or Postgres with "
-        "synchronous_commit=off (up to 3 × wal_writer_delay, 600 ms by default, of commits can vanish), "
-        "or a drive that acknowledges from its cache (on macOS SQLite needs PRAGMA fullfsync). It "
-        "survives losing the machine: one disk is one failure away; Temporal and Cadence run on "
-        "Cassandra, where a write counts once a quorum of replicas has it (each node fsyncs its commit "
-        "log only every 10 s by default), or on replicated MySQL / Postgres; DBOS on Postgres. And "
-        "recovery reads it before acting: a `charged` column written after the charge is a row, not the "
-        "truth.\n\n"
-        "This engine's History.memory() has all the right rows and none of this: it dies with the "
-        "process, and its repr says so."),
+        "No: a row is durable only when four things hold. It is committed: a row in an open transaction dies "
+        "with the process. The commit reached the disk: not with SQLite's synchronous=OFF, Postgres's "
+        "synchronous_commit=off, or a drive that acknowledges from its cache. It survives losing the "
+        "machine: one disk is one failure away, so Temporal runs on Cassandra, where a write counts once a "
+        "quorum of replicas has it, or on replicated MySQL or Postgres. And recovery reads it before acting: "
+        "a `charged` column written after the charge is a row, not the truth.\n\n"
+        "This engine's History.memory() has all the right rows and none of this: it dies with the process, "
+        "and its repr says so."),
 }
 
 
@@ -98,34 +86,19 @@ class RecordMarks:
 
 
 class SkullVerdict:
-    """At the skull: RAM outlined red (wiped), the history outlined blue (kept). Under the history:
-    its file, and how many crashes it has survived so far."""
+    """Under the history: its file, and how many crashes it has survived so far (the kit's panels mark
+    the crash itself: RAM washed red, "wiped by the crash"; the history outlined blue, "survived")."""
 
     def __init__(self, ax, ram_box, history_box):
-        self.ram = self._outline(ax, ram_box, DANGER)
-        self.disk = self._outline(ax, history_box, DURABLE)
-        x, y, w, _ = ram_box
-        self.wiped = ax.text(x + w / 2, y + 2.2, "wiped by the crash", ha="center", fontsize=8,
-                             color=DANGER, fontweight="bold", zorder=4)
         x, y, w, _ = history_box
-        self.file = ax.text(x + 1.5, y + 2.7, "", fontsize=6.5, color=MUTED, zorder=3)
-        self.kept = ax.text(x + 1.5, y + 0.8, "", fontsize=7.5, color=DURABLE, fontweight="bold", zorder=3)
-        self.dynamic = [self.ram, self.disk, self.wiped, self.file, self.kept]
-
-    @staticmethod
-    def _outline(ax, box, color):
-        x, y, w, h = box
-        r = Rectangle((x - 0.4, y - 0.4), w + 0.8, h + 0.8, fill=False, ec=color, lw=3, zorder=4, visible=False)
-        ax.add_patch(r)
-        return r
+        self.file = ax.text(x + 1.5, y + 3.0, "", fontsize=8, color=MUTED, zorder=3)
+        self.kept = ax.text(x + 1.5, y + 0.8, "", fontsize=8, color=DURABLE, fontweight="bold", zorder=3)
+        self.dynamic = [self.file, self.kept]
 
     def update(self, run, frame):
         path = run.history_path
         index = next(i for i, f in enumerate(run.frames) if f is frame)
         crashes = sum(f.skull for f in run.frames[:index + 1])
-        for artist in (self.ram, self.wiped):
-            artist.set_visible(frame.skull)
-        self.disk.set_visible(frame.skull and path is not None)
         self.file.set_text(f"file: {path.name}" if path else "no file: cron writes nothing down")
         n = frame.history
         if path is None:
@@ -146,7 +119,6 @@ class S02Diagram(Diagram):
         yield DollarMeter(ax, (34, 4, 24, 20))
         yield HistoryPanel(ax, history, rows=14, empty="no history: cron keeps progress only in RAM")
         yield SkullVerdict(ax, ram, history)
-        yield Skull(ax, (17, 25))
 
 
 # -- code panels: the workflow, and the strategy's loop with the line this frame is at -------------
@@ -182,19 +154,19 @@ def checkpoint_line(source: str, caption: str, record_first: bool) -> int | None
 
 def code_panels(run, frame) -> str:
     c = run.controls
-    lit = frame.line if not frame.skull else None
+    lit = running_line(run, frame)
     note = {"checkpoint": "the workflow: each step's result goes to the history file",
             "durable": "run by the engine (preview): it too records each result after the effect",
             "cron": "the workflow: its progress lives only in local variables"}[c["strategy"]]
     panels = [code_html("fulfill_order", note,
-                        source_of(orders.fulfill_order), lit, frame.replaying)]
+                        source_of(orders.fulfill_order), lit, frame.replaying, crashed=frame.skull)]
     if c["strategy"] == "checkpoint":
         src = source_of(strategies._checkpointed)
         first = c["record"] == "before_effect"
         note = ("record first: write 'done', then do it" if first else
                 "do the step, then append its result; a restart skips what the history holds")
         panels.append(code_html("checkpoint (simcore.strategies)", note, src,
-                                checkpoint_line(src, frame.caption, first)))
+                                checkpoint_line(src, frame.caption, first), engine=True))
     elif c["strategy"] == "cron":
         panels.append(code_html("cron retry", "re-run from line one: nothing is written down",
                                 source_of(strategies.cron)))

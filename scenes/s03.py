@@ -15,63 +15,63 @@ import ipywidgets as widgets
 from simcore import strategies
 from simcore.scenarios import s03 as model
 
-from .kit.code import code_html, source_of
+from .kit.code import code_html, running_line, source_of
 from .kit.diagram import Diagram
 from .kit.panels import (DANGER, INK, MONO, MUTED, REPLAY, DollarMeter, HistoryPanel, Panel,
-                         ProcessBox, RamPanel, Skull)
+                         ProcessBox, RamPanel)
 from .kit.scoreboard import scoreboard_html
 from .kit.view import SceneView, try_it as _try_it
 
 QUESTIONS = {
     "Why re-run from line one instead of jumping to step 3?": (
-        "Because \"where it was\" is more than a step number: it is the local variables, the branch the "
-        "code took, the loop counter, the call stack. A running Python frame cannot be written to disk and "
+        "Because \"where it was\" is more than a step number: it is the local variables, the branch the code "
+        "took, the loop counter, the call stack, and a running Python frame can't be written to disk and "
         "loaded into another process. It can be rebuilt: run the same code on the same input, hand every "
         "step the answer it got the first time, and it arrives in the same state. So the history stores "
-        "only inputs and answers (small, JSON, readable), never memory.\n\n"
-        "Replaying costs CPU, not effects: no step runs twice. Temporal and Cadence replay exactly like "
-        "this, and a worker that still holds the workflow in its cache skips the replay (scene 05). DBOS "
-        "also restarts the function from the beginning and skips every step whose output it saved. "
-        "Airflow and Step Functions never re-run your code: the service keeps the position in a DAG or a "
-        "state machine, which is why their workflows are not arbitrary code."),
+        "inputs and answers, never memory.\n\n"
+        "Replay costs CPU, not effects: no step runs twice. Temporal replays exactly like this. Airflow "
+        "never replays: its scheduler keeps each task's state in a database, and a retry runs that task's "
+        "callable again from its first line."),
     "What counts as non-deterministic?": (
-        "Anything that can answer differently on the replay than on the first run: the clock "
-        "(datetime.now, time.time), randomness (random, uuid4), the iteration order of a set of strings "
-        "(Python salts string hashes per process; Go randomizes map order), threads or tasks racing, and "
-        "reading config, environment variables, files, a database or the network from workflow code "
-        "(the value may have changed by the time of the replay). Changing the code is the same problem "
-        "(scene 11).\n\n"
-        "The rule: the same history must make the code issue the same commands in the same order. Ask "
-        "the engine instead (ctx.now(), ctx.random(), ctx.uuid4() are recorded as markers), do the I/O in "
-        "an activity (its result is recorded), sort before iterating. Temporal's Python SDK runs workflows "
-        "in a sandbox that refuses many such calls; its TypeScript SDK replaces Date and Math.random with "
-        "deterministic versions; Go has workflow.Now and a static checker (workflowcheck). In DBOS you "
-        "make the call a step."),
+        "Anything that can answer differently on the replay than on the first run: the clock (datetime.now, "
+        "time.time), randomness (random, uuid4), the iteration order of a set of strings (Python salts "
+        "string hashes per process), threads racing, and reading config, files, a database or the network "
+        "from workflow code. Changing the code is the same problem (scene 11).\n\n"
+        "The rule: the same history must make the code issue the same commands in the same order. So ask the "
+        "engine: ctx.now() reads the current workflow task's time from the history, ctx.random() and "
+        "ctx.uuid4() draw from a seed the run records. Do I/O in an activity; sort before iterating. "
+        "Temporal's Python SDK enforces much of this: its sandbox refuses datetime.now() in workflow code."),
     "How do I un-stick a workflow that hit this error?": (
-        "It is stuck, not failed, and nothing is lost: the history is intact and nothing after the "
-        "divergence ran. Temporal fails the workflow task, not the execution, and retries it; the "
-        "execution sits in Running until you act. Three ways out:\n\n"
-        "1. Deploy code that replays the recorded history: revert, or keep the old path for old histories "
-        "behind workflow.patched() / GetVersion (scene 11). Note that the ctx.now() fix adds a marker "
-        "event, so on its own it does not replay histories written by the wall-clock code either.\n\n"
-        "2. Reset (`temporal workflow reset`): a new run gets the events up to a point you choose before "
-        "the divergence, and the new code carries on from there. Steps after that point run again, so "
-        "they had better be idempotent (scene 07).\n\n"
+        "Give it code that replays its history; meanwhile nothing is lost. Temporal fails the workflow task, "
+        "not the execution, and retries it: the execution stays Running, its history intact. Three ways out:\n\n"
+        "1. Fix forward: revert, or keep the old path for old histories behind workflow.patched() (scene "
+        "11).\n\n"
+        "2. Reset (`temporal workflow reset`): a new run gets the events up to a point before the "
+        "divergence, and the new code carries on from there. Steps after that point run again, under a new "
+        "run id, so with new idempotency keys (scene 07): choose the point knowing what they did.\n\n"
         "3. Terminate it and finish or compensate by hand.\n\n"
-        "Prevention is cheap: replay saved histories against new code in CI, as this scene's tests do."),
+        "Prevention is cheap: replay saved histories against new code in CI."),
     "How long can a history get?": (
-        "Every recovery reads and replays the whole history, so the cost grows with its length. This "
-        "order writes 14 events; a workflow that loops over 10,000 items writes tens of thousands.\n\n"
-        "Temporal warns at 10,240 events or 10 MB and stops at 51,200 events or 50 MB: past that the "
-        "execution fails. The cure is continue-as-new (scene 08): close this run and start a fresh one, "
-        "same workflow id, new run id, empty history, carrying the state it needs as input."),
+        "In Temporal, 51,200 events or 50 MB: past that the server terminates the execution, and it warns at "
+        "10,240 events or 10 MB. A clean ORDER #1001 writes 29 events: WorkflowExecutionStarted; five "
+        "workflow tasks of three events each (scheduled, started, completed); four activities of three each "
+        "(scheduled, started, completed); WorkflowExecutionCompleted. A workflow that loops over 10,000 "
+        "items writes tens of thousands, and a worker that lost its cache replays them all.\n\n"
+        "The cure is continue-as-new (scene 08): close this run and start a fresh one, same workflow id, new "
+        "run id, empty history, carrying the state it needs as input."),
 }
 
 IN_RAM = ("charge", "hold", "express", "tracking")   # order_id and cents are the inputs; `now` shows on the clock
 
 
 class Steps(ProcessBox):
-    """The process box, with the two shipping steps told apart by the service the carrier recorded."""
+    """The process box, with the two shipping steps told apart by the service the carrier recorded;
+    where replay is refused, the step the code asked for instead of the recorded one, in red."""
+
+    def alarm(self, run, frame):
+        if frame.caption.startswith("STUCK"):
+            return divergent(frame), "\u2716 refused: non-determinism"
+        return super().alarm(run, frame)
 
     def done(self, run, frame):
         done = run.world.effects(frame.effects)
@@ -88,8 +88,9 @@ class Ram(RamPanel):
 
 
 class WallClock(Panel):
-    """The machine's clock now and what `wall_clock()` would decide by it; below, the instant `ctx.now()`
-    recorded, which every replay gets back. The lesson in two lines."""
+    """The machine's clock now and what `wall_clock()` would decide by it; below, what `ctx.now()` read:
+    the start of the workflow task that chose the step, which every replay reads again. The lesson in
+    two lines."""
 
     def __init__(self, ax, box):
         super().__init__(ax, box, "the machine's wall clock")
@@ -102,10 +103,11 @@ class WallClock(Panel):
         morning = model.wall_at(run, frame.t).hour < 12
         self.half.set_text(f"wall_clock() \u2192 {'express' if morning else 'standard'}")
         self.half.set_color(INK if morning else DANGER)
-        marks = [e for e in run.history[:frame.history] if e.type == "MarkerRecorded" and e.marker_name == "now"]
-        if marks:
-            at = marks[0].value[11:19]
-            self.marker.set_text(f"ctx.now() = {at} \u2192 {'express' if at < '12' else 'standard'}")
+        task = model.clock_read(run.history[:frame.history])
+        if task is not None:   # ctx.now() is that workflow task's start, on record in its WorkflowTaskStarted
+            at = model.clock_at(run, task.time)
+            self.marker.set_text(f"ctx.now() = {at} (event {task.event_id}) \u2192 "
+                                 f"{'express' if at < '12' else 'standard'}")
         else:
             self.marker.set_text("")
 
@@ -154,15 +156,29 @@ class S03Diagram(Diagram):
         yield Ram(ax, (55.5, 31, 22, 15), rows=4)
         yield DollarMeter(ax, (79, 31, 19.5, 15), rows=3)
         yield History(ax, (34, 1.5, 64.5, 28), rows=10)
-        yield Skull(ax, (17, 30))
+
+
+def divergent(frame) -> str | None:
+    """The step the code asked for where the history holds another (the non-determinism error's words)."""
+    got = re.search(r"the code produced \[ScheduleActivity (\w+)\]", frame.caption)
+    return got.group(1) if got else None
+
+
+def divergent_line(flow, frame) -> int | None:
+    """The workflow's line that asks for the divergent step: what replay refused."""
+    step = divergent(frame)
+    name = step and re.sub(r"(?<!^)(?=[A-Z])", "_", step).lower()   # ShipStandard -> ship_standard
+    return next((n for n, line in enumerate(source_of(flow).splitlines(), 1) if name and name in line), frame.line)
 
 
 def code_panels(run, frame) -> str:
-    lit = frame.line if not frame.skull else None
+    lit, stuck = running_line(run, frame), frame.caption.startswith("STUCK")
     code = run.controls["code"]
     note = {"wall_clock": "reads the machine's clock: a replay after noon takes the other branch",
             "ctx_now": "asks the engine for the time: recorded once, the same on every replay"}[code]
-    panels = [code_html(model.CODE[code].fn.__name__, note, source_of(model.CODE[code]), lit, frame.replaying)]
+    panels = [code_html(model.CODE[code].fn.__name__, note, source_of(model.CODE[code]),
+                        divergent_line(model.CODE[code], frame) if stuck else lit, frame.replaying,
+                        crashed=frame.skull or stuck)]
     if run.controls["strategy"] == "cron":
         panels.append(code_html("cron retry", "the unfinished order is re-run from line one", source_of(strategies.cron)))
     return "".join(panels)

@@ -9,24 +9,22 @@ from __future__ import annotations
 from simcore.orders import charge_card
 from simcore.scenarios import s04 as model
 
-from .kit.code import code_html, source_of
+from .kit.code import code_html, running_line, source_of
 from .kit.diagram import Diagram
 from .kit.panels import (DANGER, DURABLE, INK, MONO, MUTED, DollarMeter, HistoryPanel, Panel, ProcessBox,
-                         RamPanel, Skull)
+                         RamPanel)
 from .kit.view import SceneView, try_it as _try_it
 
 QUESTIONS = {
     "What belongs in a workflow, and what in an activity?": (
         "The workflow decides; activities act. Workflow code orders the steps, branches on their results, "
-        "waits, loops and computes from its inputs and from recorded results: all of it deterministic, so "
-        "it can run again on every replay at no cost. Anything that touches the world or may answer "
-        "differently next time is an activity: a charge, an email, an HTTP call, a SQL query, a file, "
-        "the clock, randomness (or their replay-safe ctx versions). Test: if running it twice would be "
-        "visible to anyone, it does not belong in workflow code.\n\n"
-        "Temporal and Cadence leave it to you (Temporal's Python SDK adds a sandbox that flags calls "
-        "like uuid.uuid4 in workflow code). Step Functions makes it structural: the state machine "
-        "itself can't do anything, every effect is a Task state. Airflow has the same trap in another "
-        "place: top-level code in a DAG file runs every time the file is parsed, so effects go in tasks."),
+        "waits, loops and computes from its inputs and recorded results: all of it deterministic, so it can "
+        "run again on every replay at no cost, and it takes the clock and randomness from ctx. Anything that "
+        "touches the world or may answer differently next time is an activity: a charge, an email, an HTTP "
+        "call, a SQL query, a file. The test: if running it twice would be visible to anyone, it does not "
+        "belong in workflow code.\n\n"
+        "Airflow has the same trap in another place: the top-level code of a DAG file runs every time the "
+        "file is parsed, so effects go in tasks."),
     "Can an activity call another service or a database?": (
         "Yes: that is its job. An activity is ordinary code with no determinism rules: HTTP, gRPC, SQL, "
         "an SDK, a long computation. The engine records only its arguments and its result, so keep "
@@ -36,30 +34,30 @@ QUESTIONS = {
         "special case for your own database: a @DBOS.transaction commits its writes and its recorded "
         "output in one transaction, so it cannot happen twice."),
     "Why do activities run at least once, not exactly once?": (
-        "Because the effect and its record live in two systems. The card network charges; then the "
-        "worker reports back and the engine appends ActivityTaskCompleted. If the worker dies between "
-        "the two, the history says 'not done', the task's lease expires and another worker runs it "
-        "again. Replay protects the workflow code (this scene); nothing in the engine can protect that "
-        "gap inside an activity (scene 02 showed it: $84.00).\n\n"
-        "The fix is on the other side: send a key that is the same on every attempt (workflow id + "
-        "activity id), and the card network returns the first result instead of charging again. "
-        "That is scene 07. DBOS's docs say the same of its steps: at least once."),
+        "Because the effect and its record live in two systems. The card network charges; then the worker "
+        "reports back and the engine appends ActivityTaskCompleted. If the worker dies between the two, the "
+        "history says 'not done', the task's lease expires and another worker runs it again. Replay protects "
+        "the workflow code; nothing in the engine can close that gap (scene 02: $84.00).\n\n"
+        "The fix is on the other side: send a key that is the same on every attempt (the workflow run id + "
+        "the activity id), and the card network returns the first result instead of charging again: scene "
+        "07. Temporal's docs describe this very case, a worker crashing just before it reports, and "
+        "recommend that key."),
     "Why can't a uuid4() from workflow code be the key?": (
-        "Because the code runs again on every replay and draws a new one each time: 3 runs, 3 keys, and "
-        "a card network that dedupes by key sees three different requests. `yield ctx.uuid4()` is "
-        "recorded as a MarkerRecorded event the first time and handed back on every replay, so it can "
-        "serve as a key.\n\n"
-        "Temporal's workflow.uuid4() (Python, TypeScript) is replay-safe by a different route: it is "
-        "drawn from a random generator seeded per workflow run, so replay draws the same values. "
-        "Go's workflow.SideEffect records an arbitrary value as a marker, as here."),
+        "Because the code runs again on every replay and draws a new one each time: 3 runs, 3 keys, and a "
+        "card network that dedupes by key sees three different requests. ctx.uuid4() draws from a generator "
+        "seeded with the run's id, which WorkflowExecutionStarted records, so every replay draws the same "
+        "value, and no event is written for it.\n\n"
+        "Temporal's Python workflow.uuid4() is replay-safe the same way, seeded per run; in Go you wrap the "
+        "call in workflow.SideEffect, which records its value as a marker. Simpler still for a key: the run "
+        "id + the activity id (scene 07)."),
     "What does DBOS call an activity?": (
-        "A step: a function decorated with @DBOS.step(), called from a @DBOS.workflow(). On recovery "
-        "DBOS runs the workflow again from the start, and before each step checks its database for a "
-        "recorded output: if there is one, it returns it instead of running the step. Same idea as "
-        "replay, without a separate server: it is a library in your process, checkpointing to Postgres "
+        "A step: a function decorated with @DBOS.step(), called from a @DBOS.workflow(). On recovery DBOS "
+        "runs the workflow again from the start, and before each step checks its database for a recorded "
+        "output: if there is one, it returns it instead of running the step. Only a concurrent twin of the "
+        "execution that tries to record a step already recorded gets DBOSWorkflowConflictIDError. Same idea "
+        "as replay, without a separate server: it is a library in your process, checkpointing to Postgres "
         "(or SQLite).\n\n"
-        "Names elsewhere: Temporal and Cadence say activity, Step Functions a Task state, Airflow a "
-        "task (an operator instance)."),
+        "Temporal and Cadence say activity."),
 }
 
 
@@ -103,7 +101,6 @@ class S04Diagram(Diagram):
         yield DollarMeter(ax, (71, 27, 27, 19))
         yield HistoryPanel(ax, (36, 4, 38, 21))
         yield IdsPanel(ax, (76, 4, 22, 21))
-        yield Skull(ax, (18, 25))
 
 
 def code_panels(run, frame) -> str:
@@ -111,9 +108,9 @@ def code_panels(run, frame) -> str:
     flow = model.WORKFLOWS[run.controls.get("side_effects", "inline")]
     note = ("the email and the charge are done by the workflow code itself: replay runs them again" if inline
             else "the email and the charge are activities: replay hands back their recorded results")
-    lit = frame.line if not frame.skull else None
+    lit = running_line(run, frame)
     acted = effects_in(run, frame)
-    panels = [code_html(flow.name, note, source_of(flow), lit, frame.replaying)]
+    panels = [code_html(flow.name, note, source_of(flow), lit, frame.replaying, crashed=frame.skull)]
     for act in (model.send_received_email, charge_card):
         source = source_of(act)
         ran = not inline and act.name in acted

@@ -18,63 +18,48 @@ from .kit.workers import QueuePanel, Timeline, WorkersPanel
 
 QUESTIONS = {
     "Push or pull: why do workers poll?": (
-        "Because a worker that pulls takes only what it can handle, and a worker that is gone takes "
-        "nothing. The engine here never calls a worker: it appends to the history and puts a task in the "
-        "queue, and whoever polls next gets it. So a redeploy needs no coordination: the old worker stops "
-        "polling, tasks wait (schedule-to-start grows), the new one polls and takes them. A push design "
-        "has to know which workers exist and are healthy, retry elsewhere when one dies, and hold back "
-        "when they are overloaded.\n\n"
-        "Cadence's docs list the same reasons: workers need no open ports or service discovery, tasks "
-        "persist in the task list while every worker is down, a worker polls only when it has spare "
-        "capacity, and load spreads across the fleet. Temporal workers and Step Functions activity "
-        "workers long-poll the same way (GetActivityTask holds the request up to 60 s). Airflow's Celery "
-        "workers pull from a broker queue that the scheduler pushes into. DBOS keeps its queues in Postgres: "
-        "each process polls them and claims workflows, ENQUEUED -> PENDING."),
+        "Because a worker that pulls takes only what it can handle, and a worker that is gone takes nothing. "
+        "The engine never calls a worker: it appends to the history and puts a task in the queue, and "
+        "whoever polls next gets it. So a redeploy needs no coordination: the old worker stops polling, "
+        "tasks wait (schedule-to-start grows), the new one polls and takes them. A push design must know "
+        "which workers are alive, retry elsewhere when one dies, and hold back when they are overloaded.\n\n"
+        "Cadence's docs give the same reasons: workers need no open ports, tasks persist in the task list "
+        "while every worker is down, and a worker polls only when it has spare capacity."),
     "What does a lease buy?": (
-        "Recovery without a failure detector. A worker that takes a task holds it only until a deadline "
-        "(here start-to-close, 10 s). Nobody has to notice that a worker died: its lease runs out, the "
-        "task goes back in the queue with a new fencing token, and another worker takes it.\n\n"
-        "The token handles the nastier case: a worker that is not dead, only frozen (a GC pause, a "
-        "stopped VM). It wakes up and reports a result for a task that has moved on; the engine compares "
-        "tokens and refuses it, so the history holds exactly one result per step.\n\n"
-        "Fencing protects the history, not the world. The frozen worker's call may already have reached "
-        "the card network or the carrier, and the retry on another worker calls again. Here every "
-        "activity sends a stable idempotency key (workflow id + step), so the world returns its first "
-        "result: that is the 'repeats absorbed' line. Without keys, a second package (scene 07). "
-        "Temporal gives each activity attempt its own task token and refuses a completion from an "
-        "outdated attempt; Airflow calls a running task whose heartbeat stopped a zombie and fails or "
-        "retries it."),
+        "Recovery without a failure detector. A worker holds a task only until a deadline (here "
+        "start-to-close, 10 s). If it dies, nobody has to notice: the lease runs out and the task returns to "
+        "the queue with a new fencing token. A worker that was only frozen (a GC pause) reports with the old "
+        "token and is refused.\n\n"
+        "Fencing protects the history, not the world: the frozen worker's call may already have reached the "
+        "carrier. The key each activity sends (the workflow run id + the activity id) makes the carrier "
+        "answer the repeat with its first result. In Airflow 3 a task whose heartbeat stops hits a task "
+        "instance heartbeat timeout (formerly a \"zombie\") and is failed or retried."),
     "What is a sticky queue, and how big should the cache be?": (
         "After a workflow task the worker keeps the workflow's state in memory, and the engine addresses "
-        "that workflow's next task to that worker alone. If it does not take it within 5 s (Temporal's "
-        "default sticky schedule-to-start timeout, used here), the task goes back to the shared queue, "
-        "and whoever takes it first replays the whole history. Every replay the scene counts is such a "
-        "move: a worker killed, redeployed, frozen, or too busy to take its own task in time.\n\n"
+        "that workflow's next task to that worker alone. If it doesn't take it within 5 s here (the default "
+        "of Temporal's Go and Java SDKs; its Python SDK waits 10 s), the task goes back to the shared queue, "
+        "and whoever takes it replays the whole history. Every replay the scene counts is such a move: a "
+        "worker killed, redeployed, frozen or too busy.\n\n"
         "A cache miss costs a history fetch and a replay, never correctness. Size the cache for the "
-        "workflows a worker has in flight, within its memory. Defaults: 10,000 workflows in Temporal's Go "
-        "and .NET SDKs, 1,000 in Python, 600 in Java; watch sticky_cache_hit, sticky_cache_miss and "
-        "forced evictions. Cadence has the same mechanism: sticky task lists."),
+        "workflows a worker has in flight, within its memory: Temporal's Python SDK keeps 1,000 by default, "
+        "Go 10,000."),
     "How do I scale workers?": (
-        "Start more workers polling the same queue: no registration, no rebalancing. Try workers = 1, 2, "
-        "3, 5 with the same orders. Each order needs about 8.25 s of worker time (7 s of activities, five "
-        "0.25 s workflow tasks) and one arrives every 3.5 s, so it takes 2.4 workers just to keep up: "
-        "with 1 or 2 the queue grows for the whole run; with 5 it barely forms.\n\n"
+        "Start more workers polling the same queue: no registration, no rebalancing. Try workers = 1, 2, 3, "
+        "5 with the same orders. Each order needs about 8.25 s of worker time (7 s of activities, five 0.25 "
+        "s workflow tasks) and one arrives every 3.5 s, so it takes 2.4 workers just to keep up: with 1 or 2 "
+        "the queue grows for the whole run; with 5 it barely forms.\n\n"
         "Scale on schedule-to-start latency, the time a task waits for a worker; CPU tells you less. "
-        "Temporal's SDKs report workflow_task_schedule_to_start_latency and "
-        "activity_schedule_to_start_latency, and its worker-health guide suggests alerting when the p99 "
-        "passes 200 ms. One worker also scales inside: more pollers (Temporal's Go SDK defaults to 2 per "
-        "task type, Java and Python to 5) and more task slots. The queue itself scales too: Temporal and "
-        "Cadence split a busy task queue into partitions spread over matching hosts."),
+        "Temporal's SDKs report it as workflow_task_schedule_to_start_latency and "
+        "activity_schedule_to_start_latency."),
     "What does Cadence call all this?": (
-        "A decision task: what this engine calls a workflow task, where a worker runs the workflow code "
-        "and returns its decisions (Temporal says commands). A task list: a task queue, with decision "
-        "task lists, activity task lists, and sticky task lists for the cached case. Task lists are "
-        "created on first use; nobody registers them.\n\n"
-        "The matching service is the part of the cluster that owns task lists and matches each task to "
-        "a long-polling worker; the history service owns every workflow's history, sharded by workflow "
-        "id; the frontend routes requests. Temporal kept the architecture and renamed the parts: workflow "
-        "task, task queue, sticky queue. Amazon SWF, where the design began, also says decision task and "
-        "task list."),
+        "A decision task: what this engine calls a workflow task, where a worker runs the workflow code and "
+        "returns its decisions (Temporal says commands). A task list: a task queue, with decision task "
+        "lists, activity task lists, and sticky task lists for the cached case. Task lists are created on "
+        "first use; nobody registers them.\n\n"
+        "The matching service is the part of the cluster that owns task lists and matches each task to a "
+        "long-polling worker; the history service owns every workflow's history, sharded by workflow id; the "
+        "frontend routes requests. Temporal kept the architecture and renamed the parts: workflow task, task "
+        "queue, sticky queue."),
 }
 
 COUNTERS = (("orders completed", lambda run, f: f"{f.extra.get('closed', 0)}/{run.controls['orders']}"),
@@ -136,7 +121,8 @@ def lit_line(source: str, piece: str) -> int | None:
 
 def code_panels(run, frame) -> str:
     title, piece = next((t, p) for said, t, p in LIT if said in frame.caption)
-    return "".join(code_html(name, note, source_of(fn), lit_line(source_of(fn), piece) if name == title else None)
+    return "".join(code_html(name, note, source_of(fn), lit_line(source_of(fn), piece) if name == title else None,
+                             crashed=frame.skull and name == title, engine=name.startswith("Engine."))
                    for fn, name, note in PANELS)
 
 

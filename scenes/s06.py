@@ -16,59 +16,51 @@ from .kit.view import SceneView, try_it as _try_it
 
 QUESTIONS = {
     "Why retry in the engine, not in the activity?": (
-        "A retry loop inside the activity forgets, hides and multiplies. Its attempt count and its sleep live "
-        "in the worker's RAM: a crash starts the backoff again at 1 s. The history shows one long attempt, so "
-        "nobody can see that attempt 37 is asleep. It holds a worker slot while it sleeps, and start_to_close "
-        "must cover the whole loop, so a hung call is noticed late. And loops stack: 3 tries in the activity "
-        "x 3 in the client library x 3 at the gateway is 27 calls for one request, the fuel of a storm.\n\n"
-        "In the engine the schedule is durable state: after attempt n fails, the engine notes when n+1 is due "
-        "and queues it then; the wait costs no worker and survives any crash. Temporal retries every activity by "
-        "default (1 s, x2, capped at 100 s, unlimited attempts); the activity can still opt out by raising a "
-        "non-retryable ApplicationError, or ask for a specific next delay. Step Functions: Retry on a Task state. "
-        "Airflow: retries and retry_delay per task. DBOS: retries on the step decorator, off by default."),
+        "Because a retry loop inside the activity forgets, hides and multiplies. Its attempt count and sleep "
+        "live in the worker's RAM: a crash restarts the backoff at 1 s. The history shows one long attempt, "
+        "so nobody sees attempt 37 asleep. It holds a worker slot while it sleeps, and start_to_close must "
+        "cover the whole loop. And loops stack: 3 tries in the activity x 3 in the client library x 3 at the "
+        "gateway is 27 calls for one request.\n\n"
+        "In the engine the schedule is durable state: the wait costs no worker and survives any crash. "
+        "Temporal retries every activity by default (1 s, x2, capped at 100 s, unlimited attempts); DBOS "
+        "retries a step only with retries_allowed=True."),
     "Which timeout do I set?": (
-        "start_to_close · one attempt, from a worker taking it to its result · on expiry the attempt failed and "
-        "is retried · set it always, a little above the slowest healthy attempt: it is how a hung call or a dead "
-        "worker is noticed (here a hung ShipPackage is abandoned at 10 s).\n\n"
-        "schedule_to_close · the whole activity, every attempt and every wait · on expiry failed for good · set "
-        "it when the caller has a deadline (a payment must settle within 2 minutes).\n\n"
-        "schedule_to_start · one attempt waiting in the task queue · on expiry failed, not retried (the next "
-        "attempt would wait in the same queue) · rarely: when you would rather route elsewhere than wait.\n\n"
-        "heartbeat · the longest silence allowed inside a long attempt · on expiry the attempt failed and is "
-        "retried · for attempts of minutes or hours, so a dead worker is found in seconds.\n\n"
-        "Temporal requires start_to_close or schedule_to_close on every activity and advises always setting "
-        "start_to_close. Cadence requires schedule_to_start and start_to_close. Step Functions has TimeoutSeconds "
-        "and HeartbeatSeconds on a Task; Airflow has execution_timeout."),
+        "start_to_close, always: one attempt, from a worker taking it to its result; on expiry the attempt "
+        "is retried. Set it a little above the slowest healthy attempt: it is how a hung call or a dead "
+        "worker is noticed (here ShipPackage's, at 10 s).\n\n"
+        "schedule_to_close: the whole activity, every attempt and wait; on expiry it fails for good. Set it "
+        "when the caller has a deadline.\n\n"
+        "schedule_to_start: one attempt waiting in the queue; on expiry it fails, not retried. Rarely "
+        "needed.\n\n"
+        "heartbeat: the longest silence inside a long attempt; on expiry the attempt is retried. For "
+        "attempts of minutes or hours, so a dead worker is found in seconds.\n\n"
+        "Temporal requires start_to_close or schedule_to_close on every activity."),
     "Why jitter?": (
-        "Backoff spreads retries out in time; jitter spreads them apart from each other. Callers that failed "
-        "at the same instant (one outage, one deploy, one cron tick) and follow the same schedule come back at "
-        "the same instants, in waves, and each wave can knock the recovering service over again. A random "
-        "fraction on every wait turns the waves into a drizzle. Here the orders arrived 0.1 s apart, so their "
-        "retries were spread already.\n\n"
+        "Because callers that fail together come back together. Backoff spreads retries out in time; jitter "
+        "spreads them apart from each other. Callers that failed at the same instant (one outage, one "
+        "deploy, one cron tick) and follow the same schedule return at the same instants, in waves, and each "
+        "wave can knock the recovering service over again. A random fraction on every wait turns the waves "
+        "into a drizzle. Here the orders arrived 0.1 s apart, so their retries were spread already.\n\n"
         "Temporal's RetryPolicy has no jitter field: the server waits exactly initial_interval x "
-        "coefficient^(n-1), capped at maximum_interval. Our RetryPolicy's `jitter` is an addition (off in this "
-        "scene, so the schedule shows exactly). Step Functions has JitterStrategy FULL on a Retry; Airflow's "
-        "exponential backoff spreads each wait over [d, 2d), d being the doubled delay, using a hash of the "
-        "task instance and try number."),
+        "coefficient^(n-1), capped at maximum_interval. Our RetryPolicy's `jitter` is an addition (off in "
+        "this scene, so the schedule shows exactly)."),
     "What if the step isn't idempotent?": (
         "Then a retry can do it twice. A retry is a new call; if the last one reached the world and only its "
         "answer was lost or late, the effect happens again. Set fault to 'ShipPackage hangs': attempt 1 is "
-        "abandoned at start_to_close, attempt 2 ships, then attempt 1 wakes up and ships too. The engine refuses "
-        "the late result (its history is fenced) but cannot un-ship a package.\n\n"
-        "Fix it at the callee: send a key that is the same on every attempt (workflow id + activity id) and the "
-        "carrier returns the first result (scene 07). If the service takes no key: make the error non-retryable "
-        "or set maximum_attempts=1, and reconcile before trying again. Temporal's docs say it plainly: activity "
-        "code should be idempotent."),
+        "abandoned at start_to_close, attempt 2 ships, then attempt 1 wakes up and ships too. The engine "
+        "refuses the late result but cannot un-ship a package.\n\n"
+        "Fix it at the callee: send a key that is the same on every attempt (the workflow run id + the "
+        "activity id) and the carrier returns the first result (scene 07). If the service takes no key, set "
+        "maximum_attempts=1 and reconcile. Temporal's docs say it plainly: activities that write should be "
+        "idempotent."),
     "Why does the storm outlast the incident?": (
-        "Because a refused request still costs the service: it accepts the connection, reads it, says no. With "
-        "immediate retries every caller comes back within a second, so the offered load stays near 50 requests "
-        "a second against a capacity of 20, and it stays there after the cause is gone: the retries alone keep "
-        "the service down. Bronson et al. (HotOS 2021) call this a metastable failure: the trigger is gone, "
-        "the overload sustains itself.\n\n"
+        "Because a refused request still costs the service: it accepts the connection, reads it, says no. "
+        "With immediate retries every caller comes back within a second, so the offered load stays near 50 "
+        "requests a second against a capacity of 20, and stays there after the cause is gone: the retries "
+        "alone keep the service down. Bronson et al. (HotOS 2021) call this a metastable failure.\n\n"
         "Backoff breaks the loop from the callers' side: each failure halves a caller's rate, the load falls "
         "under capacity, and the first request after the incident succeeds. Capping attempts breaks it too, "
-        "but by giving up: with 5 immediate attempts every order is refunded. Servers defend themselves as well "
-        "(load shedding, rate limits, retry budgets), which this scene leaves out."),
+        "but by giving up: with 5 immediate attempts every order is refunded."),
 }
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from simcore.scenarios import s07 as model
 
-from .kit.code import code_html, source_of
+from .kit.code import code_html, running_line, source_of
 from .kit.diagram import Diagram
 from .kit.panels import DANGER, DURABLE, INK, MONO, MUTED, REPLAY, DollarMeter, HistoryPanel, Panel
 from .kit.sequence import SequencePanel
@@ -18,53 +18,40 @@ from .kit.view import SceneView, try_it as _try_it
 
 QUESTIONS = {
     "Exactly-once delivery, or exactly-once effect?": (
-        "Effect. Delivery over a network that loses messages can't be exactly once: the sender can't "
-        "tell a lost request from a lost response (set fault to request_lost, then response_lost: the "
-        "worker's side of the diagram is the same until the retry's answer), so it either sends again (at "
-        "least once) or gives up (at most once). What you can build is an exactly-once effect: deliver at least once and have "
-        "the receiver drop the repeats, here the card network's key table; elsewhere a unique "
-        "constraint, a dedup table, a sequence number (Kafka's idempotent producer).\n\n"
-        "Temporal's docs say it exactly: with retries an activity is observed as completed exactly "
-        "once, but may be executed several times. The engine gives you the first half (one "
-        "ActivityTaskCompleted), the key the second (one charge). Step Functions Standard promises "
-        "exactly-once workflow execution; a Task state with a Retry still calls its service again."),
+        "Effect. Over a network that loses messages the sender can't tell a lost request from a lost "
+        "response (set fault to request_lost, then response_lost: the worker's side of the diagram is the "
+        "same until the retry's answer), so it either sends again (at least once) or gives up (at most "
+        "once). What you can build is an exactly-once effect: deliver at least once and have the receiver "
+        "drop the repeats, here by the card network's key table.\n\n"
+        "Temporal's docs say it exactly: with retries an activity is observed as completed exactly once, but "
+        "may be executed several times. The engine gives you the first half (one ActivityTaskCompleted), the "
+        "key the second (one charge)."),
     "Where should the key come from?": (
-        "From the operation, never from the attempt: the same on every retry, replay and worker, and "
-        "different for every distinct charge. Temporal's advice: the workflow run id + the activity id "
-        "(stable across retries, unique among executions). Step Functions: $$.Execution.Id from the "
-        "context object, plus the state's name. DBOS uses the workflow id as the idempotency key of a whole "
-        "workflow (SetWorkflowID); inside a step, the workflow id plus the step's name does the job.\n\n"
-        "Ours is workflow id + activity type, order-1001/ChargeCard. That's enough here because the "
-        "workflow id is the order (one workflow per order, never reused) and it calls ChargeCard once. "
-        "It breaks when either stops being true: a second ChargeCard call in the same workflow (a tip, a "
-        "split shipment) would get the first one's answer back, and so would a new run under the same "
-        "workflow id (continue-as-new, a re-run): that's what the activity id (a per-call sequence "
-        "number) and the run id are for.\n\n"
-        "A new key per attempt is the classic mistake (key=random): unique, so nothing is ever "
-        "deduplicated across retries. It only catches the network's own copies, which carry their key "
-        "along (fault=duplicate). Stripe also compares parameters: the same key with another amount is "
-        "an error, not a second charge."),
+        "From the operation, never from the attempt: the same on every retry, replay and worker, different "
+        "for every distinct charge. This course uses what Temporal's docs recommend, the workflow run id + "
+        "the activity id, \"consistent across retry attempts but unique among Workflow Executions\": here "
+        "the run's id and ChargeCard's activity id `1`.\n\n"
+        "The activity id tells two ChargeCard calls in one run apart; the activity type would not. A new key "
+        "per attempt (key=random) is the classic mistake: nothing is deduplicated across retries. Stripe "
+        "also checks a repeated key's parameters (another amount under the same key is an error, not a "
+        "charge) and answers a repeat that arrives while the first still runs with a 409 error."),
     "How long does the card network remember a key?": (
-        "Not forever, so the retries must fit inside its memory. Stripe (API v1): keys can be pruned once "
-        "they're at least 24 hours old, and a key reused after that is a new request, charged again; its "
-        "API v2 keeps a 30-day window. "
-        "Checkout.com: 24 hours by default, changeable per account. Qonto: 30 minutes. Step Functions "
-        "refuses a reused execution name for 90 days. This scene's card network never forgets; real "
-        "ones do.\n\n"
+        "Not forever, so the retries must fit inside its memory. Stripe (API v1) can prune keys once they're "
+        "at least 24 hours old, and a key reused after that is a new request, charged again. Checkout.com "
+        "keeps them 24 hours by default. This scene's card network never forgets; real ones do.\n\n"
         "So bound the retries: a schedule_to_close shorter than the provider's window (Temporal retries "
         "without limit by default). Whatever can come back later than that (an outage that lasts days, a "
         "manual re-run next week, a workflow asleep for a month) should look before it charges: next "
         "question."),
     "What if the downstream has no idempotency keys?": (
-        "Build the memory on your side. 1. Record the intent first, in a store you own: 'charge 1001 "
-        "$42.00, ref order-1001/ChargeCard, pending'. 2. Put the ref in a field the provider keeps and "
-        "lets you search (metadata, a merchant reference, a description); on every attempt look it up "
-        "first: found means done, return it. 3. Reconcile: a job matches your intents against the "
-        "provider's report, refunds the doubles and finishes the orphans.\n\n"
-        "Look-then-act has a window: two attempts at once (scene 05's zombie) can both find nothing. "
-        "Serialize them with a lock on the ref, or let reconciliation catch the rare double. If the "
-        "effect can't be looked up at all (an SMS, a fax), choose: at least once with retries, or at "
-        "most once (maximum_attempts=1) with a human for the unknown cases."),
+        "Build the memory on your side. 1. Record the intent first, in a store you own: 'charge 1001 $42.00, "
+        "ref <run id>/1, pending'. 2. Put the ref in a field the provider keeps and lets you search "
+        "(metadata, a merchant reference); on every attempt look it up first: found means done. 3. "
+        "Reconcile: a job matches your intents against the provider's report, refunds the doubles and "
+        "finishes the orphans.\n\n"
+        "Look-then-act has a window: two attempts at once (scene 05's frozen worker) can both find nothing; "
+        "lock the ref, or let reconciliation catch the rare double. If the effect can't be looked up (an "
+        "SMS), choose at least once, or at most once (maximum_attempts=1) and a human."),
 }
 
 LANES = ("worker-1", "network", "card network")
@@ -76,7 +63,7 @@ def sequence(run) -> dict:
     messages, marks, keys = [], [], run.world.keys()   # the card network's table: key -> first result
     first = next((e for e in run.world.log if e.kind == "ChargeCard"), None)
     for a in model.attempts(run):
-        n, kt = a["n"], model.key_text(run.controls["key"], a["n"])
+        n, kt = a["n"], model.key_text(run.controls["key"], a["n"], run.history[0].run_id)
         messages.append(dict(t0=a["t"], t1=a["t"] + S / 4 if a["lost"] else a["acted"], src=0,
                              dst=1 if a["lost"] else 2, lost=a["lost"], text=f"#{n} charge \u00b7 {kt}",
                              color=DANGER if a["lost"] else INK))
@@ -165,7 +152,8 @@ class S07Diagram(Diagram):
 def code_panels(run, frame) -> str:
     key = run.controls["key"]
     flow = code_html("fulfill_order", "the workflow: the engine retries ChargeCard when 5 s pass without an answer",
-                     source_of(model.fulfill_order), frame.line if not frame.skull else None, frame.replaying)
+                     source_of(model.fulfill_order), running_line(run, frame), frame.replaying,
+                     crashed=frame.skull)
     busy = any(a["t"] <= frame.t <= a["t"] + S for a in model.attempts(run))
     panels = []
     for name, act in model.CHARGE_CARD.items():

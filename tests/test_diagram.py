@@ -44,3 +44,60 @@ def test_labels_drawn_from_the_cache_are_the_pixels_matplotlib_draws():
     assert expected.any() and (expected != 255).any()
     assert np.array_equal(first, expected)
     assert np.array_equal(again, expected)
+
+
+# -- the history panel's fold: hand-made histories, with the event classes of simcore/events.py -------------
+from simcore import events as ev  # noqa: E402
+from scenes.kit.panels import history_rows, row_of  # noqa: E402
+
+
+def workflow_task(first: int, worker: str = "worker-1", end=ev.WorkflowTaskCompleted) -> list:
+    scheduled = ev.WorkflowTaskScheduled(first, 0.0, "orders", 10.0)
+    started = ev.WorkflowTaskStarted(first + 1, 0.0, first, worker)
+    if end is None:
+        return [scheduled, started]
+    if end is ev.WorkflowTaskCompleted:
+        return [scheduled, started, ev.WorkflowTaskCompleted(first + 2, 0.0, first, first + 1, worker)]
+    return [scheduled, started, ev.WorkflowTaskTimedOut(first + 2, 0.0, first, first + 1, "START_TO_CLOSE")]
+
+
+def test_a_workflow_task_folds_into_one_row_and_unfolds_on_request():
+    history = [ev.WorkflowExecutionStarted(1, 0.0, "fulfill_order", "order-1001", ["1001", 4200]), *workflow_task(2),
+               ev.ActivityTaskScheduled(5, 0.0, "1", "ChargeCard", ["1001", 4200]),
+               ev.ActivityTaskStarted(6, 0.0, 5, 1), ev.ActivityTaskCompleted(7, 0.0, 5, "char_1"),
+               *workflow_task(8, "worker-2")]
+    rows = history_rows(history)
+    assert [text for _, text in rows] == [
+        ' 1 WorkflowExecutionStarted fulfill_order(["1001",4200])', " 2-4 workflow task \u00b7 worker-1",
+        " 5 ActivityTaskScheduled ChargeCard", " 6 ActivityTaskStarted #5 attempt 1",
+        " 7 ActivityTaskCompleted #5 -> 'char_1'", " 8-10 workflow task \u00b7 worker-2"]
+    assert [ids for ids, _ in rows] == [(1,), (2, 3, 4), (5,), (6,), (7,), (8, 9, 10)]
+    assert row_of(rows, 3) == 1 and row_of(rows, 9) == 5    # a replay cursor on a folded event finds its row
+    every = history_rows(history, fold=False)
+    assert [ids for ids, _ in every] == [(i,) for i in range(1, 11)]
+    assert every[1][1] == " 2 WorkflowTaskScheduled" and every[2][1] == " 3 WorkflowTaskStarted by worker-1"
+
+
+def test_a_running_or_timed_out_workflow_task_says_so():
+    running = history_rows(workflow_task(1, end=None))
+    assert running == [((1, 2), " 1-2 workflow task \u00b7 worker-1, running")]
+    timed_out = history_rows(workflow_task(1, end=ev.WorkflowTaskTimedOut))
+    assert [ids for ids, _ in timed_out] == [(1, 2), (3,)]   # the incident keeps a row of its own
+    assert timed_out[1][1] == " 3 WorkflowTaskTimedOut START_TO_CLOSE"
+    lone = history_rows([ev.WorkflowTaskScheduled(1, 0.0, "orders", 10.0)])
+    assert lone == [((1,), " 1 WorkflowTaskScheduled")]
+
+
+def test_the_history_panel_says_it_folds_and_the_toggle_lists_every_event():
+    from scenes import s01
+    view = s01.Scene(strategy="durable", crash_after="none")
+    panel = view.histories[0]
+    history = view.run.history
+    assert any(e.type == "WorkflowTaskScheduled" for e in history), "the engine records workflow tasks"
+    view.goto(len(view.run.frames) - 1)
+    shown = [r.get_text() for r in panel.rows if r.get_text()]
+    assert panel.note.get_text() == "workflow tasks folded" and any("workflow task \u00b7 " in t for t in shown)
+    view.every_event.value = True   # as a click would
+    shown = [r.get_text() for r in panel.rows if r.get_text()]
+    assert panel.note.get_text() == "" and not any("workflow task \u00b7 " in t for t in shown)
+    assert any("WorkflowTaskStarted by " in t for t in shown) or any("WorkflowTaskCompleted" in t for t in shown)

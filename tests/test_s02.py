@@ -132,8 +132,11 @@ def test_the_code_panel_lights_the_append_when_the_record_is_written():
     view = s02.Scene(crash_after="none")
     i = next(i for i, f in enumerate(view.run.frames) if "result recorded" in f.caption)
     view.goto(i)
-    assert 'ds-lit"><span class="ds-ln">' in view.code.value
-    lit = view.code.value.split('ds-lit"><span class="ds-ln">')[-1]
+    # the checkpoint loop is the engine's source: folded under the workflow, its lit line pinned under the player
+    assert view.engine.selected_index is None and view.engine.layout.display is None
+    assert 'ds-lit"><span class="ds-ln">' in view.engine_code.value
+    lit = view.engine_code.value.split('ds-lit"><span class="ds-ln">')[-1]
+    assert view.now.value.count("ds-lit") == 1   # the pinned strip: the first lit line, the workflow's
     assert "sim.history.append(wid, m.take_new() + result)" in lit.split("</div>")[0]
 
 

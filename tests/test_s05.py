@@ -137,8 +137,9 @@ def test_code_panels_light_the_engine_line_the_frame_is_about(default):
     for caption, piece in (("stale completion", "self.rejected += 1"), ("CRASH", "except (ProcessCrashed"),
                            ("the lease is taken back", "reason = "), ("orders completed", "task = yield poll")):
         view.goto(next(i for i, f in enumerate(view.run.frames) if caption in f.caption))
-        lit = lit_lines(view.code.value)
+        lit = lit_lines(view.code.value + view.engine_code.value)
         assert len(lit) == 1 and piece in lit[0], caption
+        assert piece in view.now.value, caption
     assert "key=act.idempotency_key" in view.code.value
 
 

@@ -1,4 +1,5 @@
 from scenes import s01
+from scenes.kit.diagram import SHOWN
 from simcore.scenarios import s01 as model
 
 
@@ -58,7 +59,7 @@ def test_the_diagram_png_is_a_valid_image_of_the_figure():
     view.goto(3)
     img = Image.open(io.BytesIO(view.image.value))
     img.load()
-    assert img.size == (800, 400) and img.mode == "RGBA"
+    assert img.size == (2 * SHOWN, round(2 * SHOWN * 4.4 / 10)) and img.mode == "RGBA"   # twice its size on screen
     assert (np.asarray(img) == np.asarray(view.diagram.figure.canvas.buffer_rgba())).all()
 
 

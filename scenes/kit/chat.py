@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 import html
+import re
 
 import ipywidgets as widgets
+
+INLINE_CODE = re.compile(r"`([^`\n]+)`")
 
 
 class Chat(widgets.VBox):
@@ -15,7 +18,8 @@ class Chat(widgets.VBox):
         self.answers.add_class("ds-chat")
         self.buttons = []
         for q in questions:
-            b = widgets.Button(description=q, tooltip=q, layout=widgets.Layout(width="auto", max_width="100%"))
+            b = widgets.Button(description=q.replace("`", ""), tooltip=f"ask: {q.replace('`', '')}",
+                               layout=widgets.Layout(width="auto", max_width="100%"))
             b.add_class("ds-question")
             b.on_click(lambda _, q=q: self._answer(q))
             self.buttons.append(b)
@@ -24,6 +28,7 @@ class Chat(widgets.VBox):
 
     def ask(self, fragment: str) -> str:
         """Tap the question containing `fragment`, as a learner would; the chat log that follows."""
+        fragment = fragment.replace("`", "")
         next(b for b in self.buttons if fragment in b.description).click()
         return self.answers.value
 
@@ -32,6 +37,11 @@ class Chat(widgets.VBox):
         self.answers.value = "".join(self.asked[-4:])
 
 
+def chat_text(text: str) -> str:
+    """Plain text as chat HTML: escaped, `code` set in monospace."""
+    return INLINE_CODE.sub(r"<code>\1</code>", html.escape(text))
+
+
 def answer_html(question: str, answer: str) -> str:
-    paras = "".join(f"<p>{html.escape(p.strip())}</p>" for p in answer.strip().split("\n\n"))
-    return f'<div class="ds-asked">{html.escape(question)}</div><div class="ds-answer">{paras}</div>'
+    paras = "".join(f"<p>{chat_text(p.strip())}</p>" for p in answer.strip().split("\n\n"))
+    return f'<div class="ds-asked">{chat_text(question)}</div><div class="ds-answer">{paras}</div>'

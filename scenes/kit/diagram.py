@@ -11,11 +11,19 @@ works out where each line goes. Both depend on the string and its font, not on t
 canvas here keeps them (`Renderer`, `draw_label`): a label seen before (a title, a step, a history
 row that scrolled, a value that came back) is copied onto the canvas, pixel for pixel what Agg
 would draw. A frame then costs what is new in it, plus the PNG.
+
+Size: the figure is drawn at twice the pixels it is shown at (`SHOWN`: the width, in CSS pixels, a
+1366 x 768 window gives it), so it stays sharp on a high-density screen and at 200 % zoom, and no
+text is smaller than `MIN_PT` points, 12 CSS pixels at the narrowest width it is shown at (`NARROWEST`).
+The PNG is encoded a band of rows at a time and a band that did not change is not compressed again
+(`PngEncoder`): at this size zlib is most of a frame, and most bands stay as they were.
 """
 from __future__ import annotations
 
 import struct
+import textwrap
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from math import cos, radians, sin
 
 import numpy as np
@@ -23,16 +31,20 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg, get_hi
 from matplotlib.figure import Figure
 from matplotlib.text import Text
 
-from .panels import INK, MUTED
+from .panels import DANGER, INK, MUTED
 
 CACHED = 4000   # strings (and layouts) kept; past that the cache starts again: a few MB at most
+SHOWN = 1200       # CSS px: the width the diagram is laid out for (a 1366 x 768 window, sidebar closed)
+NARROWEST = 1100   # CSS px: the narrowest it is shown at there (the browser tests check it)
+WIDTH_IN = 10.0    # inches across every scene's figure
+MIN_PT = 8.0       # 12 CSS px at NARROWEST: 12 * 72 * WIDTH_IN / NARROWEST = 7.85, rounded up
 
 
 class Diagram:
     """Subclasses add panels in `build(ax)`; `render` updates them all for one frame."""
 
-    size = (10.0, 5.0)   # inches; at 80 dpi an 800 x 400 image
-    dpi = 80
+    size = (WIDTH_IN, 4.4)     # inches: wide enough that the diagram, the player and the lit code line
+    dpi = 2 * SHOWN / WIDTH_IN  # fit a 768 px high window; twice the pixels it is shown at: 2400 x 1056
 
     def __init__(self):
         self.figure = Figure(figsize=self.size, dpi=self.dpi)
@@ -44,14 +56,22 @@ class Diagram:
         self.ax = ax
         self.clock = ax.text(1.5, 48.8, "", fontsize=9, color=MUTED, va="top", family="DejaVu Sans Mono")
         self.caption = ax.text(12, 48.8, "", fontsize=10, color=INK, va="top")
+        # replay refused: the engine's error across the top, in red (scene 03's non-determinism)
+        self.banner = ax.text(50, 49.6, "", fontsize=10, color="white", fontweight="bold", ha="center", va="top",
+                              zorder=20, visible=False, linespacing=1.3,
+                              bbox=dict(boxstyle="round,pad=0.45", fc=DANGER, ec="none"))
         self.panels = list(self.build(ax))
-        moving = [self.clock, self.caption] + [a for p in self.panels for a in getattr(p, "dynamic", ())]
+        moving = [self.clock, self.caption, self.banner] + [a for p in self.panels for a in getattr(p, "dynamic", ())]
         self.moving = sorted(moving, key=lambda a: a.get_zorder())
         self._prepared = None
+        self.encoder = PngEncoder()
         self._draw_background()
 
     def _draw_background(self) -> None:
         """Draw everything that does not move, once, and keep the bitmap."""
+        for text in self.figure.findobj(Text):   # no label smaller than MIN_PT, whoever made it
+            if text.get_fontsize() < MIN_PT:
+                text.set_fontsize(MIN_PT)
         shown = [a.get_visible() for a in self.moving]
         for a in self.moving:
             a.set_visible(False)
@@ -76,6 +96,11 @@ class Diagram:
         frame = run.frames[index]
         self.clock.set_text(f"t={frame.t:6.2f}s")
         self.caption.set_text(frame.caption[:110])
+        stuck = frame.caption.startswith("STUCK")
+        self.banner.set_visible(stuck)
+        self.caption.set_visible(not stuck)
+        if stuck:
+            self.banner.set_text("\n".join(textwrap.wrap(frame.caption, 120)[:2]))
         for panel in self.panels:
             panel.update(run, frame)
         canvas = self.figure.canvas
@@ -85,10 +110,12 @@ class Diagram:
             if not artist.get_visible():
                 continue
             if isinstance(artist, Text):
+                if artist.get_fontsize() < MIN_PT:
+                    artist.set_fontsize(MIN_PT)
                 draw_label(artist, renderer)
             else:
                 artist.draw(renderer)
-        return png(canvas.buffer_rgba())
+        return self.encoder.encode(canvas.buffer_rgba())
 
 
 def png(rgba) -> bytes:
@@ -106,6 +133,68 @@ def png(rgba) -> bytes:
     header = struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0)   # 8 bits, RGBA, no interlace
     return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows, 1))
             + chunk(b"IEND", b""))
+
+
+BASE = 65521   # Adler-32's modulus
+
+
+def adler32_combine(a: int, b: int, length_b: int) -> int:
+    """The Adler-32 of two byte strings joined, from each one's (zlib's `adler32_combine`)."""
+    rem = length_b % BASE
+    s1 = (a & 0xFFFF) + (b & 0xFFFF) + BASE - 1
+    s2 = (rem * (a & 0xFFFF)) % BASE + (a >> 16) + (b >> 16) + BASE - rem
+    return (s1 % BASE) | ((s2 % BASE) << 16)
+
+
+class PngEncoder:
+    """The PNG of a bitmap that changes a little from frame to frame. The image's rows go into one
+    zlib stream, as PNG wants, but each band of `BAND` rows is compressed by a fresh compressor and
+    ends on a byte boundary (a sync flush), so a band's compressed bytes do not depend on the bands
+    before it: a band whose pixels did not change since the last frame reuses its bytes, and only the
+    changed ones are compressed (on two threads: zlib lets go of the GIL). The stream's checksum is
+    combined from the bands' own. Same pixels, same bytes, whatever came before."""
+
+    BAND = 16
+    POOL = ThreadPoolExecutor(2, thread_name_prefix="png")
+
+    def __init__(self):
+        self.shape = None
+
+    def encode(self, rgba) -> bytes:
+        pixels = np.asarray(rgba)
+        height, width, _ = pixels.shape
+        flat = pixels.reshape(height, width * 4)
+        if flat.shape != self.shape:
+            self.shape, self.last = flat.shape, np.empty_like(flat)
+            self.bands: list = [None] * -(-height // self.BAND)
+        todo = []
+        for i in range(len(self.bands)):
+            rows = slice(i * self.BAND, (i + 1) * self.BAND)
+            if self.bands[i] is None or not np.array_equal(flat[rows], self.last[rows]):
+                self.last[rows] = flat[rows]
+                band = np.zeros((len(self.last[rows]), width * 4 + 1), np.uint8)   # filter byte 0: none
+                band[:, 1:] = flat[rows]
+                todo.append((i, band.tobytes()))
+        raws = [r for _, r in todo]
+        for (i, _), packed in zip(todo, self.POOL.map(_deflate, raws) if len(todo) > 8 else map(_deflate, raws)):
+            self.bands[i] = packed
+        adler = 1
+        for _, check, length in self.bands:
+            adler = adler32_combine(adler, check, length)
+        stream = b"".join([b"\x78\x01", *(b[0] for b in self.bands), b"\x03\x00", struct.pack(">I", adler)])
+        header = struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0)   # 8 bits, RGBA, no interlace
+        return b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"IDAT", stream) + _chunk(b"IEND", b"")
+
+
+def _deflate(raw: bytes) -> tuple[bytes, int, int]:
+    """Raw deflate (no header), fastest level, ending in a sync flush (joinable with other bands);
+    with the band's Adler-32 and length."""
+    c = zlib.compressobj(1, zlib.DEFLATED, -15)
+    return c.compress(raw) + c.flush(zlib.Z_SYNC_FLUSH), zlib.adler32(raw), len(raw)
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
 
 class Canvas(FigureCanvasAgg):

@@ -7,12 +7,30 @@ what makes scrubbing feel instant. Panels draw in the data coordinates of one sh
 """
 from __future__ import annotations
 
-from matplotlib.patches import FancyBboxPatch, Rectangle
+from matplotlib.lines import Line2D
+from matplotlib.patches import Ellipse, FancyBboxPatch, Polygon, Rectangle
 
-INK, MUTED, PAPER = "#1f2933", "#7b8794", "#ffffff"
+INK, MUTED, PAPER = "#1f2933", "#616e7c", "#ffffff"
 LIT, DONE, TODO = "#ffd166", "#c7f0d8", "#eef2f6"
 DANGER, REPLAY, DURABLE = "#d64545", "#6c5ce7", "#2f80ed"
+KILLED = "#f8d7d7"   # a dying step's fill, and the wash over what the crash took
 MONO = "DejaVu Sans Mono"
+
+
+def frame_index(run, frame) -> int:
+    """Where `frame` is in its run (frames are compared by identity: two may be equal)."""
+    return next(i for i, f in enumerate(run.frames) if f is frame)
+
+
+def dying_step(run, frame) -> str | None:
+    """At the skull: the step that was running when the process died (the last one lit before it)."""
+    frames = run.frames[:frame_index(run, frame)]
+    for f in reversed(frames):
+        if f.skull:
+            return None
+        if f.step is not None:
+            return f.step
+    return None
 
 
 class Panel:
@@ -47,7 +65,13 @@ class ProcessBox(Panel):
     def __init__(self, ax, box, steps, title="process: fulfill_order"):
         super().__init__(ax, box, title)
         self.steps = steps
-        row = (self.h - 4) / len(steps)
+        self.row = row = (self.h - 4) / len(steps)
+        self.wash = self.moving(Rectangle((self.x, self.y), self.w, self.h, fc=DANGER, alpha=0.10, ec=DANGER, lw=2.5,
+                                          zorder=4, visible=False))
+        ax.add_patch(self.wash)
+        self.killed = self.text(self.w - 1, 1.0, "", ha="right", fontsize=9.5, fontweight="bold", color=DANGER)
+        self.skull = SkullGlyph(ax)
+        self.dynamic.extend(self.skull.dynamic)
         self.boxes, self.labels, self.counts = [], [], []
         for i, step in enumerate(steps):
             y = self.y + self.h - 4 - (i + 1) * row + 0.6
@@ -64,15 +88,45 @@ class ProcessBox(Panel):
         """How many times each step's effect has happened by this frame."""
         return run.world.effects(frame.effects)
 
+    def alarm(self, run, frame) -> tuple[str | None, str]:
+        """The step to light red, and what to say at the top of the box: at the skull, the step the
+        crash killed. (Scene 03 adds the step replay refused.)"""
+        if frame.skull:
+            return dying_step(run, frame), "\u2620 killed by the crash"
+        return None, ""
+
     def update(self, run, frame):
         done = self.done(run, frame)
+        red, said = self.alarm(run, frame)
         for step, patch, count in zip(self.steps, self.boxes, self.counts):
             n = done.get(step, 0)
-            lit = step == frame.step and not frame.skull
-            patch.set_facecolor(LIT if lit else DONE if n else TODO)
-            patch.set_edgecolor(REPLAY if lit and frame.replaying else INK if lit else MUTED)
+            lit = step == frame.step and not frame.skull and red is None
+            patch.set_facecolor(KILLED if step == red else LIT if lit else DONE if n else TODO)
+            patch.set_edgecolor(DANGER if step == red else REPLAY if lit and frame.replaying else INK if lit else MUTED)
+            patch.set_linewidth(2.2 if step == red else 0.8)
             count.set_text(("\u2713" if n == 1 else f"\u2713 x{n}") if n else "")
             count.set_color(DANGER if n > 1 else INK)
+        self.wash.set_visible(frame.skull)
+        self.killed.set_text(said if self.w >= 36 else said.split(":")[0].replace(" by the crash", ""))
+        self.skull.hide()
+        if frame.skull:
+            self._place_skull(self.steps.index(red) if red in self.steps else None)
+
+    def _place_skull(self, i):
+        """The skull beside the step it killed: in the free part of the step's row, between the end of
+        its label and the tick column; a skull as tall as the row where there is room."""
+        ax, fig = self.ax, self.ax.figure
+        per_in_x, per_in_y = 100 / fig.get_figwidth(), 50 / fig.get_figheight()
+        if i is None:   # the process died between steps: the skull in the middle of the box
+            self.skull.show(self.x + self.w * 0.62, self.y + self.h / 2, min(self.h / per_in_y * 0.4, 1.0))
+            return
+        label = self.labels[i]
+        ends = label.get_position()[0] + len(label.get_text()) * 0.6 * label.get_fontsize() / 72 * per_in_x + 1.0
+        right = self.x + self.w - 7.5
+        size = min((self.row - 1.2) / per_in_y * 0.95, (right - ends) / per_in_x / 0.9, 1.1)
+        size = max(size, 0.32)
+        cx = right - size * 0.45 * per_in_x
+        self.skull.show(cx, self.y + self.h - 4 - (i + 1) * self.row + 0.6 + (self.row - 1.2) / 2, size)
 
 
 class RamPanel(Panel):
@@ -80,10 +134,18 @@ class RamPanel(Panel):
 
     def __init__(self, ax, box, rows=5):
         super().__init__(ax, box, "RAM")
-        self.tag = self.text(self.w - 1, 1.2, "", ha="right", fontsize=7.5, color=REPLAY)
+        self.tag = self.text(self.w - 1, 1.2, "", ha="right", fontsize=8, color=REPLAY)
         self.rows = [self.text(1.5, 4.2 + 2.6 * i, "", family=MONO) for i in range(rows)]
+        self.wash = self.moving(Rectangle((self.x - 0.4, self.y - 0.4), self.w + 0.8, self.h + 0.8, fc=KILLED,
+                                          alpha=0.55, ec=DANGER, lw=3, zorder=2.5, visible=False))
+        ax.add_patch(self.wash)
+        self.wiped = self.moving(ax.text(self.x + self.w / 2, self.y + self.h / 2 - 1, "wiped by the crash",
+                                         ha="center", va="center", fontsize=12, fontweight="bold", color=DANGER,
+                                         zorder=4, visible=False))
 
     def update(self, run, frame):
+        self.wash.set_visible(frame.skull)
+        self.wiped.set_visible(frame.skull)
         ram = frame.ram or {}
         items = [f"{k} = {v}" for k, v in ram.items()]
         for row, text in zip(self.rows, items + [""] * len(self.rows)):
@@ -91,7 +153,7 @@ class RamPanel(Panel):
             row.set_color(REPLAY if frame.replaying else INK)
         self.tag.set_text("replayed" if frame.replaying and ram else "")
         if frame.ram is None:
-            self.rows[0].set_text("(blank)" if frame.skull or frame.t > 0 else "")
+            self.rows[0].set_text("" if frame.skull else "(blank: no process holds it)" if frame.t > 0 else "")
             self.rows[0].set_color(MUTED)
 
 
@@ -115,7 +177,14 @@ class DollarMeter(Panel):
 
 
 class HistoryPanel(Panel):
-    """The durable event history: it survives the skull. A replay cursor marks the event being read."""
+    """The durable event history: it survives the skull. A replay cursor marks the event being read.
+
+    With `fold` (the default) each workflow task's three events (WorkflowTaskScheduled, -Started,
+    -Completed) share one row, "workflow task · worker-1", and the panel says so; the view's toggle
+    sets `fold` off to list every event. A workflow task that timed out or failed keeps that event
+    on a row of its own: it is an incident."""
+
+    fold = True
 
     def __init__(self, ax, box, rows=6, empty="no history: progress lives only in RAM"):
         super().__init__(ax, box, "event history (durable)", edge=DURABLE)
@@ -123,40 +192,130 @@ class HistoryPanel(Panel):
         self.cursor = Rectangle((self.x + 0.6, 0), self.w - 1.2, 2.4, fc=REPLAY, alpha=0.18, ec="none", zorder=2,
                                 visible=False)
         ax.add_patch(self.moving(self.cursor))
-        size = 7.5   # points
+        self.outline = self.moving(Rectangle((self.x - 0.4, self.y - 0.4), self.w + 0.8, self.h + 0.8, fill=False,
+                                             ec=DURABLE, lw=3, zorder=4, visible=False))
+        ax.add_patch(self.outline)
+        self.note = self.text(self.w - 1, 1.2, "", ha="right", fontsize=8, color=MUTED)
+        size = 8   # points
         self.rows = [self.text(1.5, 3.8 + 2.5 * i, "", family=MONO, fontsize=size) for i in range(rows)]
         # how many fit: the axes span 0-100 across the figure, a monospace glyph is 0.6 em wide
         self.chars = int((self.w - 3) / 100 * ax.figure.get_figwidth() * 72 / (0.6 * size))
 
     def update(self, run, frame):
         events = run.history[:frame.history]
+        first, folded = 0, False
         if not run.history:
             texts = [self.empty] + [""] * (len(self.rows) - 1)
-            first = 0
         else:
-            last = frame.cursor if frame.cursor else len(events)
-            first = max(0, min(last + 1, len(events)) - len(self.rows))
-            texts = [clip(f"{e.event_id:>2} {e.summary()}", self.chars) for e in events[first:first + len(self.rows)]]
+            rows = history_rows(events, self.fold)
+            folded = len(rows) < len(events)
+            at = row_of(rows, frame.cursor) if frame.cursor else len(rows) - 1
+            first = max(0, min(at + 1, len(rows)) - len(self.rows))
+            texts = [clip(text, self.chars) for _, text in rows[first:first + len(self.rows)]]
             texts += [""] * (len(self.rows) - len(texts))
         for row, text in zip(self.rows, texts):
             row.set_text(text)
             row.set_color(MUTED if not run.history else INK)
         self.cursor.set_visible(bool(frame.cursor))
         if frame.cursor:
-            i = frame.cursor - 1 - first
+            i = row_of(rows, frame.cursor) - first
             self.cursor.set_y(self.y + self.h - 3.8 - 2.5 * i - 2.0)
+        self.outline.set_visible(frame.skull and bool(run.history))
+        if frame.skull:
+            self.note.set_text("\u2713 survived the crash" if run.history else "nothing was written down")
+            self.note.set_color(DURABLE if run.history else DANGER)
+            self.note.set_fontweight("bold")
+        else:
+            self.note.set_text("workflow tasks folded" if folded else "")
+            self.note.set_color(MUTED)
+            self.note.set_fontweight("normal")
+
+
+def history_rows(events, fold: bool = True) -> list[tuple[tuple[int, ...], str]]:
+    """The history panel's rows: (the event ids a row stands for, its text). Folded, a workflow task's
+    Scheduled, Started and Completed events (matched by `scheduled_event_id`) make one row; a task
+    still running shows as such; a timed-out or failed one keeps that event on its own row."""
+    rows, i = [], 0
+    while i < len(events):
+        e = events[i]
+        if fold and e.type == "WorkflowTaskScheduled":
+            started = events[i + 1] if i + 1 < len(events) else None
+            if started is not None and started.type == "WorkflowTaskStarted" \
+                    and started.scheduled_event_id == e.event_id:
+                done = events[i + 2] if i + 2 < len(events) else None
+                ids = (e.event_id, started.event_id)
+                if done is not None and done.type == "WorkflowTaskCompleted" and done.scheduled_event_id == e.event_id:
+                    rows.append(((*ids, done.event_id), f"{e.event_id:>2}-{done.event_id} workflow task \u00b7 "
+                                                        f"{started.identity}"))
+                    i += 3
+                    continue
+                rows.append((ids, f"{e.event_id:>2}-{started.event_id} workflow task \u00b7 {started.identity}, running"))
+                i += 2
+                continue
+        rows.append(((e.event_id,), f"{e.event_id:>2} {e.summary()}"))
+        i += 1
+    return rows
+
+
+def row_of(rows, event_id: int) -> int:
+    """The row that shows event `event_id` (the last row if none does)."""
+    return next((k for k, (ids, _) in enumerate(rows) if event_id in ids), len(rows) - 1)
+
+
+class SkullGlyph:
+    """A filled skull, drawn with patches: readable at any size, unlike the outline glyph U+2620.
+    `show(x, y, size)` puts it centred at (x, y), `size` inches tall; `hide()` takes it away."""
+
+    def __init__(self, ax, color=DANGER, zorder=6):
+        self.ax = ax
+        self.cranium = Ellipse((0, 0), 1, 1, fc=color, ec="none", zorder=zorder)
+        self.jaw = FancyBboxPatch((0, 0), 1, 1, boxstyle="round,pad=0,rounding_size=0.3", fc=color, ec="none",
+                                  zorder=zorder)
+        self.eyes = [Ellipse((0, 0), 1, 1, fc=PAPER, ec="none", zorder=zorder + 0.1) for _ in range(2)]
+        self.nose = Polygon([[0, 0]] * 3, closed=True, fc=PAPER, ec="none", zorder=zorder + 0.1)
+        self.teeth = [Line2D([], [], color=PAPER, lw=2, zorder=zorder + 0.1) for _ in range(3)]
+        for p in (self.cranium, self.jaw, *self.eyes, self.nose):
+            ax.add_patch(p)
+        for t in self.teeth:
+            ax.add_line(t)
+        self.dynamic = [self.cranium, self.jaw, *self.eyes, self.nose, *self.teeth]
+        self.hide()
+
+    def hide(self):
+        for a in self.dynamic:
+            a.set_visible(False)
+
+    def show(self, x, y, size):
+        fig = self.ax.figure
+        ux, uy = 100 / fig.get_figwidth() * size, 50 / fig.get_figheight() * size   # data units per skull
+        self.cranium.set_center((x, y + 0.12 * uy))
+        self.cranium.width, self.cranium.height = 0.84 * ux, 0.72 * uy
+        self.jaw.set_bounds(x - 0.25 * ux, y - 0.42 * uy, 0.5 * ux, 0.34 * uy)
+        self.jaw.set_boxstyle("round", pad=0, rounding_size=0.08 * ux)
+        for eye, side in zip(self.eyes, (-1, 1)):
+            eye.set_center((x + side * 0.19 * ux, y + 0.08 * uy))
+            eye.width, eye.height = 0.24 * ux, 0.22 * uy
+        self.nose.set_xy([[x, y - 0.06 * uy], [x - 0.06 * ux, y - 0.17 * uy], [x + 0.06 * ux, y - 0.17 * uy]])
+        for tooth, dx in zip(self.teeth, (-0.12, 0, 0.12)):
+            tooth.set_data([x + dx * ux] * 2, [y - 0.40 * uy, y - 0.25 * uy])
+            tooth.set_linewidth(max(1.0, size * 3))
+        for a in self.dynamic:
+            a.set_visible(True)
 
 
 class Skull:
-    """The crash: a skull over the process box, on the frame where the process dies."""
+    """A skull of its own at (x, y), on the frame where the process dies: for a diagram without a
+    process box (the kit's ProcessBox draws its own, beside the step it kills)."""
 
-    def __init__(self, ax, xy):
-        self.art = ax.text(*xy, "\u2620", fontsize=64, ha="center", va="center", color=DANGER, zorder=5,
-                           visible=False)
-        self.dynamic = [self.art]
+    def __init__(self, ax, xy, size=0.8):
+        self.glyph, self.xy, self.size = SkullGlyph(ax), xy, size
+        self.dynamic = self.glyph.dynamic
 
     def update(self, run, frame):
-        self.art.set_visible(frame.skull)
+        if frame.skull:
+            self.glyph.show(*self.xy, self.size)
+        else:
+            self.glyph.hide()
 
 
 def clip(text: str, chars: int) -> str:

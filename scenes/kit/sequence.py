@@ -18,7 +18,7 @@ import math
 from matplotlib.lines import Line2D
 from matplotlib.patches import FancyArrowPatch, Rectangle
 
-from .panels import DANGER, INK, MUTED, Panel
+from .panels import DANGER, INK, MUTED, Panel, SkullGlyph
 
 HEAD, PLAIN = "-|>,head_length=0.5,head_width=0.22", "-"
 BOX = dict(boxstyle="round,pad=0.12", fc="white", ec="none", alpha=0.9)
@@ -63,6 +63,8 @@ class SequencePanel(Panel):
                       for _ in range(marks)]
         self.symbols = [self.moving(ax.text(0, 0, "", ha="center", va="center", zorder=6, visible=False))
                         for _ in range(marks)]
+        self.skull = SkullGlyph(ax)   # at the skull frame, a large one on the lane of the one that died
+        self.dynamic.extend(self.skull.dynamic)
         self._run = None
 
     def _layout(self, run):
@@ -100,6 +102,11 @@ class SequencePanel(Panel):
         now = frame.t + 1e-9
         self.cursor.set_data([self.x + 0.6, self.x + self.w - 0.6], [self.y_of(frame.t)] * 2)
         self._show_marks(now)
+        self.skull.hide()
+        if frame.skull:
+            dead = [k for k in self.marks if k.get("symbol") == "\u2620" and k["t"] <= now]
+            if dead:
+                self.skull.show(self.xs[dead[-1]["lane"]], self.y_of(dead[-1]["t"]), 0.6)
         for i, (arrow, label, cross) in enumerate(zip(self.arrows, self.labels, self.crosses)):
             m = self.messages[i] if i < len(self.messages) else None
             shown = m is not None and m["t0"] <= now

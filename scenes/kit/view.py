@@ -1,11 +1,17 @@
-"""A scene on screen: controls, the diagram, the player, code panels, outcome lines, the chat.
+"""A scene on screen: controls, the diagram, the player, the lit code line, outcome lines, the chat.
 
 Changing a control re-runs the simulation; the player walks through the run's frames. Every number
 shown comes from the run. Widgets carry CSS classes (`ds-...`) that the browser tests find them by.
+
+The layout keeps what a learner watches on one screen at 1366 x 768: the diagram fills the column,
+the player sits under it, and under the player the code line running at this frame (`ds-now`, the
+lit line with one either side); the full code panels, the outcome and the chat follow. The outcome
+follows the frame ("so far: ...") and then gives the end of the run, labelled as such.
 """
 from __future__ import annotations
 
 import html
+import re
 import threading
 
 import ipywidgets as widgets
@@ -13,7 +19,30 @@ import ipywidgets as widgets
 from simcore.scenarios import resolve
 
 from .chat import Chat
-from .code import STYLE
+from .code import STYLE, now_strip, split_engine
+from .labels import control_label, label, tooltip
+from .panels import HistoryPanel
+
+BASE_MS = 700            # one frame at 1x
+PLAY_SECONDS = 40        # a run opens at the slowest speed that plays it in about this long
+SPEEDS = (0.5, 1, 2, 4, 8, 16)
+# A frame is an incident when the process dies or something is refused, lost, timed out or repeated.
+INCIDENT = re.compile(r"^CRASH|^STUCK|stale completion|lease is taken back|did not|\blost\b|refused|"
+                      r"TimeoutError|Timeout|timed out|retry in|declined|INLINE|going down|freezes|no response|"
+                      r"\(the incident\)|failed")
+
+
+def is_incident(frame) -> bool:
+    return frame.skull or bool(INCIDENT.search(frame.caption))
+
+
+def is_crash(frame) -> bool:
+    return frame.skull or frame.caption.startswith("STUCK")
+
+
+def opening_speed(frames: int) -> float:
+    """The slowest speed at which the run plays in about PLAY_SECONDS."""
+    return next((s for s in SPEEDS if frames * BASE_MS / s / 1000 <= PLAY_SECONDS), SPEEDS[-1])
 
 
 class SceneView:
@@ -22,27 +51,52 @@ class SceneView:
         self.model, self.diagram, self.code_panels = model, diagram, code_panels
         self.values = resolve(model, controls)
         self.controls = {c.name: self._control(c) for c in model.CONTROLS}
-        self.image = _classed(widgets.Image(format="png", layout=widgets.Layout(width="800px")), "ds-diagram")
-        self.frame_text = _classed(widgets.HTML(), "ds-frame")
+        self.image = _classed(widgets.Image(format="png"), "ds-diagram")
+        self.frame_text = _classed(widgets.HTML(layout=widgets.Layout(flex="1 1 auto", min_width="0")), "ds-frame")
         self.outcome = _classed(widgets.HTML(), "ds-outcome")
-        self.code = widgets.HTML()
+        self.now = _classed(widgets.HTML(), "ds-now-box")
+        self.code = _classed(widgets.HTML(), "ds-code-panels")
+        self.engine_code = _classed(widgets.HTML(), "ds-engine-panels")
+        self.engine = _classed(widgets.Accordion(children=[self.engine_code], titles=("the engine's source",),
+                                                 selected_index=None), "ds-engine-source")
+        self.engine.layout.display = "none"
         self.chat = Chat(questions)
-        self.play = _classed(widgets.Play(interval=700, min=0, max=0, step=1, show_repeat=False), "ds-play")
-        self.scrub = _classed(widgets.IntSlider(min=0, max=0, readout=False, layout=widgets.Layout(width="420px")),
-                              "ds-scrub")
+        self.play = _classed(widgets.Play(interval=BASE_MS, min=0, max=0, step=1, show_repeat=False,
+                                          tooltip="play / pause the run", layout=widgets.Layout(flex="0 0 auto")),
+                            "ds-play")
+        self.scrub = _classed(widgets.IntSlider(min=0, max=0, readout=False, tooltip="drag: any frame of the run",
+                                                layout=widgets.Layout(width="260px", flex="0 1 auto")), "ds-scrub")
         widgets.jslink((self.play, "value"), (self.scrub, "value"))
-        back = _classed(widgets.Button(description="\u25c0 step", layout=widgets.Layout(width="80px")), "ds-step-back")
-        fwd = _classed(widgets.Button(description="step \u25b6", layout=widgets.Layout(width="80px")), "ds-step")
-        back.on_click(lambda _: self._nudge(-1))
-        fwd.on_click(lambda _: self._nudge(+1))
+        back = self._button("\u25c0", "step: one frame back", "ds-step-back", lambda: self._nudge(-1), "36px")
+        fwd = self._button("\u25b6", "step: one frame on", "ds-step", lambda: self._nudge(+1), "36px")
+        self.next_incident = self._button("next incident", "jump to the next crash, timeout, lost message "
+                                          "or refused completion", "ds-next-incident", self._to_incident, "auto")
+        self.to_crash = self._button("jump to the crash", "jump to the frame where the process dies (or "
+                                     "replay gets stuck)", "ds-jump-crash", self._to_crash, "auto")
+        self.speed = _classed(widgets.Dropdown(options=[(f"{s:g}\u00d7", s) for s in SPEEDS], value=1, description="speed",
+                                               tooltip="playing speed: 1\u00d7 is one frame every 0.7 s",
+                                               style={"description_width": "initial"},
+                                               layout=widgets.Layout(width="110px", flex="0 0 auto")), "ds-speed")
+        self.speed.observe(lambda ch: setattr(self.play, "interval", int(BASE_MS / ch["new"])), names="value")
+        self.histories = [p for p in diagram.panels if isinstance(p, HistoryPanel)]
+        self.every_event = _classed(widgets.ToggleButton(
+            value=False, description="history: every event", icon="list",
+            tooltip="the history folds each workflow task's three events (WorkflowTaskScheduled, -Started, "
+                    "-Completed) into one row; press to list every event", layout=widgets.Layout(width="auto")),
+            "ds-history-fold")
+        self.every_event.observe(lambda ch: self.show_every_event(ch["new"]), names="value")
         self.scrub.observe(lambda ch: self.goto(ch["new"]), names="value")
-        player = widgets.HBox([self.play, back, fwd, self.scrub])
+        player = _classed(widgets.HBox([self.play, back, fwd, self.scrub, self.speed, self.next_incident,
+                                        self.to_crash, self.frame_text],
+                                       layout=widgets.Layout(flex_flow="row nowrap", align_items="center")),
+                          "ds-player")
         self.widget = _classed(widgets.VBox([
-            widgets.HTML(STYLE + f"<h3>Scene {model.NUMBER:02d} · {html.escape(model.TITLE)}</h3>"),
-            widgets.HBox(list(self.controls.values()), layout=widgets.Layout(flex_flow="row wrap")),
-            self.image, self.frame_text, player, self.outcome, self.code, self.chat,
+            widgets.HTML(STYLE + f"<h3 class='ds-title'>Scene {model.NUMBER:02d} · {html.escape(model.TITLE)}</h3>"),
+            widgets.HBox(list(self.controls.values()) + ([self.every_event] if self.histories else []),
+                         layout=widgets.Layout(flex_flow="row wrap")),
+            self.image, player, self.now, self.outcome, widgets.VBox([self.code, self.engine]), self.chat,
         ]), "ds-scene")
-        self.run, self._quiet = None, False
+        self.run, self._quiet, self.index = None, False, 0
         # JupyterLab 4 with ipykernel 7 may deliver widget messages on several threads at once: one
         # figure cannot draw two frames at the same time, so every change to the view takes this lock.
         self._lock = threading.RLock()
@@ -70,9 +124,15 @@ class SceneView:
 
     def _simulate(self):
         self.run = self.model.simulate(**self.values)
-        last = len(self.run.frames) - 1
-        self.play.max = self.scrub.max = last
-        self.outcome.value = "<pre>" + html.escape("\n".join(self.model.outcome_lines(self.run))) + "</pre>"
+        frames = self.run.frames
+        self.play.max = self.scrub.max = len(frames) - 1
+        self.incidents = [i for i, f in enumerate(frames) if is_incident(f) and not (i and is_incident(frames[i - 1])
+                                                                                     and f.caption == frames[i - 1].caption)]
+        self.crashes = [i for i, f in enumerate(frames) if is_crash(f)]
+        self.next_incident.disabled = not self.incidents
+        self.to_crash.disabled = not self.crashes
+        self.speed.value = opening_speed(len(frames))
+        self.end_lines = "\n".join(self.model.outcome_lines(self.run))
         if self.scrub.value != 0:
             self.scrub.value = 0   # the observer draws frame 0
         else:
@@ -88,20 +148,60 @@ class SceneView:
         frame = run.frames[index]
         self.image.value = self.diagram.render(run, index)
         self.frame_text.value = html.escape(f"frame {index + 1} / {len(run.frames)} · {frame.t:g}s · {frame.caption}")
-        self.code.value = self.code_panels(run, frame)
+        self.frame_text.tooltip = frame.caption
+        code = self.code_panels(run, frame)
+        self.now.value = now_strip(code)
+        self.code.value, engine = split_engine(code)
+        if engine:
+            self.engine_code.value = engine
+        self.engine.layout.display = None if engine else "none"
+        self.outcome.value = outcome_html(run, index, self.end_lines)
         self.index = index
+
+    def show_every_event(self, every: bool = True):
+        """The history panel lists every event (True) or folds each workflow task into one row."""
+        with self._lock:
+            for panel in self.histories:
+                panel.fold = not every
+            self.every_event.value = every
+            if self.run is not None:
+                self._goto(self.index)
 
     def _nudge(self, delta):
         self.scrub.value = max(0, min(self.scrub.value + delta, self.scrub.max))
+
+    def _to_incident(self):
+        """The next incident after this frame; after the last one, the first again."""
+        later = [i for i in self.incidents if i > self.index]
+        if self.incidents:
+            self.scrub.value = (later or self.incidents)[0]
+
+    def _to_crash(self):
+        later = [i for i in self.crashes if i > self.index]
+        if self.crashes:
+            self.scrub.value = (later or self.crashes)[0]
+
+    def _button(self, text, tip, css, action, width):
+        b = _classed(widgets.Button(description=text, tooltip=tip, layout=widgets.Layout(width=width, flex="0 0 auto")),
+                     css)
+        b.on_click(lambda _: action())
+        return b
 
     def _changed(self, change):
         if not self._quiet:
             self.set_controls(**{change["owner"].description_name: change["new"]})
 
     def _control(self, c):
-        cls = widgets.ToggleButtons if len(c.choices) <= 4 else widgets.Dropdown
-        w = cls(options=list(c.choices), value=self.values[c.name], description=c.name.replace("_", " "),
-                tooltip=c.help, style={"description_width": "initial"})
+        options = [(label(c.name, v), v) for v in c.choices]
+        tips = [f"{label(c.name, v)}: {tooltip(c.name, v)}" for v in c.choices]
+        if len(c.choices) <= 4:
+            w = widgets.ToggleButtons(options=options, value=self.values[c.name], description=control_label(c.name),
+                                      tooltips=tips, tooltip=c.help, style={"description_width": "initial",
+                                                                            "button_width": "auto"})
+        else:
+            w = widgets.Dropdown(options=options, value=self.values[c.name], description=control_label(c.name),
+                                 tooltip=f"{c.help}\n" + "\n".join(tips), style={"description_width": "initial"},
+                                 layout=widgets.Layout(width="auto"))
         w.description_name = c.name
         w.observe(self._changed, names="value")
         return _classed(w, f"ds-control-{c.name}")
@@ -110,6 +210,26 @@ class SceneView:
 def _classed(widget, css: str):
     widget.add_class(css)
     return widget
+
+
+def so_far(run, frame) -> str:
+    """What has happened by this frame, read from the frame's counts into the world's log and the history."""
+    lines = run.world.statement(frame.effects)
+    charges = sum(e.cents > 0 for e in lines)
+    refunds = sum(e.cents < 0 for e in lines)
+    text = (f"${run.world.statement_cents(frame.effects) / 100:,.2f} on the card, {charges:,} charge{'s' * (charges != 1)}"
+            + (f", {refunds:,} refund{'s' * (refunds != 1)}" if refunds else ""))
+    if run.history:
+        text += f" · {frame.history:,} event{'s' * (frame.history != 1)} in the history"
+    return text
+
+
+def outcome_html(run, index: int, end_lines: str) -> str:
+    frame, last = run.frames[index], len(run.frames) - 1
+    where = "at the end of the run" if index == last else f"so far (frame {index + 1}, t={frame.t:g}s)"
+    return (f'<div class="ds-sofar"><b>{where}:</b> {html.escape(so_far(run, frame))}</div>'
+            f'<div class="ds-end-title"><b>at the end of the run</b> (frame {last + 1}):</div>'
+            f'<pre>{html.escape(end_lines)}</pre>')
 
 
 def try_it(model, **controls) -> None:

@@ -16,7 +16,7 @@ from matplotlib.collections import PolyCollection
 from matplotlib.lines import Line2D
 from matplotlib.patches import FancyBboxPatch, Rectangle
 
-from .panels import DANGER, INK, LIT, MONO, MUTED, REPLAY, TODO, Panel
+from .panels import DANGER, INK, LIT, MONO, MUTED, REPLAY, TODO, Panel, SkullGlyph
 
 STATUS = {   # status -> (fill, label)
     "idle": (TODO, "idle: polling"),
@@ -62,8 +62,8 @@ class WorkersPanel(Panel):
             ax.add_patch(self.boxes[-1])
             self.names.append(self.moving(ax.text(0, 0, "", fontsize=8, va="center", zorder=3)))
             self.tasks.append(self.moving(ax.text(0, 0, "", fontsize=7.5, va="center", zorder=3, family=MONO)))
-            self.skulls.append(self.moving(ax.text(0, 0, "\u2620", ha="center", va="center", color=DANGER,
-                                                   zorder=4, visible=False)))
+            self.skulls.append(SkullGlyph(ax))
+            self.dynamic.extend(self.skulls[-1].dynamic)
 
     def prepare(self, run):
         """Lay the boxes out for this run's number of workers: fewer workers, taller boxes."""
@@ -75,8 +75,8 @@ class WorkersPanel(Panel):
             patch.set_bounds(self.x + 1.5, y, self.w - 3, row - 0.8)
             name.set_position((self.x + 2.5, mid))
             task.set_position((self.x + 16, mid))
-            skull.set_position((self.x + self.w - 4, mid))
-            skull.set_fontsize(min(26, 5.2 * row))
+            size = min((row - 1.4) * ax_height_in(self.ax) / 50, 0.75)   # inches: most of the box's height
+            skull.place = (self.x + self.w - 2.5 - size * 100 / self.ax.figure.get_figwidth() * 0.45, mid, size)
 
     def update(self, run, frame):
         workers = frame.extra.get("workers", [])
@@ -84,7 +84,10 @@ class WorkersPanel(Panel):
             shown = i < len(workers)
             for art in (patch, name, task):
                 art.set_visible(shown)
-            skull.set_visible(shown and workers[i][1] == "dead")
+            if shown and workers[i][1] == "dead":
+                skull.show(*skull.place)
+            else:
+                skull.hide()
             if not shown:
                 continue
             who, status, doing, cached = workers[i]
@@ -154,6 +157,10 @@ class Timeline(Panel):
     def update(self, run, frame):
         x = self.left + (self.right - self.left) * frame.t / self.span
         self.cursor.set_data([x, x], [self.y + 1.6, self.plot[0] + self.plot[1]])
+
+
+def ax_height_in(ax) -> float:
+    return ax.figure.get_figheight()
 
 
 def segments(frames, i):

@@ -28,7 +28,8 @@ import pytest
 from playwright.sync_api import expect
 
 from .conftest import (ARTIFACTS, KERNEL_TIMEOUT, UI_TIMEOUT, ask_question, assert_no_errors, browser_spec,
-                       check_outcome, code_cell_count, play_and_check_frames, scene_notebooks, wait_for_scene)
+                       check_crash_moment, check_no_money_as_math, check_outcome, code_cell_count,
+                       play_and_check_frames, scene_notebooks, wait_for_scene)
 
 pytestmark = pytest.mark.browser
 
@@ -42,6 +43,7 @@ def test_scene_in_jupyterlab(notebook, lab_kernels, watched):
     page.goto(lab_kernels.url(f"lab/workspaces/{notebook.stem}/tree/{notebook.name}"))
     expect(page.locator(".jp-NotebookPanel")).to_have_count(1, timeout=KERNEL_TIMEOUT)
     expect(page.locator(".jp-NotebookPanel .jp-Cell").first).to_be_visible(timeout=KERNEL_TIMEOUT)
+    close_left_sidebar(page)
     run_all_cells(page, watched)
     # The notebook on disk carries outputs and widget state from its last run: wait for this run's
     # every cell to be answered by the kernel before looking at the scene.
@@ -55,9 +57,21 @@ def test_scene_in_jupyterlab(notebook, lab_kernels, watched):
     ask_question(page, spec.get("ask"))
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    check_crash_moment(page, ARTIFACTS / f"{notebook.stem}-crash-1366x768.png", min_width=1100)
     scene.screenshot(path=str(ARTIFACTS / f"{notebook.stem}.png"))
+    check_no_money_as_math(page)
+    expect(page.get_by_text(re.compile("notified about official Jupyter news", re.I)),
+           "no news toast over the scene (jupyter-settings/labconfig)").to_have_count(0)
     wait_until_idle(page)
     assert_no_errors(page, watched)
+
+
+def close_left_sidebar(page):
+    """A learner at 1366 px closes the file browser to give the notebook the width."""
+    stack = page.locator("#jp-left-stack")
+    if stack.is_visible():
+        page.locator(".jp-SideBar.jp-mod-left .lm-TabBar-tab.lm-mod-current").first.click()
+        expect(stack).to_be_hidden()
 
 
 def run_all_cells(page, watched):

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from .conftest import (ARTIFACTS, KERNEL_TIMEOUT, REPO, assert_no_errors, browser_spec, check_outcome,
-                       play_and_check_frames, scene_notebooks, wait_for_scene)
+from .conftest import (ARTIFACTS, KERNEL_TIMEOUT, PROJECTOR, REPO, assert_no_errors, browser_spec, check_crash_moment,
+                       check_outcome, play_and_check_frames, scene_notebooks, wait_for_scene)
 
 pytestmark = pytest.mark.browser
 
@@ -36,8 +36,19 @@ def present_command() -> list[str]:
     return shlex.split(lines[-1])
 
 
+def split_env(command: list[str]) -> tuple[dict, list[str]]:
+    """`VAR=value ... program args` as ({VAR: value}, [program, args])."""
+    env = {}
+    while command and "=" in command[0] and not command[0].startswith("-") and "/" not in command[0].split("=")[0]:
+        name, value = command[0].split("=", 1)
+        env[name], command = value, command[1:]
+    return env, command
+
+
 def test_present_serves_a_scene_with_voila(start_voila, watched):
-    command = present_command()
+    env, command = split_env(present_command())
+    assert env.get("JUPYTER_PATH") == str(REPO / "jupyter-settings") and "--template=course" in command, \
+        "make present serves the scene with the course's Voila template (jupyter-settings/voila)"
     name = Path(next(a for a in command if a.endswith(".ipynb"))).name
     notebook = next((p for p in scene_notebooks() if p.name == name), None)
     if notebook is None:
@@ -45,16 +56,56 @@ def test_present_serves_a_scene_with_voila(start_voila, watched):
     spec = browser_spec(notebook)
     server = start_voila(command)
     page = watched.page
+    page.set_viewport_size(PROJECTOR)
     page.goto(server.url, timeout=KERNEL_TIMEOUT)   # Voila runs the notebook before it answers
 
     scene = wait_for_scene(page, watched)
     assert_code_hidden(page, notebook)
+    assert_fits_a_projector(page)
     check_outcome(page, spec)
     play_and_check_frames(page)
+    assert_monospace(page)
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    assert_fits_a_projector(page)
+    page.screenshot(path=str(ARTIFACTS / f"present-{notebook.stem}-1280x720.png"))
+    check_crash_moment(page, ARTIFACTS / f"present-{notebook.stem}-crash-1280x720.png", min_width=1100)
     scene.screenshot(path=str(ARTIFACTS / f"present-{notebook.stem}.png"))
     assert_no_errors(page, watched)
+
+
+def test_present_takes_any_scene():
+    """`make present SCENE=NN` serves scene NN; `make present-all` serves the tree of every scene."""
+    make = shutil.which("make")
+    if make is None:
+        pytest.skip("make is not installed")
+    for notebook in scene_notebooks():
+        out = subprocess.run([make, "-n", "--no-print-directory", "present", f"SCENE={notebook.name[:2]}"], cwd=REPO,
+                             capture_output=True, text=True, timeout=60)
+        assert f"notebooks/{notebook.name}" in out.stdout, out.stdout + out.stderr
+    out = subprocess.run([make, "-n", "--no-print-directory", "present-all"], cwd=REPO, capture_output=True, text=True,
+                         timeout=60)
+    assert "voila notebooks --no-browser --template=course" in out.stdout, out.stdout + out.stderr
+
+
+def assert_fits_a_projector(page):
+    """At 1280 x 720, with the scene scrolled to the top of the window (under the notebook's opening
+    text), the controls, the diagram and the player are all in view."""
+    page.locator(".ds-scene").evaluate("e => e.scrollIntoView({block: 'start'})")
+    page.wait_for_timeout(300)
+    height = page.viewport_size["height"]
+    for css in ("[class*='ds-control-']", ".ds-diagram", ".ds-player"):
+        for part in page.locator(css).all():
+            box = part.bounding_box()
+            assert box and box["y"] + box["height"] <= height, f"{css} ends at {box and box['y'] + box['height']:.0f} px, " \
+                                                               f"below the {height} px window"
+
+
+def assert_monospace(page):
+    """Code and outcome panels are set in a monospace font in Voila too (indentation is the code's meaning)."""
+    for css in (".ds-outcome pre", ".ds-now .ds-line", ".ds-code .ds-line"):
+        family = page.locator(css).first.evaluate("e => getComputedStyle(e).fontFamily")
+        assert "mono" in family.lower() or "courier" in family.lower() or "consolas" in family.lower(), (css, family)
 
 
 def assert_code_hidden(page, notebook: Path):

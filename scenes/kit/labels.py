@@ -1,0 +1,77 @@
+"""What a learner reads on a control: a human label and a tooltip for every control and every value.
+
+The models (simcore/scenarios) name their values for code (`in_the_gap`, `ctx_now`); the view shows
+these words instead, and keeps the model's value underneath: `resolve`, the command line and the
+notebooks' `try_it` cells still take the model's names. A value with no entry here shows as itself.
+"""
+from __future__ import annotations
+
+LABELS = {   # value -> (label, tooltip)
+    "none": ("none", "nothing goes wrong"),
+    "plain": ("plain function", "a plain function: its progress lives only in local variables"),
+    "cron": ("cron retry", "every minute, re-run the orders not marked done, from line one"),
+    "durable": ("durable execution", "the engine records each step's result and replays from it"),
+    "checkpoint": ("checkpoint file", "append each step's result to a history file; a restart skips what it holds"),
+    "after_record": ("after its record", "the step is done and its result is written down, then the crash"),
+    "in_the_gap": ("between effect and record", "the crash lands after the effect and before its record"),
+    "after_effect": ("do, then write down", "write a step's record after its effect"),
+    "before_effect": ("write down, then do", "write a step's record before its effect"),
+    "wall_clock": ("machine's clock", "the workflow reads datetime.now(): a replay later in the day sees another time"),
+    "ctx_now": ("ctx.now() (replay-safe)", "the workflow asks the engine for the time: recorded once, the same on replay"),
+    "inline": ("inline in the workflow", "the charge and the email are done by the workflow code itself"),
+    "activity": ("as activities", "the charge and the email are activities: their results are recorded"),
+    "rolling": ("rolling", "redeploy the workers one at a time"),
+    "all_at_once": ("all at once", "redeploy every worker at the same moment"),
+    "off": ("off", "no worker freezes"),
+    "on": ("on", "one worker freezes for 30 s, longer than its lease"),
+    "immediate": ("immediately", "retry at once, every 0.1 s"),
+    "backoff": ("exponential backoff", "wait 1 s, 2 s, 4 s, ... between attempts"),
+    "unlimited": ("unlimited", "retry until it works (Temporal: maximum_attempts=0)"),
+    "forever": ("forever", "the inventory service never comes back"),
+    "request_lost": ("request lost", "the charge request never reaches the card network"),
+    "response_lost": ("response lost", "the card network charges; its answer is lost on the way back"),
+    "duplicate": ("request delivered twice", "the network delivers the request twice"),
+    "delay": ("response late", "the answer comes after the caller gave up"),
+    "worker_dies_after_effect": ("worker dies after the charge", "the worker is killed after the charge, "
+                                 "before it records the result"),
+    "random": ("random key per attempt", "each attempt carries a fresh uuid4(): every retry looks new"),
+    "stable": ("stable key", "every attempt carries the same key, made from the order and the step"),
+    "ShipPackage hangs": ("ShipPackage hangs", "one ShipPackage attempt hangs past its start-to-close timeout"),
+    "CardDeclined": ("card declined", "the card is declined: a non-retryable error"),
+}
+PER_CONTROL = {   # (control, value) -> (label, tooltip), where a value means something else per control
+    ("crash_after", "none"): ("no crash", "the process runs to the end"),
+    ("key", "none"): ("no key", "the requests carry no idempotency key"),
+    ("deploy", "none"): ("no redeploy", "the workers keep running"),
+    ("kill", "none"): ("nobody", "no worker is killed"),
+    ("fault", "none"): ("nothing", "nothing else goes wrong"),
+}
+CONTROL_LABELS = {"crash_after": "crash after", "crash_when": "crash when", "record": "record",
+                  "side_effects": "side effects", "max_attempts": "max attempts", "code": "the code's clock",
+                  "key": "idempotency key", "kill": "kill -9", "zombie": "zombie worker"}
+
+
+def _entry(name: str, value):
+    return PER_CONTROL.get((name, str(value))) or LABELS.get(str(value))
+
+
+def label(name: str, value) -> str:
+    """The label control `name` shows for the model's `value`."""
+    got = _entry(name, value)
+    return got[0] if got else str(value)
+
+
+def tooltip(name: str, value) -> str:
+    """The tooltip of one value of control `name`."""
+    got = _entry(name, value)
+    if got and got[1]:
+        return got[1]
+    if name == "crash_after":
+        return f"the process dies right after {value}"
+    if name == "kill":
+        return f"kill -9 {value} early on"
+    return f"{name.replace('_', ' ')} = {value}"
+
+
+def control_label(name: str) -> str:
+    return CONTROL_LABELS.get(name, name.replace("_", " "))
