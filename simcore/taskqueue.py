@@ -10,7 +10,30 @@ schedules the task again on the normal queue: `on_unstick` is where the engine d
 """
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
+
+from . import events as ev
+from .retry import ActivityOptions
+
+
+@dataclass(frozen=True)
+class Task:
+    kind: str                     # "workflow" or "activity"
+    workflow_id: str
+    scheduled: ev.ActivityTaskScheduled | None = None   # activity tasks: what to run
+    attempt: int = 1
+    token: int = 0                # fencing: only the newest lease may complete the task
+    sticky: str | None = None     # workflow tasks: the worker holding the workflow in its cache
+    options: ActivityOptions = ActivityOptions()   # activity tasks: retry policy and timeouts
+    run_id: str = ""              # activity tasks: the run that scheduled it (part of its idempotency key)
+
+    @property
+    def key(self):
+        return (self.kind, self.workflow_id, self.scheduled.event_id if self.scheduled else 0)
+
+    def __str__(self):
+        what = self.scheduled.activity_type if self.scheduled else "workflow task"
+        return f"{what} of {self.workflow_id}" + (f" (attempt {self.attempt})" if self.attempt > 1 else "")
 
 
 class TaskQueue:

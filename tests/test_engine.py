@@ -1,6 +1,7 @@
 from simcore import events as ev
 from simcore import orders
-from simcore.engine import Engine, Task
+from simcore.engine import Engine
+from simcore.taskqueue import Task
 from simcore.faults import FaultPlan
 from simcore.sim import Sim
 

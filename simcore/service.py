@@ -1,0 +1,192 @@
+"""The history service: the engine's side of every task, and the only writer of histories.
+
+Every workflow task is on record, as a Temporal server records it: WorkflowTaskScheduled when the
+engine wants the code to run, WorkflowTaskStarted when a worker takes it (its time is the code's
+`ctx.now()`), WorkflowTaskCompleted followed by the commands when the worker answers. A task whose
+lease runs out is WorkflowTaskTimedOut, and its retry is *transient*: its Scheduled and Started events
+are written only when it completes. Code that disagrees with its history is WorkflowTaskFailed
+(non-determinism), and the workflow stays open, stuck; a Temporal server would go on retrying that
+task (transient attempts, recorded nowhere) until code that fits the history is deployed, where this
+engine stops trying.
+
+A worker that takes a task holds a lease on it, with a fencing token. If the worker dies, nothing
+tells the engine: the lease simply runs out and the task goes back in the queue with a new token, for
+whichever worker polls next. A completion carrying an old token is refused, so a late "zombie"
+cannot record over its successor. Recovery is not a special path: it is a lease running out.
+
+Activities are retried by the engine, following their retry policy (simcore.retry): a failure, a
+timeout and a missed heartbeat are all just a failed attempt. Only the final attempt is written to
+the history (its ActivityTaskStarted carries the attempt number and the previous attempt's
+failure), as a Temporal server does.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from . import events as ev
+from .replay import NonDeterminismError
+from .sim import Outcome, recorded
+from .taskqueue import Task
+from .workflow import WorkflowDef
+
+if TYPE_CHECKING:
+    from .workers import Worker
+
+
+class HistoryService:
+    """The engine's history side (a part of `simcore.engine.Engine`, which holds its state)."""
+
+    def start(self, workflow: WorkflowDef, workflow_id: str, *args) -> None:
+        started = self.sim.started(workflow, workflow_id, args)
+        self.sim.history.append(workflow_id, [started, self._scheduled(2)])
+        self.workflow_task[workflow_id] = (2, 0)
+        self.dispatch(Task("workflow", workflow_id))
+
+    def _scheduled(self, event_id: int, attempt: int = 1) -> ev.WorkflowTaskScheduled:
+        return ev.WorkflowTaskScheduled(event_id, self.env.now, self.queue_name, self.task_timeout, attempt)
+
+    def _schedule_workflow_task(self, wid: str, first: list | None = None, sticky: str | None = None) -> None:
+        """Record the results in `first` (a list of events, or none) with a new WorkflowTaskScheduled,
+        in one append, and queue the task."""
+        events = list(first or [])
+        scheduled = self._scheduled(self.sim.history.length(wid) + len(events) + 1)
+        self.sim.history.append(wid, events + [scheduled])
+        self.workflow_task[wid] = (scheduled.event_id, 0)
+        self.dispatch(Task("workflow", wid, sticky=sticky))
+
+    def _sticky_timed_out(self, task: Task) -> None:
+        """The sticky worker did not come for the task in time: on record, then on the normal queue."""
+        wid = task.workflow_id
+        scheduled, _ = self.workflow_task[wid]
+        self.incident("sticky", f"{task}: {task.sticky} did not take it within {self.queue.sticky_timeout:g}s; "
+                      "any worker may take it now (it will replay)")
+        timed_out = ev.WorkflowTaskTimedOut(self.sim.history.length(wid) + 1, self.env.now, scheduled, 0,
+                                            "SCHEDULE_TO_START")
+        self._schedule_workflow_task(wid, [timed_out])
+
+    def dispatch(self, task: Task) -> None:
+        task = replace(task, token=next(self._tokens))
+        self.leases[task.key] = task.token
+        if task.kind == "activity":
+            self.first_scheduled.setdefault(task.key, self.env.now)
+            s2s = task.options.schedule_to_start
+            if s2s:
+                self.env.process(self._schedule_to_start(task, s2s))
+        self.queue.put(task)
+
+    def _lease(self, task: Task):
+        """Runs beside a taken task: if it is not completed in time, the attempt has failed."""
+        opts = task.options
+        limit = (opts.start_to_close or self.task_timeout) if task.kind == "activity" else self.task_timeout
+        deadline, beat = self.env.now + limit, opts.heartbeat
+        self.heartbeats[task.key] = self.env.now
+        while self.leases.get(task.key) == task.token:
+            until = min(deadline, self.heartbeats[task.key] + beat) if beat else deadline
+            if self.env.now >= until:
+                reason = "StartToCloseTimeout" if until == deadline else "HeartbeatTimeout"
+                self.incident("lease", f"{task}: {reason}, the lease is taken back")
+                if task.kind == "workflow":
+                    self._workflow_task_timed_out(task)
+                else:
+                    self._attempt_failed(task, reason, f"no result within {limit:g}s" if until == deadline
+                                         else f"no heartbeat for {beat:g}s")
+                return
+            yield self.env.timeout(until - self.env.now)
+
+    def _workflow_task_timed_out(self, task: Task) -> None:
+        """The worker holding a workflow task never answered. The first attempt's failure is recorded;
+        the retries are transient (nothing is written until one completes)."""
+        del self.leases[task.key]
+        wid = task.workflow_id
+        if task.attempt == 1:
+            scheduled, started = self.workflow_task[wid]
+            self.sim.history.append(wid, [ev.WorkflowTaskTimedOut(self.sim.history.length(wid) + 1, self.env.now,
+                                                                  scheduled, started, "START_TO_CLOSE")])
+        self.dispatch(replace(task, attempt=task.attempt + 1, sticky=None))
+
+    def _task_started(self, w: Worker, task: Task) -> list:
+        """The worker takes a workflow task: WorkflowTaskStarted is written now, or, for a retried
+        (transient) task, made and kept back with its WorkflowTaskScheduled until the task completes."""
+        wid, history = task.workflow_id, self.sim.history
+        n = history.length(wid)
+        if task.attempt == 1:
+            scheduled, _ = self.workflow_task[wid]
+            history.append(wid, [ev.WorkflowTaskStarted(n + 1, self.env.now, scheduled, w.name)])
+            self.workflow_task[wid] = (scheduled, n + 1)
+            return []
+        self.workflow_task[wid] = (n + 1, n + 2)
+        return [self._scheduled(n + 1, task.attempt), ev.WorkflowTaskStarted(n + 2, self.env.now, n + 1, w.name)]
+
+    def _workflow_task_failed(self, w: Worker, task: Task, transient: list, err: NonDeterminismError) -> None:
+        """The code does not fit its history: the first failure is recorded, and the workflow is stuck."""
+        wid = task.workflow_id
+        if task.attempt == 1:
+            scheduled, started = self.workflow_task[wid]
+            self.sim.history.append(wid, [ev.WorkflowTaskFailed(self.sim.history.length(wid) + 1, self.env.now,
+                                                                scheduled, started, "NON_DETERMINISTIC_ERROR",
+                                                                str(err), w.name)])
+        self.stuck[wid] = err
+        self.incident("stuck", f"STUCK: {err}", replaying=False)
+
+    def _schedule_to_start(self, task: Task, seconds: float):
+        yield self.env.timeout(seconds)
+        if task in self.queue.pending:   # still waiting for a worker: not retried, the queue is the problem
+            self.queue.pending.remove(task)
+            del self.leases[task.key]
+            self._record(task, ev_failed("ScheduleToStartTimeout", f"no worker took it within {seconds:g}s"))
+
+    def _settle(self, task: Task) -> bool:
+        """Close the task's lease if `task` still holds it; False for a stale (fenced) completion."""
+        if self.leases.get(task.key) != task.token:
+            self.rejected += 1
+            self.incident("stale", f"stale completion of {task} refused (token {task.token})", task=str(task))
+            return False
+        del self.leases[task.key]
+        return True
+
+    def _attempt_failed(self, task: Task, error_type: str, message: str, retryable: bool = True) -> None:
+        """One attempt failed (an error, a timeout): retry it later, or record the failure for good."""
+        self.leases.pop(task.key, None)
+        opts = task.options
+        wait = opts.retry.interval(task.attempt, self.rng)
+        deadline = opts.schedule_to_close and self.first_scheduled[task.key] + opts.schedule_to_close
+        retry = retryable and opts.retry.retries(task.attempt, error_type)
+        out_of_time = deadline and self.env.now + wait >= deadline
+        if retry and not out_of_time:
+            self.last_failure[task.key] = {"error_type": error_type, "message": message}   # for the next attempt's record
+            self.incident("retry", f"{task} failed ({error_type}); retry in {wait:g}s")
+            self.env.process(self._retry_later(task, wait))
+            return
+        if retry:   # the policy would try again, but the whole activity's deadline comes first
+            error_type, message = "ScheduleToCloseTimeout", f"{message}; no time left for another attempt"
+        self._record(task, ev_failed(error_type, message))
+
+    def _retry_later(self, task: Task, wait: float):
+        yield self.env.timeout(wait)
+        self.dispatch(replace(task, attempt=task.attempt + 1))
+
+    def _finish(self, task: Task, outcome) -> None:
+        """A worker's result: recorded if the worker still holds the lease, refused if not."""
+        if self._settle(task):
+            self._record(task, outcome)
+
+    def _record(self, task: Task, outcome) -> None:
+        """Write an activity's final outcome to the history and wake its workflow, in one append."""
+        wid, key = task.workflow_id, task.key
+        failure = self.last_failure.pop(key, None)
+        result = recorded(self.sim.history.length(wid) + 1, self.env.now, task.scheduled, task.attempt, outcome,
+                          started=self.began.pop(key, None), last_failure=failure)
+        self.first_scheduled.pop(key, None)
+        self._schedule_workflow_task(wid, result, sticky=self._holder(wid))
+        self.sim.trace.note(f"{task.scheduled.activity_type}: result recorded in the history (committed)")
+
+    def _holder(self, wid: str) -> str | None:
+        """Where the workflow's next task goes: the sticky queue of the worker process that ran its last
+        one. If that process has died since, nobody polls there, and the task waits out the sticky
+        timeout, as on a Temporal server, which cannot tell a dead worker from a slow one."""
+        return self.sticky.get(wid)
+
+
+def ev_failed(error_type: str, message: str) -> Outcome:
+    return Outcome(False, error_type=error_type, message=message)

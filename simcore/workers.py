@@ -1,0 +1,197 @@
+"""The workers: processes that poll the task queue, run workflow and activity tasks, and die.
+
+A worker keeps the workflows it ran in a sticky cache (workflow id -> its `Machine`), so the next task
+of one of them needs only the events that came after; a worker without it replays the history from
+line one. A restart or a deploy is a new process with an empty cache and a sticky queue of its own.
+Faults in time (kill, pause, redeploy) are data, applied here.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import simpy
+
+from . import events as ev
+from .faults import KillWorker, PauseWorker, ProcessCrashed, Redeploy
+from .replay import Machine, NonDeterminismError
+from .retry import ActivityOptions
+from .sim import perform
+from .taskqueue import Task
+
+
+@dataclass
+class Worker:
+    name: str
+    status: str = "idle"          # idle | busy | dead | paused | deploying
+    task: Task | None = None
+    cache: dict = field(default_factory=dict)     # sticky: workflow id -> Machine
+    frozen_until: float = 0.0
+    draining: bool = False
+    process: object = None
+    poll: object = None
+    incarnation: int = 0          # a restart or a deploy is a new process, with a sticky queue of its own
+
+    @property
+    def sticky_queue(self) -> str:
+        return f"{self.name}#{self.incarnation}"
+
+
+class WorkerSide:
+    """The engine's worker side (a part of `simcore.engine.Engine`, which holds its state)."""
+
+    def _spawn(self, w: Worker) -> None:
+        """Start a fresh incarnation of `w`: empty memory. One that is still running (two deploys
+        overlapping, a restart racing a deploy) is replaced: it stops where it is."""
+        if w.process is not None and w.process.is_alive:
+            w.process.interrupt("replaced")
+        w.status, w.cache, w.draining, w.task, w.poll = "idle", {}, False, None, None
+        w.incarnation += 1
+        w.process = self.env.process(self.worker(w))
+
+    def worker(self, w: Worker):
+        me, poll = self.env.active_process, None
+        try:
+            while not w.draining:
+                poll = w.poll = self.queue.poll(w.sticky_queue)
+                task = yield poll
+                poll, w.poll, w.task, w.status = None, None, task, "busy"
+                self.waits.append((self.env.now, task.kind, self.queue.taken(task)))
+                self.env.process(self._lease(task))
+                if task.kind == "workflow":
+                    yield from self._workflow_task(w, task)
+                else:
+                    yield from self._activity_task(w, task)
+                w.task, w.status = None, "idle"
+        except (ProcessCrashed, simpy.Interrupt) as crash:
+            if poll is not None:   # stop polling; a task handed over but never seen goes back
+                self.queue.cancel(w.sticky_queue, poll)
+            cause = crash.cause if isinstance(crash, simpy.Interrupt) else None
+            if w.process is not me or cause == "replaced":
+                return   # a replaced incarnation: the worker's state is its successor's now
+            if cause == "deploying":
+                w.status, w.cache, w.poll = "deploying", {}, None
+                return
+            point = crash.point if isinstance(crash, ProcessCrashed) else cause
+            w.status, w.cache, w.task, w.poll = "dead", {}, None, None
+            self.incidents.append((self.env.now, "crash", f"{w.name}: {point}", {"worker": w.name}))
+            self.sim.trace.crash(f"{w.name}: {point}")
+            if cause != "killed for good":
+                self.env.process(self._restart(w, self.sim.restart_delay))
+        else:
+            if w.process is me:
+                w.status, w.cache = "deploying", {}
+
+    def _restart(self, w: Worker, delay: float):
+        yield self.env.timeout(delay)
+        self._spawn(w)
+        self.incident("start", f"{w.name} starts with an empty memory; it polls the task queue", worker=w.name)
+
+    def _hold(self, w: Worker):
+        """A paused worker does nothing until its pause ends, then carries on as if no time passed."""
+        if w.frozen_until > self.env.now:
+            w.status = "paused"
+            yield self.env.timeout(w.frozen_until - self.env.now)
+            w.status = "busy"
+
+    def _workflow_task(self, w: Worker, task: Task):
+        wid, sim = task.workflow_id, self.sim
+        transient = self._task_started(w, task)
+        yield self.env.timeout(self.decide_seconds)
+        m = w.cache.get(wid)   # held in the cache: read only what came after (a sticky task's partial history)
+        try:
+            fresh = sim.history.read(wid, start=m.length + 1 if m else 1) + transient
+        except ev.HistoryError as err:   # a hole, an unknown event, a payload that is not JSON
+            self._settle(task)
+            self.unreadable[wid] = err
+            self.incident("unreadable", f"HISTORY UNREADABLE: {err}", replaying=False)
+            return
+        try:
+            if m is None:
+                m = w.cache[wid] = self._machine(fresh[0].workflow_type, wid, w.name)
+                if any(type(e) is ev.WorkflowTaskCompleted for e in fresh):   # the code ran here before
+                    self.replays += 1
+                    self.incident("replay", f"{w.name} has no cached state for {wid}: replay {len(fresh)} "
+                                  "events from line one", ram={}, replaying=True, cursor=1)
+            m.feed(fresh)
+        except NonDeterminismError as err:
+            w.cache.pop(wid, None)
+            if self._settle(task):
+                self._workflow_task_failed(w, task, transient, err)
+            return
+        for e in fresh:   # each result the code has now received is a point a crash can hit
+            if isinstance(e, ev.ActivityTaskCompleted):
+                sim.faults.reached("after_step", m.events[e.scheduled_event_id - 1].activity_type)
+        yield from self._hold(w)
+        new = transient + m.take_new()
+        if not self._settle(task):
+            w.cache.pop(wid, None)
+            return
+        sim.history.append(wid, new)
+        for e in new:
+            if isinstance(e, ev.ActivityTaskScheduled):
+                self.executed += 1
+                self.dispatch(Task("activity", wid, e, options=ActivityOptions.from_json(e.options),
+                                   run_id=m.ctx.run_id))
+        self.sticky[wid] = w.sticky_queue
+        if m.closed:
+            w.cache.pop(wid, None)
+            self.closed.add(wid)
+            sim.done.add(wid)
+            sim.trace.note(f"{wid} completed: its history is closed", step=None)
+
+    def _activity_task(self, w: Worker, task: Task):
+        scheduled = task.scheduled
+        opts = task.options
+        self.began[task.key] = self.env.now
+
+        def beat():
+            if self.leases.get(task.key) == task.token and w.frozen_until <= self.env.now:
+                self.heartbeats[task.key] = self.env.now
+        outcome = yield from perform(self.sim, self.activities[scheduled.activity_type], task.workflow_id,
+                                     scheduled, task.attempt, caller=w.name, hold=lambda: self._hold(w),
+                                     heartbeat=(opts.heartbeat / 2, beat) if opts.heartbeat else None,
+                                     run_id=task.run_id)
+        yield from self._hold(w)
+        self.attempts.append((self.env.now, scheduled.activity_type, task.workflow_id, task.attempt,
+                              "no response" if outcome is None else "ok" if outcome.ok else outcome.error_type))
+        if outcome is None:   # nothing came back: the worker waits out its timeout; the lease decides
+            return
+        if outcome.ok:
+            self._finish(task, outcome)
+        elif self.leases.get(task.key) == task.token:
+            self._attempt_failed(task, outcome.error_type, outcome.message, outcome.retryable)
+        else:
+            self._settle(task)   # counts the stale report
+
+    def _worker_fault(self, fault):
+        yield self.env.timeout(max(0.0, fault.at - self.env.now))
+        if isinstance(fault, KillWorker):
+            w = self.workers[fault.worker]
+            if w.status not in ("dead", "deploying"):
+                w.process.interrupt("killed" if fault.restart else "killed for good")
+        elif isinstance(fault, PauseWorker):
+            self.workers[fault.worker].frozen_until = self.env.now + fault.seconds
+            self.incident("pause", f"{fault.worker} freezes for {fault.seconds:g}s", worker=fault.worker)
+        elif isinstance(fault, Redeploy):
+            alive = [w for w in self.workers.values() if w.status != "dead"]
+            for group in ([w] for w in alive) if fault.rolling else [alive]:
+                for w in group:
+                    w.draining = True
+                    if w.poll is not None:   # idle: stop polling now; busy: finish the task in hand
+                        w.process.interrupt("deploying")
+                self.incident("deploy", f"deploy: {', '.join(w.name for w in group)} going down")
+                yield simpy.AllOf(self.env, [w.process for w in group])
+                yield self.env.timeout(fault.down_for)
+                for w in group:
+                    self._spawn(w)
+                self.incident("deployed", f"deploy: {', '.join(w.name for w in group)} back, with new code and "
+                              "empty caches")
+
+    def _machine(self, workflow_type: str, wid: str, identity: str) -> Machine:
+        if workflow_type not in self.workflows:
+            raise NonDeterminismError(wid, None, f"no workflow named {workflow_type!r} is registered on "
+                                      f"this worker (it has: {', '.join(self.workflows)})", 1)
+        m = Machine(self.workflows[workflow_type], wid, live=self.sim.live, on_step=self.sim.trace.on_step,
+                    epoch=self.sim.epoch, identity=identity)
+        self.machines.append(m)
+        return m
