@@ -45,6 +45,7 @@ class Engine(HistoryService, WorkerSide):
         self.began: dict[tuple, float] = {}          # activity key -> when its current attempt started
         self.last_failure: dict[tuple, dict] = {}    # activity key -> the previous attempt's failure
         self.workflow_task: dict[str, tuple] = {}    # workflow id -> (scheduled id, started id) of its task
+        self.timers: dict[tuple, float] = {}   # (workflow id, timer id) -> when it is due: the timer queue
         self.sticky: dict[str, str] = {}   # workflow id -> the sticky queue of the worker that ran its last task
         self.stuck: dict[str, NonDeterminismError] = {}
         self.unreadable: dict[str, ev.HistoryError] = {}   # histories that failed their checks on read

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 from . import events as ev
 from .replay import NonDeterminismError
+from .retry import ActivityOptions
 from .sim import Outcome, recorded
 from .taskqueue import Task
 from .workflow import WorkflowDef
@@ -54,6 +55,46 @@ class HistoryService:
         self.sim.history.append(wid, events + [scheduled])
         self.workflow_task[wid] = (scheduled.event_id, 0)
         self.dispatch(Task("workflow", wid, sticky=sticky))
+
+    def _act_on(self, wid: str, recorded_commands: list, run_id: str) -> None:
+        """The commands a workflow task made durable, carried out: an activity becomes a task in the
+        queue; a timer goes into the engine's timer queue."""
+        for e in recorded_commands:
+            if isinstance(e, ev.ActivityTaskScheduled):
+                self.executed += 1
+                self.dispatch(Task("activity", wid, e, options=ActivityOptions.from_json(e.options), run_id=run_id))
+            elif isinstance(e, ev.TimerStarted):
+                self._arm(wid, e)
+
+    # -- durable timers ------------------------------------------------------------------------------
+    def _arm(self, wid: str, started: ev.TimerStarted) -> None:
+        """A timer lives here, in the engine, not in any worker: a workflow asleep for a month is a row
+        in the history and an entry in this queue (Temporal keeps a timer task per history shard)."""
+        due = started.time + started.seconds
+        self.timers[wid, started.timer_id] = due
+        self.env.process(self._fire_at(wid, started, due))
+
+    def _fire_at(self, wid: str, started: ev.TimerStarted, due: float):
+        yield self.env.timeout(max(0.0, due - self.env.now))   # simulated time skips the idle month
+        if self.timers.pop((wid, started.timer_id), None) is None:
+            return   # cancelled meanwhile
+        fired = ev.TimerFired(self.sim.history.length(wid) + 1, self.env.now, started.timer_id, started.event_id)
+        self._schedule_workflow_task(wid, [fired], sticky=self._holder(wid))
+        self.incident("timer", f"timer {started.timer_id} of {wid} fired: the engine wrote TimerFired, with or "
+                      "without a worker alive; a workflow task waits in the queue")
+
+    def rearm(self) -> int:
+        """Rebuild the timer queue from the history store alone: every TimerStarted that no TimerFired
+        answers. What an engine does when it starts on an existing store. Returns how many it armed."""
+        armed = 0
+        for wid, _ in self.sim.history.workflows():
+            events = self.sim.history.read(wid)
+            fired = {e.started_event_id for e in events if isinstance(e, ev.TimerFired)}
+            for e in events:
+                if isinstance(e, ev.TimerStarted) and e.event_id not in fired and (wid, e.timer_id) not in self.timers:
+                    self._arm(wid, e)
+                    armed += 1
+        return armed
 
     def _sticky_timed_out(self, task: Task) -> None:
         """The sticky worker did not come for the task in time: on record, then on the normal queue."""

@@ -179,7 +179,7 @@ class Run:
     sim: Sim
     workflow: object
     workflow_id: str
-    outcome: str                  # completed | lost | stuck | nondeterminism | failed
+    outcome: str                  # completed | running | lost | nondeterminism | corrupt_history | failed
     history: list = field(default_factory=list)
     error: str = ""
     extra: dict = field(default_factory=dict)

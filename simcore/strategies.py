@@ -27,6 +27,9 @@ def plain(sim: Sim, workflow, activities, wid: str, args):
         m.feed([sim.started(workflow, wid, args)])
         while not m.closed:
             scheduled = m.events[m.waiting.event_id - 1]
+            if isinstance(scheduled, ev.TimerStarted):   # time.sleep: only this process's RAM holds the place
+                m.feed([(yield from _sleep(sim, m, scheduled))])
+                continue
             began = sim.env.now
             outcome = yield from perform(sim, activities[scheduled.activity_type], wid, scheduled, 1,
                                          run_id=m.ctx.run_id)
@@ -71,6 +74,11 @@ def _checkpointed(sim, workflow, activities, wid, args, record_first):
         m.feed(history)
         while not m.closed:
             scheduled = m.events[m.waiting.event_id - 1]
+            if isinstance(scheduled, ev.TimerStarted):   # sleeps in the process; a restart sleeps again in full
+                result = [(yield from _sleep(sim, m, scheduled))]
+                sim.history.append(wid, m.take_new() + result)
+                m.feed(result)
+                continue
             if record_first:   # write down that it is done, then do it
                 result = recorded(m.length + 1, sim.env.now, scheduled, 1, Outcome(True, None))
                 sim.history.append(wid, m.take_new() + result)
@@ -93,6 +101,13 @@ def _checkpointed(sim, workflow, activities, wid, args, record_first):
         sim.trace.crash(crash.point)
 
 
+def _sleep(sim: Sim, m: Machine, started: ev.TimerStarted):
+    """`time.sleep` in a process: it waits, and then its timer has fired."""
+    sim.trace.frame(f"time.sleep({started.seconds:g}): the process waits; only its RAM knows why")
+    yield sim.env.timeout(started.seconds)
+    return ev.TimerFired(m.length + 1, sim.env.now, started.timer_id, started.event_id)
+
+
 def durable(sim: Sim, workflow, activities, wid: str, args, workers: int = 1, task_timeout: float = 10.0):
     engine = Engine(sim, [workflow], activities.values(), workers=workers, task_timeout=task_timeout)
     engine.start(workflow, wid, *args)
@@ -101,7 +116,7 @@ def durable(sim: Sim, workflow, activities, wid: str, args, workers: int = 1, ta
 
 
 def run_workflow(strategy: str, workflow, activities, args, *, wid: str, sim: Sim, scene: str = "",
-                 controls: dict | None = None, horizon: float = 24 * 3600, **options) -> Run:
+                 controls: dict | None = None, horizon: float = 60 * 24 * 3600, **options) -> Run:
     """Run one workflow under a strategy to the end (or the horizon) and collect the Run."""
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
@@ -116,6 +131,8 @@ def run_workflow(strategy: str, workflow, activities, args, *, wid: str, sim: Si
         outcome, error = "corrupt_history", str(engine.unreadable[wid])
     elif engine and engine.stuck:
         outcome, error = "nondeterminism", str(engine.stuck[wid])
+    elif engine and wid not in sim.done:   # the history is open: the workflow is alive, at the horizon
+        outcome, error = "running", ""
     else:
         outcome, error = ("completed" if wid in sim.done else "lost"), ""
     history = sim.history.read(wid) if sim.watch and outcome != "corrupt_history" else []

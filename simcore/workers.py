@@ -14,7 +14,6 @@ import simpy
 from . import events as ev
 from .faults import KillWorker, PauseWorker, ProcessCrashed, Redeploy
 from .replay import Machine, NonDeterminismError
-from .retry import ActivityOptions
 from .sim import perform
 from .taskqueue import Task
 
@@ -127,11 +126,7 @@ class WorkerSide:
             w.cache.pop(wid, None)
             return
         sim.history.append(wid, new)
-        for e in new:
-            if isinstance(e, ev.ActivityTaskScheduled):
-                self.executed += 1
-                self.dispatch(Task("activity", wid, e, options=ActivityOptions.from_json(e.options),
-                                   run_id=m.ctx.run_id))
+        self._act_on(wid, new, m.ctx.run_id)
         self.sticky[wid] = w.sticky_queue
         if m.closed:
             w.cache.pop(wid, None)
