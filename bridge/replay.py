@@ -1,7 +1,7 @@
 """Replay a Temporal history JSON against a Temporal port of a course workflow, with Temporal's own
 Replayer: the CI replay test, run by the real SDK.
 
-    python -m bridge.replay HISTORY.json [original|swapped|inserted|clock]
+    python -m bridge.replay HISTORY.json [original|swapped|inserted|clock|review]
 
 Prints one JSON object as its last line, {"ok": true} or {"ok": false, "error": ..., "message": ...}
 (Temporal's core may log warnings to stdout before it), and exits 0 when the history replays, 1 when
@@ -19,8 +19,9 @@ from temporalio.worker import Replayer
 
 from .clock_workflow import FulfillOrderByClock
 from .order_workflow import VARIANTS
+from .review_workflow import ReviewLater
 
-PORTS = {**VARIANTS, "clock": FulfillOrderByClock}
+PORTS = {**VARIANTS, "clock": FulfillOrderByClock, "review": ReviewLater}
 USAGE = "usage: python -m bridge.replay HISTORY.json [" + "|".join(PORTS) + "]"
 
 
@@ -40,8 +41,9 @@ def main(argv: list[str]) -> int:
     try:
         with open(argv[0], encoding="utf-8") as f:
             doc = json.load(f)
-    except (OSError, UnicodeDecodeError, ValueError) as e:
-        print(f"{argv[0]}: cannot read a Temporal history JSON: {getattr(e, 'strerror', None) or e}", file=sys.stderr)
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as e:   # RecursionError: [[[[... thousands deep
+        reason = "JSON nested too deeply" if isinstance(e, RecursionError) else getattr(e, "strerror", None) or e
+        print(f"{argv[0]}: cannot read a Temporal history JSON: {reason}", file=sys.stderr)
         return 2
     verdict = asyncio.run(check(doc, argv[1] if len(argv) == 2 else "original"))
     print(json.dumps(verdict), flush=True)

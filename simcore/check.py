@@ -24,9 +24,25 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from . import events as ev
-from .history import FORMAT
+from .history import DB_ERRORS, FORMAT, db_error
 
-TYPES = {"str": (str,), "int": (int,), "float": (int, float), "list": (list,)}   # "Any": anything JSON
+TYPES = {"str": (str,), "int": (int,), "float": (int, float), "list": (list,), "dict": (dict,),
+         "dict | None": (dict, type(None))}   # "Any": anything JSON
+TIMEOUTS = {"WorkflowTaskTimedOut": ("START_TO_CLOSE", "SCHEDULE_TO_START"),
+            "ActivityTaskTimedOut": ("StartToCloseTimeout", "HeartbeatTimeout", "ScheduleToCloseTimeout",
+                                     "ScheduleToStartTimeout")}
+LATEST = 1e11   # seconds: past year 5000 from 1970; an event time beyond it is not one a clock wrote
+
+
+class NotText(str):
+    """A stored text value that is not UTF-8 (a flipped byte): shown with its bytes escaped, reported."""
+
+
+def _text(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return NotText(raw.decode("utf-8", "backslashreplace"))
 
 
 @dataclass(frozen=True)
@@ -51,25 +67,39 @@ class Report:
 
 
 def connect_readonly(path: Path) -> sqlite3.Connection:
-    """A connection that cannot write. In a read-only folder SQLite cannot create the WAL's shared
-    memory file; if there is no WAL to read either, open the file as immutable instead."""
+    """A connection that cannot write, and leaves no trace: reading must not change the folder.
+
+    With no WAL beside the file, no writer is at work (a writer keeps its WAL while it runs), and the
+    file is opened as immutable: SQLite then creates no -wal or -shm file of its own, which it would
+    otherwise leave behind, and it works in a read-only folder. With a WAL (a writer at work, or one
+    killed), the file is opened read-only the ordinary way, so what the WAL holds is read too."""
     path = Path(path).resolve()
+    wal = path.with_name(path.name + "-wal")
+    if not wal.exists():
+        return sqlite3.connect(f"{path.as_uri()}?mode=ro&immutable=1", uri=True)
     try:
         db = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
         db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
         return db
     except sqlite3.OperationalError:
-        wal = path.with_name(path.name + "-wal")
         if wal.exists() and wal.stat().st_size:
             raise
-    return sqlite3.connect(f"{path.as_uri()}?immutable=1", uri=True)
+    return sqlite3.connect(f"{path.as_uri()}?mode=ro&immutable=1", uri=True)
 
 
 def read_rows(path: Path) -> dict[tuple[str, str], list[tuple]]:
-    """Every stored row, grouped by (workflow id, run id), in event id order. Raises
-    `sqlite3.DatabaseError` for a file SQLite cannot read and `HistoryError` for a database that is
-    not a history."""
+    """Every stored row, grouped by (workflow id, run id), in event id order. Raises `HistoryError`,
+    naming the file, for a file SQLite cannot read or a database that is not a history. A text value
+    that is not UTF-8 comes back as a `NotText`, for `parse_rows` to report."""
+    try:
+        return _read_rows(path)
+    except DB_ERRORS as e:
+        raise ev.HistoryError(f"{path}: cannot read as a history file ({db_error(e)})") from None
+
+
+def _read_rows(path: Path) -> dict[tuple[str, str], list[tuple]]:
     db = connect_readonly(path)
+    db.text_factory = _text
     try:
         tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         if not {"meta", "events"} <= tables:
@@ -108,8 +138,8 @@ def check_file(path, workflows: dict | None = None, workflow_id: str | None = No
     except ev.HistoryError as e:
         report.problems.append(Problem(str(path), str(e).removeprefix(f"{path}: ")))
         return report
-    except sqlite3.DatabaseError as e:
-        report.problems.append(Problem(str(path), f"cannot read as a history file ({e})"))
+    except DB_ERRORS as e:
+        report.problems.append(Problem(str(path), f"cannot read as a history file ({db_error(e)})"))
         return report
     for (wid, run), rows in runs.items():
         if workflow_id is not None and wid != workflow_id:
@@ -136,21 +166,61 @@ def parse_rows(rows, where: str) -> tuple[list[ev.Event | None], list[Problem]]:
             problems.append(Problem(where, f"{missing} missing: the sequence jumps from {expected - 1} to "
                                            f"{event_id}", expected))
         expected = event_id + 1
-        if not isinstance(time, (int, float)) or not math.isfinite(time):
+        if not isinstance(time, (int, float)) or isinstance(time, bool) or not math.isfinite(time):
             bad(f"time {time!r} is not a number of seconds")
             time = 0.0
+        elif not 0 <= time < LATEST:
+            bad(f"time {time!r} is not a time the engine writes (seconds from 0 to {LATEST:g})")
+            time = 0.0
+        undecodable = [what for what, v in (("type", type_name), ("payload", payload)) if isinstance(v, NotText)]
+        if undecodable:
+            bad(f"its {' and '.join(undecodable)} is not UTF-8 text (a damaged byte?): {str(payload)[:60]!r}")
+            events.append(None)
+            continue
         try:
             e = ev.from_record(event_id, type_name, float(time), payload, where)
         except ev.HistoryError as err:
             problems.append(Problem(where, str(err).removeprefix(f"{where} "), event_id))
             events.append(None)
             continue
-        wrong = [f for f in fields(e)[2:] if _wrong_type(getattr(e, f.name), str(f.type))]
-        for f in wrong:
-            value = getattr(e, f.name)
-            bad(f"field {f.name} should be {f.type}, got {type(value).__name__} {str(value)[:40]!r}")
+        except RecursionError:
+            bad("payload is JSON nested too deeply to be an event's")
+            events.append(None)
+            continue
+        wrong = field_problems(e)
+        for message in wrong:
+            bad(message)
         events.append(None if wrong else e)
     return events, problems
+
+
+def field_problems(e: ev.Event) -> list[str]:
+    """What is wrong with the values of one event's fields: each must be of its declared type, and
+    the few with a fixed vocabulary or shape (timeouts, a failure, activity options) must have it."""
+    out = []
+    t = e.time
+    if not isinstance(t, (int, float)) or isinstance(t, bool) or not (math.isfinite(t) and 0 <= t < LATEST):
+        out.append(f"time {t!r} is not a number of seconds the engine writes")
+    for f in fields(e)[2:]:
+        value = getattr(e, f.name)
+        if _wrong_type(value, str(f.type)):
+            out.append(f"field {f.name} should be {f.type}, got {type(value).__name__} {str(value)[:40]!r}")
+    if out:
+        return out
+    if e.type in TIMEOUTS and e.timeout_type not in TIMEOUTS[e.type]:
+        out.append(f"timeout_type {e.timeout_type[:40]!r} is not one of {', '.join(TIMEOUTS[e.type])}")
+    if isinstance(e, ev.ActivityTaskStarted) and e.last_failure is not None and (
+            e.last_failure.keys() != {"error_type", "message"}
+            or not all(isinstance(v, str) for v in e.last_failure.values())):
+        out.append(f"last_failure should be {{\"error_type\": str, \"message\": str}} or null, got "
+                   f"{str(e.last_failure)[:60]!r}")
+    if isinstance(e, ev.ActivityTaskScheduled):
+        from .retry import ActivityOptions
+        try:
+            ActivityOptions.from_json(e.options)
+        except (TypeError, ValueError) as err:
+            out.append(f"options are not a retry policy and timeouts ({err}): {str(e.options)[:60]!r}")
+    return out
 
 
 def _wrong_type(value, declared: str) -> bool:
@@ -171,7 +241,11 @@ def check_rows(rows, workflow_id: str, where: str, workflows: dict | None = None
 
 
 def check_events(events: list[ev.Event], workflow_id: str, where: str, workflows: dict | None = None):
-    """The same checks for events already read (by `History.read`): the story and the code."""
+    """The same checks for events already read (by `History.read`): the fields, the story and the code."""
+    problems = [Problem(where, f"event {e.event_id} ({e.type}): {m}", e.event_id)
+                for e in events for m in field_problems(e)]
+    if problems:
+        return problems
     problems = check_story(events, workflow_id, where)
     return problems or (check_code(events, workflow_id, where, workflows) if workflows is not None else [])
 

@@ -13,20 +13,22 @@ a real process in a home directory, and read or verify a home's history.
     python -m simcore history replay FILE... [--workflow MODULE:NAME ...]   (the replay test of CI)
     python -m simcore run 01 --set strategy=durable --export-history FILE
 
-Bad input exits with status 2 and a message naming the valid choices; never a traceback. A home, history
-or world that cannot be used also exits 2, naming the file and the problem. `history check` exits 1
-when it finds problems, `history replay` when a history does not replay against the code; `order run`
-exits 3 when another process owns the order.
+Every command has one boundary (`main`): bad input, and a home, history, world or file that cannot be
+used, is a message on standard error saying what is wrong and what to do, with exit status 2; never a
+traceback (only a bug in the engine is one). `history check` and `history show` exit 1 when they find
+problems, `history replay` when a history does not replay against the code; `order run` exits 3 when
+another process owns the order; 130 on Ctrl-C; 141 when standard output is closed early (`| head`),
+quietly, as a command killed by SIGPIPE. The statuses, with examples: docs/CLI.md.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
-import sqlite3
 import sys
 
-from . import registry, scenarios, temporal
+from . import check, registry, scenarios, temporal
 from . import events as ev
 from .events import HistoryError
 
@@ -44,20 +46,61 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--export-history", metavar="FILE", help="also write the run's history as Temporal JSON")
     _home_commands(sub)
-    args = parser.parse_args(argv)
+    _tolerant_output()
     from .home import Busy, HomeError
     try:
-        return COMMANDS[args.command](args)
+        args = parser.parse_args(argv)   # bad flags: argparse prints the usage and exits 2
+        code = COMMANDS[args.command](args)
+        sys.stdout.flush()               # a closed pipe shows here, inside the boundary, not at exit
+        return code
+    except BrokenPipeError:
+        return _output_closed()
     except Busy as e:
-        print(f"busy: {e}", file=sys.stderr)
-        return 3
+        return _fail(f"busy: {e}", 3)
     except (scenarios.ControlError, registry.RegistryError, HistoryError, HomeError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        return _fail(f"error: {e}", 2)
+    except OSError as e:   # the machine said no: a file or folder that cannot be read or written, a full disk
+        where = f"{e.filename}: " if e.filename else ""
+        return _fail(f"error: {where}{e.strerror or e}", 2)
     except KeyboardInterrupt:
-        print("interrupted: what was recorded stays recorded; run the same command again to carry on",
-              file=sys.stderr)
-        return 130
+        return _fail("interrupted: what was recorded stays recorded; run the same command again to carry on", 130)
+
+
+EXIT = {"ok": 0, "problems": 1, "error": 2, "busy": 3, "interrupted": 130, "output closed": 141}   # docs/CLI.md
+
+
+def _fail(message: str, code: int) -> int:
+    try:
+        print(message, file=sys.stderr)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        return _output_closed()
+    except (OSError, ValueError):
+        pass   # standard error closed too: the status says it
+    return code
+
+
+def _output_closed() -> int:
+    """Standard output was closed before we finished (`... | head`): stop quietly with 141, the status
+    of a command killed by SIGPIPE. What was written to files or recorded stays; point standard output
+    at /dev/null so the interpreter's last flush does not fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass   # not a real file (a test's capture): nothing to redirect
+    return 141
+
+
+def _tolerant_output() -> None:
+    """A history may hold any text, including what the terminal's encoding cannot show (a lone
+    surrogate from a JSON escape): print it escaped rather than fail halfway through a listing."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.reconfigure(errors="backslashreplace")
+        except (AttributeError, ValueError, OSError):
+            pass
 
 
 def _scenes(args) -> int:
@@ -176,7 +219,7 @@ def _order(args) -> int:
 
 
 def _history(args) -> int:
-    from . import check, home
+    from . import home
     if args.action == "import":
         return _import(args.file)
     if args.action == "replay":
@@ -185,31 +228,20 @@ def _history(args) -> int:
     path = d / home.HISTORY
     chosen = args.id or (f"order-{args.order}" if args.order else None)
     if args.action == "export":
-        wid = chosen
-        rows = check.read_rows(path).get((wid, "1"))
-        if not rows:
-            raise home.HomeError(f"{path}: no history for {wid}")
-        events, problems = check.parse_rows(rows, f"{path} workflow {wid!r}")
-        if problems:
-            raise HistoryError(f"{path}: the history cannot be exported as it is: {problems[0]} "
-                               f"(run `history check --home {args.home}` for all problems)")
-        _write_json(temporal.export(events, epoch=home.UNIX_EPOCH), args.out)   # a real process's times
-        return 0
+        return _export(args, path, chosen)
     if args.action == "check":
         wid = chosen
         report = check.check_file(path, registry.workflows(args.workflow), wid)
         if wid and report.ok and wid not in report.workflows:
             raise home.HomeError(f"{path}: no history for {wid}")
+        report.problems += home.compare(d, wid)   # what order run compares before it acts
         for p in report.problems:
             print(p)
         counts = ", ".join(f"{w} ({n} events)" for w, n in report.workflows.items()) or "no workflows"
         verdict = "ok" if report.ok else f"{len(report.problems)} problem{'s' * (len(report.problems) != 1)}"
         print(f"{path}: {counts}: {verdict}")
         return 0 if report.ok else 1
-    try:
-        runs = check.read_rows(path)
-    except sqlite3.DatabaseError as e:
-        raise home.HomeError(f"{path}: cannot read as a history file ({e})") from None
+    runs = check.read_rows(path)
     if chosen:
         runs = {k: v for k, v in runs.items() if k[0] == chosen}
         if not runs:
@@ -222,9 +254,9 @@ def _history(args) -> int:
         t0 = next((e.time for e in events if e), 0.0)
         for row, e in zip(rows, events):
             if e is None:
-                print(f"  {row[0]!s:>3}  !! unreadable: {row[1]!s:.40} {str(row[3])[:60]!r}")
+                print(f"  {row[0]!s:>3.10}  !! unreadable: {row[1]!s:.40} {str(row[3])[:60]!r}")
             else:
-                print(f"  {e.event_id:>3}  +{e.time - t0:8.3f}s  {e.summary()}")
+                print(_line(e, e.time - t0))
         for p in problems:
             print(p, file=sys.stderr)
         bad += len(problems)
@@ -233,37 +265,62 @@ def _history(args) -> int:
     return 1 if bad else 0
 
 
+def _line(e, t: float) -> str:
+    """One event as the history panel shows it (a retried activity's start names the last failure)."""
+    return f"  {e.event_id:>3}  +{t:8.3f}s  {e.summary()}"
+
+
+def _export(args, path, wid: str) -> int:
+    """Export one workflow's history, refusing one that is not well formed (Temporal would refuse it,
+    or worse, read it differently): the problems that `history check` would list."""
+    rows = check.read_rows(path).get((wid, "1"))
+    if not rows:
+        raise HistoryError(f"{path}: no history for {wid}")
+    where = f"{path} workflow {wid!r}"
+    events, _ = check.parse_rows(rows, where)
+    problems = check.check_rows(rows, wid, where)   # the rows, then the story; not the code
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise HistoryError(f"the history cannot be exported as it is: {problems[0]}{more}; run "
+                           f"`python -m simcore history check --home {args.home}` for all problems")
+    from .home import UNIX_EPOCH
+    _write_json(temporal.export(events, epoch=UNIX_EPOCH), args.out)   # a real process's times
+    return 0
+
+
 def _import(file: str) -> int:
-    try:
-        with open(file, "rb") as f:
-            data = f.read()
-    except OSError as e:
-        raise HistoryError(f"{file}: cannot read ({e.strerror})") from None
+    data = _read_file(file)
     imported = temporal.load(data, file)
     start = f", from {imported.start:%Y-%m-%d %H:%M:%S} UTC" if imported.start else ""
     print(f"{file} · {len(imported.events)} events (Temporal history{start})")
     for e in imported.events:
-        print(f"  {e.event_id:>3}  +{e.time:8.3f}s  {e.summary()}")
+        print(_line(e, e.time))
     return 0
+
+
+def _read_file(file: str) -> bytes:
+    try:
+        with open(file, "rb") as f:
+            return f.read()
+    except OSError as e:
+        raise HistoryError(f"{file}: cannot read ({e.strerror or e})") from None
 
 
 def _replay(files: list[str], code: dict) -> int:
     """Replay each saved history against the code: the test that catches a non-deterministic change
-    before it is deployed. Exit 1 if any history does not replay."""
+    before it is deployed. Exit 1 if any history does not replay; 2 if one is not a history at all
+    (not JSON, the wrong shape, events that do not fit together)."""
     from .history import load
-    from .replay import replay
+    from .replay import NonDeterminismError, replay
     from .world import World, entered
     failed = 0
     for file in files:
-        try:
-            with open(file, "rb") as f:
-                data = f.read()
-        except OSError as e:
-            raise HistoryError(f"{file}: cannot read ({e.strerror})") from None
+        data = _read_file(file)
         try:
             doc = json.loads(data)
-        except (UnicodeDecodeError, ValueError) as e:
-            raise HistoryError(f"{file}: not a history JSON ({e})") from None
+        except (UnicodeDecodeError, ValueError, RecursionError) as e:
+            reason = "JSON nested too deeply" if isinstance(e, RecursionError) else e
+            raise HistoryError(f"{file}: not a history JSON ({reason})") from None
         events = temporal.load(doc, file).events if isinstance(doc, dict) else load(json.dumps(doc), file)
         odd = next((e for e in events if isinstance(e, temporal.TemporalEvent)), None)
         if odd:
@@ -271,12 +328,24 @@ def _replay(files: list[str], code: dict) -> int:
                                "replay it with Temporal's own Replayer (python -m bridge.replay)")
         if not events or not isinstance(events[0], ev.WorkflowExecutionStarted):
             raise HistoryError(f"{file}: a history must begin with WorkflowExecutionStarted")
+        wrong = [p for e in events for p in (f"event {e.event_id} ({e.type}): {m}" for m in check.field_problems(e))]
+        wrong += [p.message for p in check.check_story(events, events[0].workflow_id, file)]
+        if wrong:
+            raise HistoryError(f"{file}: not a history the engine could have written: {wrong[0]}"
+                               + (f" (and {len(wrong) - 1} more)" if len(wrong) > 1 else ""))
         kind = events[0].workflow_type
         if kind not in code:
             raise registry.RegistryError(f"{file}: its workflow type is {kind!r}, and no code for it was given "
                                          f"(have: {', '.join(code)}); name it with --workflow MODULE:NAME")
         with entered(World()):   # code that reads the machine's clock reads this machine's, as in CI
-            result = replay(code[kind], events)
+            try:
+                result = replay(code[kind], events)
+            except (NonDeterminismError, HistoryError):
+                raise
+            except Exception as e:   # the workflow's code met data it cannot take (as check_code reports it)
+                print(f"{file}: FAILED: replaying {kind} failed: {type(e).__name__}: {e}")
+                failed += 1
+                continue
         print(f"{file}: {result}" if result.ok else f"{file}: FAILED: {result.error}")
         failed += not result.ok
     return 1 if failed else 0

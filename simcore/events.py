@@ -299,7 +299,7 @@ def from_record(event_id: int, type_name: str, time: float, payload: str, where:
         raise HistoryError(f"{_at(where, event_id)}: unknown event type {type_name!r} (known: {known})")
     try:
         attrs = _decode(payload)
-    except (TypeError, ValueError) as e:
+    except (TypeError, ValueError, RecursionError) as e:
         raise HistoryError(f"{_at(where, event_id)} ({type_name}): payload is not JSON ({e}): "
                            f"{str(payload)[:60]!r}") from None
     names, required, allowed = _schema(cls)
@@ -370,7 +370,7 @@ def from_dict(d: dict, where: str = "") -> Event:
     """The inverse of `event_dict`, with the same checks as reading a history file."""
     try:
         return from_record(int(d["event_id"]), d["type"], float(d["time"]), json.dumps(d["attrs"]), where)
-    except (KeyError, TypeError, ValueError) as e:
+    except (KeyError, TypeError, ValueError, OverflowError, RecursionError) as e:
         if isinstance(e, HistoryError):
             raise
         raise HistoryError(f"{where or 'history'}: malformed event {str(d)[:80]}: {e!r}") from None

@@ -38,6 +38,17 @@ CREATE TABLE IF NOT EXISTS events (
 """
 
 
+DB_ERRORS = (sqlite3.DatabaseError, UnicodeDecodeError)   # the second: Python's sqlite3 decodes SQLite's own
+                                                          # messages as UTF-8, and a damaged schema's are not
+
+
+def db_error(e: Exception) -> str:
+    """What SQLite said, readably (a message quoting damaged bytes shows them escaped)."""
+    if isinstance(e, UnicodeDecodeError):
+        return bytes(e.object).decode("utf-8", "backslashreplace")
+    return str(e)
+
+
 class HistoryConflict(HistoryError):
     """An append that does not continue the history where it ends: someone else wrote first."""
 
@@ -121,11 +132,16 @@ class History:
             return self._mem.get((workflow_id, run_id), [])[start - 1:]
         collecting = gc.isenabled()
         gc.disable()   # tens of thousands of small objects, none of them garbage: skip the sweeps
+        where = f"{self.path} workflow {workflow_id!r}"
         try:
-            rows = self._db.execute(
-                "SELECT event_id, type, time, payload FROM events WHERE workflow_id=? AND run_id=? "
-                "AND event_id >= ? ORDER BY event_id", (workflow_id, run_id, start)).fetchall()
-            return from_records(rows, f"{self.path} workflow {workflow_id!r}", start)
+            with self._reading(where):
+                rows = self._db.execute(
+                    "SELECT event_id, type, time, payload FROM events WHERE workflow_id=? AND run_id=? "
+                    "AND event_id >= ? ORDER BY event_id", (workflow_id, run_id, start)).fetchall()
+            try:
+                return from_records(rows, where, start)
+            except RecursionError:   # a payload of [[[[...]]]]: no event is nested that deep
+                raise HistoryError(f"{where}: a payload is JSON nested too deeply to be an event's") from None
         finally:
             if collecting:
                 gc.enable()
@@ -133,14 +149,26 @@ class History:
     def length(self, workflow_id: str, run_id: str = "1") -> int:
         if self._mem is not None:
             return len(self._mem.get((workflow_id, run_id), ()))
-        return self._db.execute("SELECT COALESCE(MAX(event_id), 0) FROM events WHERE workflow_id=? AND "
-                                "run_id=?", (workflow_id, run_id)).fetchone()[0]
+        with self._reading(f"{self.path} workflow {workflow_id!r}"):
+            return self._db.execute("SELECT COALESCE(MAX(event_id), 0) FROM events WHERE workflow_id=? AND "
+                                    "run_id=?", (workflow_id, run_id)).fetchone()[0]
 
     def workflows(self) -> list[tuple[str, str]]:
         """Every (workflow id, run id) with at least one event."""
         if self._mem is not None:
             return sorted(k for k, v in self._mem.items() if v)
-        return self._db.execute("SELECT DISTINCT workflow_id, run_id FROM events ORDER BY 1, 2").fetchall()
+        with self._reading(str(self.path)):
+            return self._db.execute("SELECT DISTINCT workflow_id, run_id FROM events ORDER BY 1, 2").fetchall()
+
+    @contextmanager
+    def _reading(self, where: str):
+        """A read SQLite cannot do (a damaged page, text that is not UTF-8) is a HistoryError naming
+        the file: the history cannot be trusted, and nothing was changed."""
+        try:
+            yield
+        except DB_ERRORS as e:
+            raise HistoryError(f"{where}: cannot read the history ({db_error(e)}); `python -m simcore history "
+                               "check` says what is damaged") from None
 
 
 def _payload(event: Event, workflow_id: str) -> str:
@@ -173,8 +201,8 @@ def _open(path: Path, synchronous: str) -> sqlite3.Connection:
             db.execute("INSERT OR IGNORE INTO meta VALUES ('format', ?)", (FORMAT,))
         row = db.execute("SELECT value FROM meta WHERE key='format'").fetchone()
         fmt = row[0] if row else None
-    except sqlite3.DatabaseError as e:
-        raise HistoryError(f"{path}: cannot open as a history file ({e})") from None
+    except DB_ERRORS as e:
+        raise HistoryError(f"{path}: cannot open as a history file ({db_error(e)})") from None
     if fmt != FORMAT:
         raise HistoryError(f"{path}: history format {fmt!r}, this engine reads {FORMAT!r}")
     return db
@@ -201,16 +229,25 @@ def dump(events: list[Event]) -> str:
 def load(text: str, where: str = "history") -> list[Event]:
     """Parse the output of `dump`, with the same checks as reading the database."""
     from .events import from_dict
+    from .check import field_problems
     try:
         items = json.loads(text)
-    except ValueError as e:
+    except (ValueError, RecursionError) as e:   # RecursionError: JSON nested thousands deep
         raise HistoryError(f"{where}: not JSON ({e})") from None
     if not isinstance(items, list):
         raise HistoryError(f"{where}: expected a JSON list of events")
-    events = [from_dict(d, where) if isinstance(d, dict) else _bad(where, d) for d in items]
-    for expected, e in enumerate(events, start=1):
+    events = []
+    for expected, d in enumerate(items, start=1):
+        try:
+            e = from_dict(d, where) if isinstance(d, dict) else _bad(where, d)
+        except (OverflowError, RecursionError) as err:   # an event_id of 1e400; attrs nested too deeply
+            raise HistoryError(f"{where}: malformed event {str(d)[:80]}: {err}") from None
         if e.event_id != expected:
             raise HistoryError(f"{where}: event {expected} is missing (found {e.event_id} in its place)")
+        wrong = field_problems(e)
+        if wrong:
+            raise HistoryError(f"{where}: event {e.event_id} ({e.type}): {wrong[0]}")
+        events.append(e)
     return events
 
 

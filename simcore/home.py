@@ -42,12 +42,12 @@ from pathlib import Path
 
 from . import check
 from . import events as ev
-from .history import History, HistoryConflict, HistoryError, _transaction
+from .history import History, HistoryConflict, HistoryError, _transaction, db_error
 from .orders import CENTS, KEYED_ACTIVITIES, ORDER_ID, fulfill_order
 from .replay import Machine, NonDeterminismError
 from .sim import Outcome, recorded
 from .workflow import ActivityContext, Live
-from .world import CARD, Effect, World
+from .world import CARD, Effect, IdempotencyKeyMismatch, World
 
 HISTORY, WORLD = "history.sqlite", "world.sqlite"
 SIDECARS = ("", "-wal", "-shm", "-journal")   # the files SQLite keeps beside a database
@@ -88,7 +88,7 @@ CREATE TABLE IF NOT EXISTS effects (
 
 
 class DurableWorld(World):
-    """`World` whose effects are rows in a SQLite file. `_effect` commits the effect and its key in one
+    """`World` whose effects are rows in a SQLite file. `effect` commits the effect and its key in one
     transaction: after a kill, either both are on disk or neither happened."""
 
     def __init__(self, path, *, stock: int = 10, readonly: bool = False):
@@ -116,7 +116,10 @@ class DurableWorld(World):
             if meta.get("format") != WORLD_FORMAT:
                 raise HomeError(f"{self.path}: world format {meta.get('format')!r}, this engine reads "
                                 f"{WORLD_FORMAT!r}")
-            self.initial = {k.removeprefix("stock:"): int(v) for k, v in meta.items() if k.startswith("stock:")}
+            try:
+                self.initial = {k.removeprefix("stock:"): int(v) for k, v in meta.items() if k.startswith("stock:")}
+            except (TypeError, ValueError):
+                raise HomeError(f"{self.path}: a stock in the world's meta table is not a whole number") from None
             self._reload()
 
     def close(self):
@@ -133,8 +136,12 @@ class DurableWorld(World):
         """Rebuild the in-memory views (`log`, `stock`, `holds`, `_keys`) from the rows."""
         self.log, self._keys = [], {}
         self.stock, self.holds = dict(self.initial), type(self.holds)()
-        for t, kind, order, cents, ref, sku, delta, key in self._db.execute(
-                "SELECT t, kind, order_id, cents, ref, sku, delta, key FROM effects ORDER BY seq"):
+        for seq, t, kind, order, cents, ref, sku, delta, key in self._db.execute(
+                "SELECT seq, t, kind, order_id, cents, ref, sku, delta, key FROM effects ORDER BY seq"):
+            if not (isinstance(t, (int, float)) and isinstance(cents, int) and isinstance(delta, int)
+                    and all(isinstance(v, str) for v in (kind, order, ref)) and isinstance(key, (str, type(None)))):
+                raise HomeError(f"{self.path}: effect {seq} is not a record the world writes "
+                                f"({kind!r}, {order!r}, {cents!r}, {ref!r}, key {key!r})")
             self.log.append(Effect(t, kind, order, cents, ref))
             if sku:
                 self.stock[sku] = self.stock.get(sku, 0) + delta
@@ -142,11 +149,16 @@ class DurableWorld(World):
             if key is not None:
                 self._keys[key] = ref
 
-    def _effect(self, kind: str, order: str, key: str | None, cents: int = 0, stock=None, note: str = "") -> str:
+    def effect(self, kind: str, order: str, key: str | None = None, cents: int = 0, stock=None,
+               note: str = "") -> str:
         sku, delta = stock or (None, 0)
         with _store(self.path, "world"):
             with _transaction(self._db):
-                row = self._db.execute("SELECT ref FROM effects WHERE key=?", (key,)).fetchone() if key else None
+                row = self._db.execute("SELECT ref, kind, order_id, cents FROM effects WHERE key=?",
+                                       (key,)).fetchone() if key else None
+                if row is not None and tuple(row[1:]) != (kind, order, cents):
+                    raise IdempotencyKeyMismatch(f"key {key!r} was first used for {row[1]} {row[2]} "
+                                                 f"{row[3] / 100:.2f}, now for {kind} {order} {cents / 100:.2f}")
                 if row is None:
                     seq = self._db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM effects").fetchone()[0]
                     ref = f"{kind[:4].lower()}_{seq}" + (f" {note}" if note else "")
@@ -257,9 +269,9 @@ def _store(path: Path, what: str):
     """Turn a SQLite failure into an error naming the file and what it is."""
     try:
         yield
-    except sqlite3.Error as e:
+    except (sqlite3.Error, UnicodeDecodeError) as e:   # see history.DB_ERRORS
         hint = (": the disk is full (nothing of this step was written)" if "full" in str(e) else
-                f": {e}")
+                f": {db_error(e)}")
         raise HomeError(f"{path}: the {what} store failed{hint}") from None
 
 
@@ -480,29 +492,87 @@ def _verify(home: Home, wid: str, history: list) -> None:
 
 
 def _consistent(home: Home, wid: str, history: list) -> None:
-    """The world and the history must tell the same story. An effect the world holds for this workflow
-    must have been scheduled in the history (it is appended before the activity runs), and a result
-    the history holds must be the world's. Otherwise the history was truncated, or belongs elsewhere.
-    A key is `<run id>/<activity id>` (ActivityContext.idempotency_key)."""
+    """The world and the history must tell the same story (see `disagreements`); refuse at the first
+    place they do not."""
+    for _, message in disagreements(home.world, wid, history):
+        raise HomeError(f"{home.history_path}: {message}")
+
+
+def disagreements(world: World, wid: str, history: list):
+    """Where the world and a workflow's history tell different stories, as (event id or None,
+    message). An effect the world holds for this workflow must have been scheduled in the history (it
+    is appended before the activity runs), and a result the history holds must be the world's.
+    Otherwise the history was truncated, edited, or belongs elsewhere. A key is `<run id>/<activity
+    id>` (ActivityContext.idempotency_key). Only well-formed events are looked at: what the history
+    itself gets wrong is `check`'s to say."""
+    world_path = getattr(world, "path", "the world")
     order = wid.removeprefix("order-")
-    refs = {e.ref for e in home.world.log if e.order == order}
-    keys = {k: ref for k, ref in home.world.keys().items() if ref in refs}
-    run = history[0].run_id if history else None
+    mine = {e.ref: e for e in world.log if e.order == order}
+    keys = {k: ref for k, ref in world.keys().items() if ref in mine}
+    start = history[0] if history and isinstance(history[0], ev.WorkflowExecutionStarted) else None
+    run = start.run_id if start else None
+    by_id = {e.event_id: e for e in history}
     scheduled = {e.activity_id: e for e in history if isinstance(e, ev.ActivityTaskScheduled)}
     for key in sorted(keys):
         run_id, _, activity_id = key.rpartition("/")
         if run_id != run or activity_id not in scheduled:
-            raise HomeError(f"{home.history_path}: {wid} has no ActivityTaskScheduled for the effect "
-                            f"{keys[key]!r} that {home.world_path} records (key {key!r}): the history was "
-                            "truncated or replaced; refusing to run the order again on it")
+            yield None, (f"{wid} has no ActivityTaskScheduled for the effect {keys[key]!r} that {world_path} "
+                         f"records (key {key!r}): the history was truncated or replaced; refusing to run the "
+                         "order again on it")
     for e in history:
         if isinstance(e, ev.ActivityTaskCompleted):
-            step = history[e.scheduled_event_id - 1]
+            step = by_id.get(e.scheduled_event_id)
+            if not isinstance(step, ev.ActivityTaskScheduled) or step.activity_type not in ACTIVITIES:
+                continue
             key = f"{run}/{step.activity_id}"
-            if step.activity_type in ACTIVITIES and keys.get(key) != e.result:
-                raise HomeError(f"{home.history_path}: event {e.event_id} records {step.activity_type} -> "
-                                f"{e.result!r}, but {home.world_path} has {keys.get(key)!r} for it: this history "
-                                "does not belong to this world")
+            if keys.get(key) != e.result:
+                record = (f"its {mine[keys[key]].kind} record, key {key!r}" if key in keys else
+                          f"no record with key {key!r}")
+                yield e.event_id, (f"event {e.event_id} records {step.activity_type} -> {e.result!r}, but "
+                                   f"{world_path} has {keys.get(key)!r} for it ({record}): this history does "
+                                   "not belong to this world")
+
+
+def compare(home_dir, workflow_id: str | None = None) -> list:
+    """What `history check` adds to checking the history file: the history against the world's own
+    records, as `order run` compares them before it acts (`disagreements`), for every workflow in the
+    history and every order the world has acted for. Reads only. A history that cannot be read is
+    left to `check.check_file` to report."""
+    d = Path(home_dir)
+    history_path, world_path = d / HISTORY, d / WORLD
+    try:
+        runs = check.read_rows(history_path)
+    except HistoryError:
+        return []
+    if workflow_id is not None:
+        runs = {k: v for k, v in runs.items() if k[0] == workflow_id}
+    if not world_path.exists():
+        if not runs:
+            return []
+        return [check.Problem(str(world_path), f"missing, but {history_path} records workflows: the world's "
+                                               "own records are gone (`order run` refuses to act again without "
+                                               "them)")]
+    try:
+        world = DurableWorld(world_path, readonly=True)
+    except HomeError as e:
+        return [check.Problem(str(world_path), f"the world's records cannot be read: "
+                                               f"{str(e).removeprefix(f'{world_path}: ')}")]
+    try:
+        keyed = set(world.keys().values())
+        wids = {wid for wid, run in runs if run == "1" and isinstance(wid, str)}   # others: check_story's to say
+        wids |= {f"order-{e.order}" for e in world.log if e.ref in keyed and workflow_id in (None, f"order-{e.order}")}
+        problems = []
+        for wid in sorted(wids):
+            where = f"{history_path} workflow {wid!r}"
+            events, _ = check.parse_rows(runs.get((wid, "1"), []), where)
+            problems += [check.Problem(where, f"disagrees with the world: {message}", eid)
+                         for eid, message in disagreements(world, wid, [e for e in events if e is not None])]
+        return problems
+    except HomeError as e:
+        return [check.Problem(str(world_path), f"the world's records cannot be read: "
+                                               f"{str(e).removeprefix(f'{world_path}: ')}")]
+    finally:
+        world.close()
 
 
 def _read(home: Home, wid: str) -> list:

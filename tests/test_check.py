@@ -168,3 +168,34 @@ def test_show_prints_what_it_can_and_names_the_rest(finished, capsys):
     assert "event 12 (ActivityTaskStarted): payload is not JSON" in err
     assert main(["history", "check", "--home", str(finished), "--order", "1002"]) == 2
     assert "no history for order-1002" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("sql, says", [
+    ("UPDATE events SET payload = replace(payload, '\"start_to_close\":null', '\"start_to_close\":\"soon\"') "
+     "WHERE event_id = 5", "event 5 (ActivityTaskScheduled): options are not a retry policy and timeouts"),
+    ("UPDATE events SET payload = json_set(payload, '$.options', json_array(1)) WHERE event_id = 5",
+     "event 5 (ActivityTaskScheduled): field options should be dict, got list '[1]'"),
+    ("UPDATE events SET payload = '{\"scheduled_event_id\": 5, \"attempt\": 2, \"last_failure\": \"boom\"}' "
+     "WHERE event_id = 6", "event 6 (ActivityTaskStarted): field last_failure should be dict | None, got str 'boom'"),
+    ("UPDATE events SET payload = '{\"scheduled_event_id\": 5, \"attempt\": 2, \"last_failure\": {\"why\": 1}}' "
+     "WHERE event_id = 6", "event 6 (ActivityTaskStarted): last_failure should be"),
+    ("UPDATE events SET time = 1e300 WHERE event_id = 6",
+     "event 6 (ActivityTaskStarted): time 1e+300 is not a time the engine writes"),
+    ("UPDATE events SET payload = CAST(X'7B22ff' AS TEXT) WHERE event_id = 6",
+     "event 6 (ActivityTaskStarted): its payload is not UTF-8 text"),
+    ("UPDATE events SET payload = '{\"scheduled_event_id\": 5, \"attempt\": 1, \"last_failure\": ' || "
+     "substr(replace(hex(zeroblob(5000)), '00', '[['), 1, 10000) || '}' WHERE event_id = 6",
+     "event 6 (ActivityTaskStarted): payload is"),
+])
+def test_values_the_engine_never_writes_are_named(finished, sql, says):
+    tamper(finished, sql)
+    found = problems(finished)
+    assert any(says in p for p in found), found
+
+
+def test_checking_leaves_no_file_behind(finished, capsys):
+    """Reading opens the file immutable when no writer is at work: SQLite leaves no -wal or -shm."""
+    before = sorted(p.name for p in finished.iterdir())
+    assert main(["history", "check", "--home", str(finished)]) == 0
+    assert main(["order", "status", "--home", str(finished)]) == 0
+    assert sorted(p.name for p in finished.iterdir()) == before == [home.HISTORY, home.WORLD]

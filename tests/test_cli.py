@@ -121,3 +121,35 @@ def test_history_commands_take_any_workflow_id(tmp_path, capsys):
         "workflowId"] == "order-7"
     assert main(["history", "show", "--home", str(home), "--id", "nobody"]) == 2
     assert "no history for nobody" in capsys.readouterr().err
+
+
+def test_output_closed_early_is_a_quiet_141_not_a_traceback(tmp_path):
+    """`python -m simcore history show ... | head`: the reader goes away; the command stops quietly with
+    the status of a command killed by SIGPIPE (docs/CLI.md), and the home is as it was."""
+    import os
+    from simcore import home
+    home.run_order(tmp_path, say=lambda line: None)
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    for args in (["history", "show", "--home", str(tmp_path)], ["history", "export", "--home", str(tmp_path)],
+                 ["scenes"], ["history", "import", str(ROOT / "tests" / "fixtures" / "temporal-server" / "clean.json")]):
+        r, w = os.pipe()
+        os.close(r)   # the reader is gone before the first line
+        try:
+            p = subprocess.run([sys.executable, "-m", "simcore", *args], cwd=ROOT, stdout=w, stderr=subprocess.PIPE,
+                               text=True, timeout=60)
+        finally:
+            os.close(w)
+        assert p.returncode == 141 and p.stderr == "", (args, p.returncode, p.stderr)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+
+
+def test_a_file_or_folder_the_machine_refuses_is_a_message(tmp_path, capsys):
+    out = tmp_path / "no-such-folder" / "h.json"
+    assert main(["run", "01", "--set", "strategy=durable", "--export-history", str(out)]) == 2
+    assert f"{out}: cannot write (No such file or directory)" in capsys.readouterr().err
+    assert main(["history", "import", str(tmp_path)]) == 2   # a folder
+    assert f"{tmp_path}: cannot read (Is a directory)" in capsys.readouterr().err
+    binary = tmp_path / "h.bin"
+    binary.write_bytes(bytes(range(256)))
+    assert main(["history", "import", str(binary)]) == 2
+    assert "not a Temporal history JSON" in capsys.readouterr().err

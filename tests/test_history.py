@@ -137,3 +137,27 @@ def test_read_from_an_event_on_still_finds_holes_and_bad_rows(tmp_path):
     _tamper(path, "UPDATE events SET payload = '{\"result\": \"ok\"' WHERE event_id = 4")
     with pytest.raises(HistoryError, match="event 4 \\(ActivityTaskCompleted\\): payload is not JSON"):
         History(path).read("wf", start=4)
+
+
+def test_a_row_sqlite_cannot_decode_is_a_history_error_naming_the_file(tmp_path):
+    path = tmp_path / "h.sqlite"
+    History(path).append("wf", [started(), scheduled(2)])
+    _tamper(path, "UPDATE events SET payload = CAST(X'7B22ff' AS TEXT) WHERE event_id = 2")
+    with pytest.raises(HistoryError, match=f"{path} workflow 'wf': cannot read the history \\(Could not decode"):
+        History(path).read("wf")
+    _tamper(path, "UPDATE events SET payload = ? WHERE event_id = 2", "[" * 100_000 + "]" * 100_000)
+    with pytest.raises(HistoryError, match="nested too deeply|payload is not JSON"):
+        History(path).read("wf")
+
+
+def test_load_refuses_fields_of_the_wrong_type(order_history):
+    import json
+    rows = json.loads(dump(order_history))
+    rows[6]["attrs"]["scheduled_event_id"] = "5"
+    with pytest.raises(HistoryError, match="event 7 \\(ActivityTaskCompleted\\): field scheduled_event_id should be int"):
+        load(json.dumps(rows), "h.json")
+    rows[6]["event_id"] = 1e400
+    with pytest.raises(HistoryError, match="h.json: malformed event"):
+        load(json.dumps(rows).replace("Infinity", "1e400"), "h.json")
+    with pytest.raises(HistoryError, match="not JSON"):
+        load("[" * 100_000, "h.json")
