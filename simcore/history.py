@@ -147,8 +147,14 @@ class History:
                 gc.enable()
 
     def length(self, workflow_id: str, run_id: str = "1") -> int:
+        """How many events the run has. A writer knows where its own last append ended (the engine
+        asks after every step); for any other history this asks the file. Events another writer
+        appended since are found by `read`, and refused by the next append's check."""
         if self._mem is not None:
             return len(self._mem.get((workflow_id, run_id), ()))
+        end = self._ends.get((workflow_id, run_id))
+        if end is not None:
+            return end
         with self._reading(f"{self.path} workflow {workflow_id!r}"):
             return self._db.execute("SELECT COALESCE(MAX(event_id), 0) FROM events WHERE workflow_id=? AND "
                                     "run_id=?", (workflow_id, run_id)).fetchone()[0]
