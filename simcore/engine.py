@@ -46,6 +46,9 @@ class Engine(HistoryService, WorkerSide):
         self.last_failure: dict[tuple, dict] = {}    # activity key -> the previous attempt's failure
         self.workflow_task: dict[str, tuple] = {}    # workflow id -> (scheduled id, started id) of its task
         self.timers: dict[tuple, float] = {}   # (workflow id, timer id) -> when it is due: the timer queue
+        self.buffered: dict[str, list] = {}    # workflow id -> what arrived while its workflow task ran
+        self.signal_requests: dict[str, set] = {}   # workflow id -> request ids of the signals recorded
+        self.query_replays = 0                 # queries answered by a worker that had to replay first
         self.sticky: dict[str, str] = {}   # workflow id -> the sticky queue of the worker that ran its last task
         self.stuck: dict[str, NonDeterminismError] = {}
         self.unreadable: dict[str, ev.HistoryError] = {}   # histories that failed their checks on read

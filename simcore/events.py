@@ -220,11 +220,42 @@ class TimerFired(Event):
 
 @dataclass(frozen=True, repr=False)
 class WorkflowExecutionSignaled(Event):
+    """A message from outside, recorded the moment it is sent, with or without a worker alive."""
     signal_name: str
     input: Any
+    request_id: str = ""   # a retried send of the same call carries the same one, and is dropped
 
     def summary(self):
-        return f"WorkflowExecutionSignaled {self.signal_name}"
+        return f"WorkflowExecutionSignaled {self.signal_name}({_short(self.input)})"
+
+
+@dataclass(frozen=True, repr=False)
+class TimerCanceled(Event):
+    """The code stopped waiting for a timer (something else came first, or the workflow was cancelled)."""
+    timer_id: str
+    started_event_id: int
+    command: ClassVar[bool] = True
+
+    def summary(self):
+        return f"TimerCanceled {self.timer_id}"
+
+
+@dataclass(frozen=True, repr=False)
+class WorkflowExecutionCancelRequested(Event):
+    """Someone asked the workflow to stop. A request: the workflow's code decides what it means."""
+    identity: str = ""
+
+    def summary(self):
+        return "WorkflowExecutionCancelRequested" + (f" by {self.identity}" if self.identity else "")
+
+
+@dataclass(frozen=True, repr=False)
+class WorkflowExecutionCanceled(Event):
+    """The code let the cancellation end it (after whatever clean-up it chose to do)."""
+    command: ClassVar[bool] = True
+
+    def summary(self):
+        return "WorkflowExecutionCanceled"
 
 
 @dataclass(frozen=True, repr=False)
@@ -252,7 +283,8 @@ RESULT_OF = {  # result event type -> the field naming the command event it answ
     "ActivityTaskTimedOut": "scheduled_event_id",
     "TimerFired": "started_event_id",
 }
-CLOSING = ("WorkflowExecutionCompleted", "WorkflowExecutionFailed")
+CLOSING = ("WorkflowExecutionCompleted", "WorkflowExecutionFailed", "WorkflowExecutionCanceled")
+MESSAGES = ("WorkflowExecutionSignaled", "WorkflowExecutionCancelRequested")   # from outside, to the code
 
 
 class HistoryError(ValueError):

@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from . import events as ev
-from .workflow import (ActivityError, Live, RecordMarker, ScheduleActivity, StartTimer, WorkflowContext,
-                       WorkflowDef)
+from .workflow import (ActivityError, CancelledError, First, Live, RecordMarker, ScheduleActivity, StartTimer,
+                       WaitSignal, WorkflowContext, WorkflowDef)
 
 
 class NonDeterminismError(Exception):
@@ -44,8 +44,15 @@ class NonDeterminismError(Exception):
 
 @dataclass
 class Waiting:
+    """What the code waits on: one command, or the options of a `First`, each with the id of the
+    event that recorded it (None for a signal, which records nothing)."""
     command: object
-    event_id: int  # the command event whose result the code waits for
+    options: tuple
+    event_ids: tuple
+
+    @property
+    def event_id(self) -> int | None:
+        return self.event_ids[0]
 
 
 @dataclass
@@ -73,7 +80,10 @@ class Machine:
     def __post_init__(self):
         self.ctx = WorkflowContext(self.workflow_id, epoch=self.epoch)
         self._queue: deque = deque()
-        self._inbox: deque = deque()   # results not yet handed to the code
+        self._inbox: deque = deque()   # results and messages not yet handed to the code
+        self._results: dict = {}       # command event id -> its result, delivered, not yet taken
+        self._mail: dict = {}          # signal name -> its signals, delivered, not yet taken, in order
+        self._cancel = False           # a cancellation delivered, not yet raised in the code
         self._gen = None
         self._begun = False
         self._last_ram: dict = {}
@@ -93,7 +103,7 @@ class Machine:
                 kind = type(e)
                 if e.command:  # the code had its chance to produce this command and did not
                     raise NonDeterminismError(self.workflow_id, e, self._describe_now(), e.event_id)
-                elif kind in _ANSWERS:
+                elif kind in _ANSWERS or kind in _MESSAGES:
                     self._inbox.append(e)
                     if not self.tasks:
                         self._run_task(e.time, bool(queue))
@@ -133,10 +143,62 @@ class Machine:
             self._begun = True
             self._advance(None)
         inbox = self._inbox
-        while inbox and not self.closed:
+        while inbox:   # delivered in the order they were recorded
             e = inbox.popleft()
-            if self.waiting and getattr(e, _ANSWERS[type(e)]) == self.waiting.event_id:
+            if type(e) is ev.WorkflowExecutionSignaled:
+                self._mail.setdefault(e.signal_name, deque()).append(e)
+            elif type(e) is ev.WorkflowExecutionCancelRequested:
+                self._cancel = True
+            else:
+                self._results[getattr(e, _ANSWERS[type(e)])] = e
+        self._wake()
+
+    def _wake(self) -> None:
+        """Hand the code what it waits for, as long as it is there: a cancellation first, then the
+        earliest recorded of the things it waits on."""
+        while self.waiting and not self.closed:
+            w = self.waiting
+            if self._cancel:
+                self._cancel, self.waiting = False, None
+                self._cancel_timers(w, None)
+                self._advance(CancelledError("the workflow was cancelled"), throw=True)
+                continue
+            got = self._take(w)
+            if got is None:
+                return
+            self.waiting = None
+            index, e = got
+            if isinstance(w.command, First):
+                self._cancel_timers(w, index)
+                if isinstance(e, (ev.ActivityTaskFailed, ev.ActivityTaskTimedOut)):
+                    self._resolve(e)
+                else:
+                    self._advance((index, _value(e)))
+            else:
                 self._resolve(e)
+
+    def _take(self, w: Waiting):
+        """The earliest recorded answer to any of `w`'s options, taken; None if none is there yet."""
+        best = None
+        for i, (option, event_id) in enumerate(zip(w.options, w.event_ids)):
+            mail = self._mail.get(option.name) if isinstance(option, WaitSignal) else None
+            e = mail[0] if mail else self._results.get(event_id) if event_id else None
+            if e is not None and (best is None or e.event_id < best[1].event_id):
+                best = (i, e)
+        if best:
+            option = w.options[best[0]]
+            if isinstance(option, WaitSignal):
+                self._mail[option.name].popleft()
+            else:
+                del self._results[w.event_ids[best[0]]]
+        return best
+
+    def _cancel_timers(self, w: Waiting, winner: int | None) -> None:
+        """The timers the code no longer waits for, and that have not fired, are cancelled."""
+        for i, (option, event_id) in enumerate(zip(w.options, w.event_ids)):
+            if isinstance(option, StartTimer) and i != winner and event_id not in self._results:
+                started = self.events[event_id - 1]
+                self._match_or_record(_CancelTimer(started.timer_id, event_id))
 
     def take_new(self) -> list:
         """The live events to append; the engine must make them durable before acting on them."""
@@ -169,7 +231,7 @@ class Machine:
             error_type = e.error_type if isinstance(e, ev.ActivityTaskFailed) else e.timeout_type
             self._advance(ActivityError(scheduled.activity_type, error_type, e.message), throw=True)
         else:
-            self._advance(getattr(e, "result", None))
+            self._advance(_value(e))
 
     def _advance(self, value, throw=False):
         while not self.closed:
@@ -177,21 +239,37 @@ class Machine:
                 cmd = self._resume(value, throw)
             except StopIteration as stop:
                 cmd = _Complete(stop.value)
+            except CancelledError:   # the code let the cancellation end it
+                cmd = _Canceled()
             except NonDeterminismError:
                 raise
             except Exception as err:  # an error the code did not handle fails the workflow, recorded
                 cmd = _Fail(type(err).__name__, str(err))
             throw = False
+            if isinstance(cmd, (WaitSignal, First)):
+                self._wait(cmd)
+                return
             event = self._match_or_record(cmd)
-            if isinstance(cmd, (_Complete, _Fail)):
+            if isinstance(cmd, (_Complete, _Fail, _Canceled)):
                 self.closed, self.result = True, getattr(cmd, "value", None)
                 self._gen = None
             if self.on_step:
                 self.on_step(self, cmd, event, self._replaying)
             if getattr(cmd, "blocking", False):
-                self.waiting = Waiting(cmd, event.event_id)
+                self.waiting = Waiting(cmd, (cmd,), (event.event_id,))
                 return
             value = event.value if isinstance(cmd, RecordMarker) else None
+
+    def _wait(self, cmd) -> None:
+        """A wait on a signal, or on the first of several things. A signal already delivered answers at
+        once, so a `First` whose signal is waiting starts no timer (Temporal's wait_condition too)."""
+        options = cmd.options if isinstance(cmd, First) else (cmd,)
+        ready = any(isinstance(o, WaitSignal) and self._mail.get(o.name) for o in options)
+        ids = tuple(None if isinstance(o, WaitSignal) or ready else self._match_or_record(o).event_id
+                    for o in options)
+        self.waiting = Waiting(cmd, options, ids)
+        if self.on_step:
+            self.on_step(self, cmd, None, self._replaying)
 
     def _resume(self, value, throw):
         """Step the generator, as the machine `running()` returns meanwhile. When someone is watching,
@@ -253,6 +331,10 @@ class Machine:
         if isinstance(cmd, StartTimer):
             seq = str(self._numbered[ev.TimerStarted] + 1)
             return ev.TimerStarted(event_id, t, seq, cmd.seconds)
+        if isinstance(cmd, _CancelTimer):
+            return ev.TimerCanceled(event_id, t, cmd.timer_id, cmd.started_event_id)
+        if isinstance(cmd, _Canceled):
+            return ev.WorkflowExecutionCanceled(event_id, t)
         if isinstance(cmd, _Complete):
             return ev.WorkflowExecutionCompleted(event_id, t, cmd.value)
         if isinstance(cmd, _Fail):
@@ -278,6 +360,12 @@ class Machine:
 
 
 _ANSWERS = {ev.EVENT_TYPES[name]: field for name, field in ev.RESULT_OF.items()}   # ev.RESULT_OF, by class
+_MESSAGES = {ev.EVENT_TYPES[name] for name in ev.MESSAGES}
+
+
+def _value(e: ev.Event):
+    """What the code receives for an answer: an activity's result, a signal's input, None for a timer."""
+    return e.input if isinstance(e, ev.WorkflowExecutionSignaled) else getattr(e, "result", None)
 _running: ContextVar[Machine | None] = ContextVar("running", default=None)
 
 
@@ -302,6 +390,24 @@ class _Complete:
 
 
 @dataclass(frozen=True)
+class _CancelTimer:
+    timer_id: str
+    started_event_id: int
+    blocking = False
+
+    def describe(self):
+        return f"CancelTimer {self.timer_id}"
+
+
+@dataclass(frozen=True)
+class _Canceled:
+    blocking = False
+
+    def describe(self):
+        return "CancelWorkflow"
+
+
+@dataclass(frozen=True)
 class _Fail:
     error_type: str
     message: str
@@ -318,6 +424,10 @@ def _matches(cmd, e: ev.Event) -> bool:
         return isinstance(e, ev.MarkerRecorded) and e.marker_name == cmd.name
     if isinstance(cmd, StartTimer):
         return isinstance(e, ev.TimerStarted)
+    if isinstance(cmd, _CancelTimer):
+        return isinstance(e, ev.TimerCanceled) and e.timer_id == cmd.timer_id
+    if isinstance(cmd, _Canceled):
+        return isinstance(e, ev.WorkflowExecutionCanceled)
     if isinstance(cmd, _Complete):
         return isinstance(e, ev.WorkflowExecutionCompleted)
     if isinstance(cmd, _Fail):

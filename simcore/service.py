@@ -25,7 +25,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from . import events as ev
-from .replay import NonDeterminismError
+from .replay import Machine, NonDeterminismError
 from .retry import ActivityOptions
 from .sim import Outcome, recorded
 from .taskqueue import Task
@@ -33,6 +33,14 @@ from .workflow import WorkflowDef
 
 if TYPE_CHECKING:
     from .workers import Worker
+
+
+class WorkflowClosed(Exception):
+    """A message to a workflow that has closed (or never started)."""
+
+
+class QueryFailed(Exception):
+    """A query that could not be answered: no worker, or no such query handler."""
 
 
 class HistoryService:
@@ -65,6 +73,8 @@ class HistoryService:
                 self.dispatch(Task("activity", wid, e, options=ActivityOptions.from_json(e.options), run_id=run_id))
             elif isinstance(e, ev.TimerStarted):
                 self._arm(wid, e)
+            elif isinstance(e, ev.TimerCanceled):
+                self.timers.pop((wid, e.timer_id), None)
 
     # -- durable timers ------------------------------------------------------------------------------
     def _arm(self, wid: str, started: ev.TimerStarted) -> None:
@@ -78,8 +88,7 @@ class HistoryService:
         yield self.env.timeout(max(0.0, due - self.env.now))   # simulated time skips the idle month
         if self.timers.pop((wid, started.timer_id), None) is None:
             return   # cancelled meanwhile
-        fired = ev.TimerFired(self.sim.history.length(wid) + 1, self.env.now, started.timer_id, started.event_id)
-        self._schedule_workflow_task(wid, [fired], sticky=self._holder(wid))
+        self._deliver(wid, [ev.TimerFired(0, self.env.now, started.timer_id, started.event_id)])
         self.incident("timer", f"timer {started.timer_id} of {wid} fired: the engine wrote TimerFired, with or "
                       "without a worker alive; a workflow task waits in the queue")
 
@@ -144,6 +153,8 @@ class HistoryService:
             scheduled, started = self.workflow_task[wid]
             self.sim.history.append(wid, [ev.WorkflowTaskTimedOut(self.sim.history.length(wid) + 1, self.env.now,
                                                                   scheduled, started, "START_TO_CLOSE")])
+        self.workflow_task[wid] = (self.workflow_task[wid][0], 0)   # scheduled again, not started
+        self._deliver(wid, self.buffered.pop(wid, []))                # what arrived meanwhile goes in first
         self.dispatch(replace(task, attempt=task.attempt + 1, sticky=None))
 
     def _task_started(self, w: Worker, task: Task) -> list:
@@ -167,6 +178,8 @@ class HistoryService:
             self.sim.history.append(wid, [ev.WorkflowTaskFailed(self.sim.history.length(wid) + 1, self.env.now,
                                                                 scheduled, started, "NON_DETERMINISTIC_ERROR",
                                                                 str(err), w.name)])
+        del self.workflow_task[wid]   # no task is pending now: what arrives later is recorded, and waits
+        self._deliver(wid, self.buffered.pop(wid, []))
         self.stuck[wid] = err
         self.incident("stuck", f"STUCK: {err}", replaying=False)
 
@@ -216,11 +229,101 @@ class HistoryService:
         """Write an activity's final outcome to the history and wake its workflow, in one append."""
         wid, key = task.workflow_id, task.key
         failure = self.last_failure.pop(key, None)
-        result = recorded(self.sim.history.length(wid) + 1, self.env.now, task.scheduled, task.attempt, outcome,
+        result = recorded(0, self.env.now, task.scheduled, task.attempt, outcome,
                           started=self.began.pop(key, None), last_failure=failure)
         self.first_scheduled.pop(key, None)
-        self._schedule_workflow_task(wid, result, sticky=self._holder(wid))
+        self._deliver(wid, result)
         self.sim.trace.note(f"{task.scheduled.activity_type}: result recorded in the history (committed)")
+
+    # -- what arrives for a workflow: results, timers, messages ------------------------------------------
+    def _deliver(self, wid: str, events: list) -> None:
+        """Record what arrived for a workflow (numbered here, as it is written) and make sure a workflow
+        task will hand it to the code. While a task runs, it waits: the task was given the history as
+        it was, and what came after goes in after the task's answer, as on a Temporal server."""
+        if not events or wid in self.closed:
+            return   # (a late result for a workflow that has closed is refused)
+        pending = self.workflow_task.get(wid)
+        if pending and pending[1]:   # a worker is running a workflow task: after its answer
+            self.buffered.setdefault(wid, []).extend(events)
+            return
+        n = self.sim.history.length(wid)
+        events = [replace(e, event_id=n + i) for i, e in enumerate(events, start=1)]
+        if pending:   # a task is scheduled and not yet taken: it will see these too
+            self.sim.history.append(wid, events)
+        else:
+            self._schedule_workflow_task(wid, events, sticky=self._holder(wid))
+
+    def _unhandled_messages(self, w: Worker, wid: str, transient: list) -> None:
+        """The code tried to close while signals were waiting for it: Temporal fails that workflow task
+        (UNHANDLED_COMMAND) and hands the workflow a new one with the signals, so none is dropped."""
+        scheduled, started = self.workflow_task[wid]
+        n = self.sim.history.length(wid) + len(transient)
+        self.sim.history.append(wid, transient + [ev.WorkflowTaskFailed(
+            n + 1, self.env.now, scheduled, started, "UNHANDLED_COMMAND",
+            "the workflow tried to close while signals were waiting for it", w.name)])
+        self.incident("unhandled", f"{wid} tried to close with signals waiting: the task fails, a new one hands "
+                      "them over")
+        self._task_done(wid)
+
+    def _task_done(self, wid: str) -> None:
+        """A workflow task was answered and recorded: what arrived while it ran is delivered now."""
+        del self.workflow_task[wid]
+        self._deliver(wid, self.buffered.pop(wid, []))
+
+    def _holding_messages(self, wid: str) -> bool:
+        return any(type(e).__name__ in ev.MESSAGES for e in self.buffered.get(wid, ()))
+
+    def signal(self, wid: str, name: str, input=None, request_id: str = "") -> bool:
+        """Record a signal at once, even while every worker is down, and wake the workflow. Two sends are
+        two signals; a retried send with the same request id is dropped (False). A closed workflow
+        refuses it: WorkflowClosed."""
+        self._refuse_if_closed(wid, f"signal {name!r}")
+        if request_id:
+            seen = self.signal_requests.setdefault(wid, set())
+            if request_id in seen:
+                return False
+            seen.add(request_id)
+        self.incident("signal", f"signal {name!r} to {wid}: recorded (WorkflowExecutionSignaled)")
+        self._deliver(wid, [ev.WorkflowExecutionSignaled(0, self.env.now, name, input, request_id)])
+        return True
+
+    def cancel(self, wid: str, identity: str = "") -> None:
+        """Ask the workflow to stop: a request, recorded; its code decides what it means."""
+        self._refuse_if_closed(wid, "cancel request")
+        self.incident("cancel", f"cancel requested for {wid}: recorded (WorkflowExecutionCancelRequested)")
+        self._deliver(wid, [ev.WorkflowExecutionCancelRequested(0, self.env.now, identity)])
+
+    def _refuse_if_closed(self, wid: str, what: str) -> None:
+        if wid in self.closed:
+            raise WorkflowClosed(f"{wid}: workflow execution already completed; the {what} is refused")
+        if not self.sim.history.length(wid):
+            raise WorkflowClosed(f"{wid}: no such workflow; the {what} is refused")
+
+    def query(self, wid: str, name: str, *args):
+        """Read the workflow's state through a worker, writing nothing. The worker that holds the
+        workflow answers from its cache; any other replays the history to answer; with no worker up,
+        the query fails, as Temporal's does ("no poller seen for task queue recently")."""
+        up = [w for w in self.workers.values() if w.status not in ("dead", "deploying")]
+        if not up:
+            raise QueryFailed(f"query {name!r} to {wid}: no poller seen for task queue recently, worker may be "
+                              "down (a query needs a worker: it runs the workflow's query handler)")
+        m = next((w.cache[wid] for w in up if wid in w.cache), None)
+        if m is None:   # nobody holds it: a worker replays the history from line one, then answers
+            history = self.sim.history.read(wid)
+            m = Machine(self.workflows[history[0].workflow_type], wid, epoch=self.sim.epoch).feed(history)
+            self.query_replays += 1
+        handler = m.ctx.queries.get(name)
+        if handler is None:
+            known = ", ".join(m.ctx.queries) or "none"
+            raise QueryFailed(f"{wid} has no query handler {name!r} (it has: {known})")
+        return handler(*args)
+
+    def later(self, at: float, action, *args):
+        """Do `action(*args)` at simulated time `at` (a signal, a cancel, a query from outside)."""
+        def run():
+            yield self.env.timeout(max(0.0, at - self.env.now))
+            action(*args)
+        return self.env.process(run())
 
     def _holder(self, wid: str) -> str | None:
         """Where the workflow's next task goes: the sticky queue of the worker process that ran its last

@@ -26,7 +26,7 @@ def plain(sim: Sim, workflow, activities, wid: str, args):
     try:
         m.feed([sim.started(workflow, wid, args)])
         while not m.closed:
-            scheduled = m.events[m.waiting.event_id - 1]
+            scheduled = _awaited(m)
             if isinstance(scheduled, ev.TimerStarted):   # time.sleep: only this process's RAM holds the place
                 m.feed([(yield from _sleep(sim, m, scheduled))])
                 continue
@@ -73,7 +73,7 @@ def _checkpointed(sim, workflow, activities, wid, args, record_first):
     try:
         m.feed(history)
         while not m.closed:
-            scheduled = m.events[m.waiting.event_id - 1]
+            scheduled = _awaited(m)
             if isinstance(scheduled, ev.TimerStarted):   # sleeps in the process; a restart sleeps again in full
                 result = [(yield from _sleep(sim, m, scheduled))]
                 sim.history.append(wid, m.take_new() + result)
@@ -99,6 +99,14 @@ def _checkpointed(sim, workflow, activities, wid, args, record_first):
         sim.trace.frame(f"order marked done: {m.result}", step=None)
     except ProcessCrashed as crash:
         sim.trace.crash(crash.point)
+
+
+def _awaited(m: Machine) -> ev.Event:
+    """The command event the code waits on: a plain process can run an activity or sleep, nothing more."""
+    if m.waiting.event_id is None or len(m.waiting.options) > 1:
+        raise ValueError(f"{m.workflow.name} waits on {m.waiting.command.describe()}: a plain process has no way "
+                         "to receive a signal or wait on several things; run it with strategy 'durable'")
+    return m.events[m.waiting.event_id - 1]
 
 
 def _sleep(sim: Sim, m: Machine, started: ev.TimerStarted):

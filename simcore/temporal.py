@@ -174,7 +174,13 @@ _OUT = {
         "timerId": e.timer_id, "startToFireTimeout": duration(e.seconds), "workflowTaskCompletedEventId": str(d)},
     ev.TimerFired: lambda e, q, _: {"timerId": e.timer_id, "startedEventId": str(e.started_event_id)},
     ev.WorkflowExecutionSignaled: lambda e, q, _: {
-        "signalName": e.signal_name, "input": payloads(e.input), "identity": IDENTITY},
+        "signalName": e.signal_name, "input": payloads(e.input), "identity": IDENTITY,
+        **({"requestId": e.request_id} if e.request_id else {})},
+    ev.TimerCanceled: lambda e, q, d: {
+        "timerId": e.timer_id, "startedEventId": str(e.started_event_id), "workflowTaskCompletedEventId": str(d),
+        "identity": IDENTITY},
+    ev.WorkflowExecutionCancelRequested: lambda e, q, _: {"identity": e.identity or IDENTITY},
+    ev.WorkflowExecutionCanceled: lambda e, q, d: {"workflowTaskCompletedEventId": str(d)},
     ev.WorkflowExecutionCompleted: lambda e, q, d: {"result": payloads(e.result), "workflowTaskCompletedEventId": str(d)},
     ev.WorkflowExecutionFailed: lambda e, q, d: {
         "failure": _failure(e.error_type, e.message), "workflowTaskCompletedEventId": str(d)},
@@ -453,7 +459,12 @@ _IN = {
         timer_id=_str(a, "timerId"), seconds=seconds(a.get("startToFireTimeout") or "0s")),
     "TimerFired": lambda a: dict(
         timer_id=_str(a, "timerId"), started_event_id=_int(a.get("startedEventId"), "startedEventId")),
-    "WorkflowExecutionSignaled": lambda a: dict(signal_name=_str(a, "signalName"), input=_one(a.get("input"))),
+    "WorkflowExecutionSignaled": lambda a: dict(signal_name=_str(a, "signalName"), input=_one(a.get("input")),
+                                                request_id=_str(a, "requestId")),
+    "TimerCanceled": lambda a: dict(
+        timer_id=_str(a, "timerId"), started_event_id=_int(a.get("startedEventId"), "startedEventId")),
+    "WorkflowExecutionCancelRequested": lambda a: dict(identity=_str(a, "identity")),
+    "WorkflowExecutionCanceled": lambda a: dict(),
     "WorkflowExecutionCompleted": lambda a: dict(result=_one(a.get("result"))),
     "WorkflowExecutionFailed": lambda a: dict(**dict(zip(("error_type", "message"), _fail(a)))),
 }

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+from . import events as ev
 from .replay import running
-from .workflow import RecordMarker, ScheduleActivity, StartTimer
+from .workflow import First, RecordMarker, ScheduleActivity, StartTimer, WaitSignal
 
 
 @dataclass(frozen=True)
@@ -66,10 +67,16 @@ class Recorder:
             step, caption = self.state.step, f"ctx.{cmd.name}() = {show(event.value, 30)} ({how})"
         elif isinstance(cmd, StartTimer):
             step, caption = "timer", f"sleep {cmd.seconds:g}s ({how})"
-        else:
+        elif isinstance(cmd, (WaitSignal, First)):
+            step, caption = self.state.step, f"waits: {cmd.describe()}"
+        elif machine.closed and not isinstance(event, ev.WorkflowExecutionCanceled):
             step, caption = None, f"the workflow returns: {show(machine.result)}"
+        elif machine.closed:
+            step, caption = None, "the workflow ends: cancelled"
+        else:
+            step, caption = self.state.step, f"{event.summary()} ({how})"
         self.frame(caption, step=step, line=machine.line, ram=ram, replaying=replayed,
-                   cursor=event.event_id if replayed else None)
+                   cursor=event.event_id if replayed and event else None)
 
     def on_effect(self, kind: str) -> None:
         """Called by the world after each effect. Effects made by activities get their frames from the

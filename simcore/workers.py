@@ -125,6 +125,10 @@ class WorkerSide:
         if not self._settle(task):
             w.cache.pop(wid, None)
             return
+        if m.closed and self._holding_messages(wid):   # closing would drop signals that came meanwhile
+            w.cache.pop(wid, None)
+            self._unhandled_messages(w, wid, transient)
+            return
         sim.history.append(wid, new)
         self._act_on(wid, new, m.ctx.run_id)
         self.sticky[wid] = w.sticky_queue
@@ -133,6 +137,7 @@ class WorkerSide:
             self.closed.add(wid)
             sim.done.add(wid)
             sim.trace.note(f"{wid} completed: its history is closed", step=None)
+        self._task_done(wid)
 
     def _activity_task(self, w: Worker, task: Task):
         scheduled = task.scheduled

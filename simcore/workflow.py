@@ -113,6 +113,34 @@ class StartTimer:
         return f"StartTimer {self.seconds:g}s"
 
 
+@dataclass(frozen=True)
+class WaitSignal:
+    """Wait for the next signal of this name (at once, if one is already waiting): its input."""
+    name: str
+    blocking = True
+
+    def describe(self) -> str:
+        return f"WaitSignal {self.name}"
+
+
+@dataclass(frozen=True)
+class First:
+    """Wait for whichever of several comes first (a timer, a signal, an activity): (index, value).
+    A timer that loses is cancelled (TimerCanceled); if a signal is already waiting, no timer starts."""
+    options: tuple
+    blocking = True
+
+    def describe(self) -> str:
+        return "First(" + ", ".join(o.describe() for o in self.options) + ")"
+
+
+class CancelledError(Exception):
+    """Raised into workflow code at the command it waits on when someone cancels the workflow. Catch it
+    to clean up (refund, release: activities still run), then re-raise it, and the workflow ends
+    Canceled; return instead, and it ends Completed. As in Temporal's Python SDK, where it is
+    asyncio.CancelledError."""
+
+
 @dataclass
 class Live:
     """What the outside world offers while the code runs live: the time stamped on new events."""
@@ -142,6 +170,7 @@ class WorkflowContext:
         self.is_replaying = False
         self.time = 0.0   # seconds since `epoch`: the current workflow task's start (the machine sets it)
         self._rng = random.Random(run_id)
+        self.queries: dict[str, Callable[..., Any]] = {}
 
     def activity(self, activity: ActivityDef, *args, **options) -> ScheduleActivity:
         """Run `activity(*args)` through the engine; `options` override its retry policy and timeouts."""
@@ -166,6 +195,23 @@ class WorkflowContext:
 
     def sleep(self, seconds: float = 0, *, days: float = 0) -> StartTimer:
         return StartTimer(seconds + timedelta(days=days).total_seconds())
+
+    def signal(self, name: str) -> WaitSignal:
+        """`value = yield ctx.signal("cancel")`: the next signal of that name, as it was sent."""
+        return WaitSignal(name)
+
+    def first(self, *options) -> First:
+        """`which, value = yield ctx.first(ctx.sleep(days=30), ctx.signal("cancel"))`."""
+        for o in options:
+            if not isinstance(o, (StartTimer, WaitSignal, ScheduleActivity)):
+                raise TypeError(f"ctx.first takes ctx.sleep(...), ctx.signal(...) or ctx.activity(...), got {o!r}")
+        return First(tuple(options))
+
+    def set_query_handler(self, name: str, handler: Callable[..., Any]) -> None:
+        """Answer `engine.query(workflow_id, name)` with `handler()`: it reads the workflow's state and
+        must not change it (a query writes no event). A closure over the workflow's locals sees them
+        as they are when the query comes."""
+        self.queries[name] = handler
 
 
 @dataclass

@@ -114,3 +114,192 @@ def test_temporals_replayer_accepts_the_month_long_sleep(tmp_path):
     p = subprocess.run([sys.executable, "-m", "bridge.replay", str(path), "review"], cwd=ROOT,
                        capture_output=True, text=True, timeout=120)
     assert p.returncode == 0 and json.loads(p.stdout.strip().splitlines()[-1]) == {"ok": True}, p.stdout + p.stderr
+
+
+# -- messages: signals, cancellation, queries -----------------------------------------------------------
+import pytest  # noqa: E402
+
+from simcore.service import QueryFailed, WorkflowClosed  # noqa: E402
+from simcore.workflow import CancelledError  # noqa: E402
+
+
+@activity("ChargeCard", seconds=2)
+def charge(act, order_id, cents):
+    return act.world.charge(order_id, cents, key=act.idempotency_key)
+
+
+@activity("RefundCard")
+def refund(act, order_id, cents):
+    return act.world.refund(order_id, cents, key=act.idempotency_key)
+
+
+@activity("ReserveInventory")
+def reserve(act, order_id):
+    return act.world.reserve(order_id, key=act.idempotency_key)
+
+
+@activity("ReleaseInventory")
+def release(act, order_id):
+    return act.world.release(order_id, key=act.idempotency_key)
+
+
+@workflow
+def cancellable_order(ctx, order_id, cents):
+    state = "received"
+    ctx.set_query_handler("state", lambda: state)
+    yield ctx.activity(charge, order_id, cents)
+    yield ctx.activity(reserve, order_id)
+    state = "waiting a day for a change of mind"
+    which, why = yield ctx.first(ctx.sleep(days=1), ctx.signal("cancel"))
+    if which == 1:
+        yield ctx.activity(refund, order_id, cents)
+        yield ctx.activity(release, order_id)
+        state = "cancelled"
+        return f"cancelled: {why}"
+    yield ctx.activity(ship, order_id)
+    state = "shipped"
+    return "shipped"
+
+
+ORDER = [charge, refund, reserve, release, ship]
+
+
+def engine(plan=FaultPlan(), workers=1, workflow=cancellable_order, **sim):
+    s = Sim(faults=plan, **sim)
+    e = Engine(s, [workflow], ORDER + [send_review], workers=workers)
+    e.start(workflow, "order-1001", "1001", 4200)
+    return s, e
+
+
+def test_a_cancel_signal_before_shipping_refunds_releases_and_ships_nothing():
+    sim, e = engine()
+    e.later(60, e.signal, "order-1001", "cancel", "customer changed mind")
+    sim.run()
+    history = sim.history.read("order-1001")
+    assert history[-1].result == "cancelled: customer changed mind" and sim.world.statement_cents() == 0
+    assert sim.world.effects()["ShipPackage"] == 0 and sim.world.stock["mug"] == 10
+    types = [x.type for x in history]
+    assert "TimerCanceled" in types and "TimerFired" not in types and not e.timers   # the day's timer is gone
+    assert types.index("WorkflowExecutionSignaled") < types.index("TimerCanceled")
+
+
+def test_without_a_signal_the_day_passes_and_it_ships():
+    sim, e = engine()
+    sim.run()
+    assert sim.history.read("order-1001")[-1].result == "shipped" and sim.world.statement_cents() == 4200
+
+
+def test_a_signal_sent_while_every_worker_is_down_is_recorded_and_not_lost():
+    sim, e = engine(FaultPlan(workers=(KillWorker("worker-1", at=20),)), restart_delay=3600)
+    e.later(60, e.signal, "order-1001", "cancel", "changed mind")
+    sim.run(until=120)
+    signaled = [x for x in sim.history.read("order-1001") if isinstance(x, ev.WorkflowExecutionSignaled)]
+    assert len(signaled) == 1 and signaled[0].time == 60 and e.workers["worker-1"].status == "dead"
+    sim.run()
+    assert sim.history.read("order-1001")[-1].result == "cancelled: changed mind"
+
+
+def test_a_query_reads_the_state_and_writes_nothing_and_needs_a_worker():
+    sim, e = engine(FaultPlan(workers=(KillWorker("worker-1", at=100, restart=False),)))
+    sim.run(until=50)
+    before = sim.history.length("order-1001")
+    assert e.query("order-1001", "state") == "waiting a day for a change of mind"
+    assert sim.history.length("order-1001") == before and e.query_replays == 0   # the cached worker answered
+    e.workers["worker-1"].cache.clear()
+    assert e.query("order-1001", "state") == "waiting a day for a change of mind" and e.query_replays == 1
+    sim.run(until=150)
+    with pytest.raises(QueryFailed, match="no poller seen for task queue recently, worker may be down"):
+        e.query("order-1001", "state")
+    with pytest.raises(QueryFailed, match="no query handler 'price'"):
+        Engine(sim, [cancellable_order], ORDER).query("order-1001", "price")
+
+
+def test_two_sends_are_two_signals_a_retried_send_is_one_and_a_closed_workflow_refuses():
+    @workflow
+    def collect(ctx, order_id, cents):
+        got = []
+        for _ in range(3):
+            got.append((yield ctx.signal("add")))
+        return got
+    sim, e = engine(workflow=collect)
+    e.later(1, e.signal, "order-1001", "add", "a")
+    e.later(2, e.signal, "order-1001", "add", "b", "req-1")
+    e.later(3, e.signal, "order-1001", "add", "b", "req-1")   # the client retried the same call
+    e.later(4, e.signal, "order-1001", "add", "c")
+    sim.run()
+    assert sim.history.read("order-1001")[-1].result == ["a", "b", "c"]
+    with pytest.raises(WorkflowClosed, match="order-1001: workflow execution already completed; the signal 'add'"):
+        e.signal("order-1001", "add", "d")
+
+
+def test_a_workflow_cannot_close_over_a_signal_that_arrived_meanwhile():
+    """A signal arrives while the last workflow task runs: that task may not complete the workflow
+    (Temporal fails it, UNHANDLED_COMMAND) and a new one hands the signal over."""
+    clean, _ = engine(workflow=review_later_with_args())
+    clean.run()
+    last_started = [x for x in clean.history.read("order-1001") if isinstance(x, ev.WorkflowTaskStarted)][-1]
+    sim, e = engine(workflow=review_later_with_args())
+    e.later(last_started.time + 0.1, e.signal, "order-1001", "note", "late")
+    sim.run()
+    types = [x.type for x in sim.history.read("order-1001")]
+    failed = [x for x in sim.history.read("order-1001") if isinstance(x, ev.WorkflowTaskFailed)]
+    assert [f.cause for f in failed] == ["UNHANDLED_COMMAND"] and types[-1] == "WorkflowExecutionCompleted"
+    assert types.index("WorkflowExecutionSignaled") < len(types) - 1
+
+
+def review_later_with_args():
+    @workflow(name="review_later")
+    def flow(ctx, order_id, cents):
+        yield ctx.activity(ship, order_id)
+        return "shipped"
+    return flow
+
+
+def test_a_cancellation_is_raised_in_the_code_which_cleans_up_and_ends_canceled():
+    @workflow
+    def order(ctx, order_id, cents):
+        yield ctx.activity(charge, order_id, cents)
+        try:
+            yield ctx.sleep(days=30)
+        except CancelledError:
+            yield ctx.activity(refund, order_id, cents)
+            raise
+        yield ctx.activity(ship, order_id)
+    sim, e = engine(workflow=order)
+    e.later(DAY, e.cancel, "order-1001", "customer")
+    sim.run()
+    types = [x.type for x in sim.history.read("order-1001")]
+    assert types[-1] == "WorkflowExecutionCanceled" and "TimerCanceled" in types and not e.timers
+    assert sim.world.statement_cents() == 0 and sim.world.effects()["ShipPackage"] == 0
+    assert types.index("WorkflowExecutionCancelRequested") < types.index("TimerCanceled")
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.floats(min_value=0, max_value=600), min_size=1, max_size=6),
+       st.lists(faults, max_size=4))
+def test_signals_are_never_lost_or_reordered_across_crashes_and_downtime(sends, plan):
+    n = len(sends)
+
+    @workflow(name="collect")
+    def collect(ctx, order_id, cents):
+        got = []
+        for _ in range(n):
+            got.append((yield ctx.signal("add")))
+        return got
+    sim, e = engine(FaultPlan(workers=tuple(plan)), workers=2, workflow=collect)
+    for i, t in enumerate(sorted(sends)):
+        e.later(t, e.signal, "order-1001", "add", i)
+    sim.run(until=60 * DAY)
+    assert sim.history.read("order-1001")[-1].result == list(range(n))
+
+
+def test_temporals_replayer_accepts_the_signal_and_the_cancelled_timer(tmp_path):
+    sim, e = engine(FaultPlan(workers=(KillWorker("worker-1", at=20),)))
+    e.later(60, e.signal, "order-1001", "cancel", "customer changed mind")
+    sim.run()
+    doc = T.export(sim.history.read("order-1001"))
+    path = tmp_path / "cancel.json"
+    path.write_text(json.dumps(doc))
+    p = subprocess.run([sys.executable, "-m", "bridge.replay", str(path), "cancel"], cwd=ROOT,
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0 and json.loads(p.stdout.strip().splitlines()[-1]) == {"ok": True}, p.stdout + p.stderr
