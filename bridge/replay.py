@@ -1,7 +1,7 @@
 """Replay a Temporal history JSON against a Temporal port of a course workflow, with Temporal's own
 Replayer: the CI replay test, run by the real SDK.
 
-    python -m bridge.replay HISTORY.json [original|swapped|inserted|clock|review|cancel]
+    python -m bridge.replay HISTORY.json [original|swapped|inserted|clock|review|cancel|subscription]
 
 Prints one JSON object as its last line, {"ok": true} or {"ok": false, "error": ..., "message": ...}
 (Temporal's core may log warnings to stdout before it), and exits 0 when the history replays, 1 when
@@ -21,8 +21,10 @@ from .cancel_workflow import CancellableOrder
 from .clock_workflow import FulfillOrderByClock
 from .order_workflow import VARIANTS
 from .review_workflow import ReviewLater
+from .subscription_workflow import Subscription
 
-PORTS = {**VARIANTS, "clock": FulfillOrderByClock, "review": ReviewLater, "cancel": CancellableOrder}
+PORTS = {**VARIANTS, "clock": FulfillOrderByClock, "review": ReviewLater, "cancel": CancellableOrder,
+         "subscription": Subscription}
 USAGE = "usage: python -m bridge.replay HISTORY.json [" + "|".join(PORTS) + "]"
 
 

@@ -60,6 +60,8 @@ class WorkflowExecutionStarted(Event):
     workflow_id: str
     input: list
     run_id: str = ""   # this run's id; it seeds ctx.random() and ctx.uuid4(), so replay draws the same
+    continued_from: str = ""   # the run that continued as new into this one
+    first_run_id: str = ""     # the first run of the chain
 
     def summary(self):
         return f"WorkflowExecutionStarted {self.workflow_type}({_short(self.input)})"
@@ -268,6 +270,18 @@ class WorkflowExecutionCompleted(Event):
 
 
 @dataclass(frozen=True, repr=False)
+class WorkflowExecutionContinuedAsNew(Event):
+    """The run closes and hands its state, as input, to a new run of the same workflow id."""
+    new_run_id: str
+    workflow_type: str
+    input: list
+    command: ClassVar[bool] = True
+
+    def summary(self):
+        return f"WorkflowExecutionContinuedAsNew ({_short(self.input)})"
+
+
+@dataclass(frozen=True, repr=False)
 class WorkflowExecutionFailed(Event):
     error_type: str
     message: str
@@ -283,7 +297,8 @@ RESULT_OF = {  # result event type -> the field naming the command event it answ
     "ActivityTaskTimedOut": "scheduled_event_id",
     "TimerFired": "started_event_id",
 }
-CLOSING = ("WorkflowExecutionCompleted", "WorkflowExecutionFailed", "WorkflowExecutionCanceled")
+CLOSING = ("WorkflowExecutionCompleted", "WorkflowExecutionFailed", "WorkflowExecutionCanceled",
+           "WorkflowExecutionContinuedAsNew")
 MESSAGES = ("WorkflowExecutionSignaled", "WorkflowExecutionCancelRequested")   # from outside, to the code
 
 

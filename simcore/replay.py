@@ -20,15 +20,17 @@ whole history), and a sticky worker that keeps it in memory and feeds it only th
 """
 from __future__ import annotations
 
+import random
 import sys
+import uuid
 from collections import deque
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from . import events as ev
-from .workflow import (ActivityError, CancelledError, First, Live, RecordMarker, ScheduleActivity, StartTimer,
-                       WaitSignal, WorkflowContext, WorkflowDef)
+from .workflow import (ActivityError, CancelledError, ContinueAsNew, First, Live, RecordMarker, ScheduleActivity,
+                       StartTimer, WaitSignal, WorkflowContext, WorkflowDef)
 
 
 class NonDeterminismError(Exception):
@@ -250,7 +252,7 @@ class Machine:
                 self._wait(cmd)
                 return
             event = self._match_or_record(cmd)
-            if isinstance(cmd, (_Complete, _Fail, _Canceled)):
+            if isinstance(cmd, (_Complete, _Fail, _Canceled, ContinueAsNew)):
                 self.closed, self.result = True, getattr(cmd, "value", None)
                 self._gen = None
             if self.on_step:
@@ -335,6 +337,10 @@ class Machine:
             return ev.TimerCanceled(event_id, t, cmd.timer_id, cmd.started_event_id)
         if isinstance(cmd, _Canceled):
             return ev.WorkflowExecutionCanceled(event_id, t)
+        if isinstance(cmd, ContinueAsNew):   # the next run's id, derived from this one's: a replay names the same
+            rng = random.Random(f"{self.ctx.run_id}/continued")
+            return ev.WorkflowExecutionContinuedAsNew(event_id, t, str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+                                                      self.workflow.name, list(cmd.args))
         if isinstance(cmd, _Complete):
             return ev.WorkflowExecutionCompleted(event_id, t, cmd.value)
         if isinstance(cmd, _Fail):
@@ -428,6 +434,8 @@ def _matches(cmd, e: ev.Event) -> bool:
         return isinstance(e, ev.TimerCanceled) and e.timer_id == cmd.timer_id
     if isinstance(cmd, _Canceled):
         return isinstance(e, ev.WorkflowExecutionCanceled)
+    if isinstance(cmd, ContinueAsNew):
+        return isinstance(e, ev.WorkflowExecutionContinuedAsNew)
     if isinstance(cmd, _Complete):
         return isinstance(e, ev.WorkflowExecutionCompleted)
     if isinstance(cmd, _Fail):

@@ -48,7 +48,7 @@ class HistoryService:
 
     def start(self, workflow: WorkflowDef, workflow_id: str, *args) -> None:
         started = self.sim.started(workflow, workflow_id, args)
-        self.sim.history.append(workflow_id, [started, self._scheduled(2)])
+        self._append(workflow_id, [started, self._scheduled(2)])
         self.workflow_task[workflow_id] = (2, 0)
         self.dispatch(Task("workflow", workflow_id))
 
@@ -59,8 +59,8 @@ class HistoryService:
         """Record the results in `first` (a list of events, or none) with a new WorkflowTaskScheduled,
         in one append, and queue the task."""
         events = list(first or [])
-        scheduled = self._scheduled(self.sim.history.length(wid) + len(events) + 1)
-        self.sim.history.append(wid, events + [scheduled])
+        scheduled = self._scheduled(self._length(wid) + len(events) + 1)
+        self._append(wid, events + [scheduled])
         self.workflow_task[wid] = (scheduled.event_id, 0)
         self.dispatch(Task("workflow", wid, sticky=sticky))
 
@@ -75,6 +75,8 @@ class HistoryService:
                 self._arm(wid, e)
             elif isinstance(e, ev.TimerCanceled):
                 self.timers.pop((wid, e.timer_id), None)
+            elif isinstance(e, ev.WorkflowExecutionContinuedAsNew):
+                self._continue(wid, e)
 
     # -- durable timers ------------------------------------------------------------------------------
     def _arm(self, wid: str, started: ev.TimerStarted) -> None:
@@ -96,8 +98,10 @@ class HistoryService:
         """Rebuild the timer queue from the history store alone: every TimerStarted that no TimerFired
         answers. What an engine does when it starts on an existing store. Returns how many it armed."""
         armed = 0
-        for wid, _ in self.sim.history.workflows():
-            events = self.sim.history.read(wid)
+        for wid, run in self.sim.history.workflows():
+            if run != self.run_of(wid):
+                continue   # a run that has continued as new is closed
+            events = self.sim.history.read(wid, run)
             fired = {e.started_event_id for e in events if isinstance(e, ev.TimerFired)}
             for e in events:
                 if isinstance(e, ev.TimerStarted) and e.event_id not in fired and (wid, e.timer_id) not in self.timers:
@@ -111,7 +115,7 @@ class HistoryService:
         scheduled, _ = self.workflow_task[wid]
         self.incident("sticky", f"{task}: {task.sticky} did not take it within {self.queue.sticky_timeout:g}s; "
                       "any worker may take it now (it will replay)")
-        timed_out = ev.WorkflowTaskTimedOut(self.sim.history.length(wid) + 1, self.env.now, scheduled, 0,
+        timed_out = ev.WorkflowTaskTimedOut(self._length(wid) + 1, self.env.now, scheduled, 0,
                                             "SCHEDULE_TO_START")
         self._schedule_workflow_task(wid, [timed_out])
 
@@ -151,7 +155,7 @@ class HistoryService:
         wid = task.workflow_id
         if task.attempt == 1:
             scheduled, started = self.workflow_task[wid]
-            self.sim.history.append(wid, [ev.WorkflowTaskTimedOut(self.sim.history.length(wid) + 1, self.env.now,
+            self._append(wid, [ev.WorkflowTaskTimedOut(self._length(wid) + 1, self.env.now,
                                                                   scheduled, started, "START_TO_CLOSE")])
         self.workflow_task[wid] = (self.workflow_task[wid][0], 0)   # scheduled again, not started
         self._deliver(wid, self.buffered.pop(wid, []))                # what arrived meanwhile goes in first
@@ -160,11 +164,11 @@ class HistoryService:
     def _task_started(self, w: Worker, task: Task) -> list:
         """The worker takes a workflow task: WorkflowTaskStarted is written now, or, for a retried
         (transient) task, made and kept back with its WorkflowTaskScheduled until the task completes."""
-        wid, history = task.workflow_id, self.sim.history
-        n = history.length(wid)
+        wid = task.workflow_id
+        n = self._length(wid)
         if task.attempt == 1:
             scheduled, _ = self.workflow_task[wid]
-            history.append(wid, [ev.WorkflowTaskStarted(n + 1, self.env.now, scheduled, w.name)])
+            self._append(wid, [ev.WorkflowTaskStarted(n + 1, self.env.now, scheduled, w.name)])
             self.workflow_task[wid] = (scheduled, n + 1)
             return []
         self.workflow_task[wid] = (n + 1, n + 2)
@@ -175,7 +179,7 @@ class HistoryService:
         wid = task.workflow_id
         if task.attempt == 1:
             scheduled, started = self.workflow_task[wid]
-            self.sim.history.append(wid, [ev.WorkflowTaskFailed(self.sim.history.length(wid) + 1, self.env.now,
+            self._append(wid, [ev.WorkflowTaskFailed(self._length(wid) + 1, self.env.now,
                                                                 scheduled, started, "NON_DETERMINISTIC_ERROR",
                                                                 str(err), w.name)])
         del self.workflow_task[wid]   # no task is pending now: what arrives later is recorded, and waits
@@ -235,6 +239,38 @@ class HistoryService:
         self._deliver(wid, result)
         self.sim.trace.note(f"{task.scheduled.activity_type}: result recorded in the history (committed)")
 
+    # -- the history of a workflow's current run ------------------------------------------------------
+    def run_of(self, wid: str) -> str:
+        """The current run of a workflow, as the history store keys it: "1", then "2" after it continued
+        as new, and so on. Signals, queries and results go to the current run."""
+        return self.current_run.get(wid, "1")
+
+    def runs(self, wid: str) -> list[str]:
+        """Every run of the workflow so far, oldest first."""
+        return [str(n) for n in range(1, int(self.run_of(wid)) + 1)]
+
+    def _append(self, wid: str, events: list) -> None:
+        self.sim.history.append(wid, events, self.run_of(wid))
+
+    def _read(self, wid: str, start: int = 1) -> list:
+        return self.sim.history.read(wid, self.run_of(wid), start=start)
+
+    def _length(self, wid: str) -> int:
+        return self.sim.history.length(wid, self.run_of(wid))
+
+    def _continue(self, wid: str, closed: ev.WorkflowExecutionContinuedAsNew) -> None:
+        """The run closed by continuing as new: the next run starts, same workflow id, a new run id, a
+        fresh history that begins with the carried input and names the runs before it."""
+        first = self._read(wid)[0]
+        self.current_run[wid] = str(int(self.run_of(wid)) + 1)
+        started = ev.WorkflowExecutionStarted(1, self.env.now, closed.workflow_type, wid, list(closed.input),
+                                              closed.new_run_id, first.run_id, first.first_run_id or first.run_id)
+        self._append(wid, [started, self._scheduled(2)])
+        self.workflow_task[wid] = (2, 0)
+        self.sticky.pop(wid, None)
+        self.incident("continued", f"{wid} continued as new: run {self.run_of(wid)} starts with a fresh history")
+        self.dispatch(Task("workflow", wid))
+
     # -- what arrives for a workflow: results, timers, messages ------------------------------------------
     def _deliver(self, wid: str, events: list) -> None:
         """Record what arrived for a workflow (numbered here, as it is written) and make sure a workflow
@@ -246,10 +282,10 @@ class HistoryService:
         if pending and pending[1]:   # a worker is running a workflow task: after its answer
             self.buffered.setdefault(wid, []).extend(events)
             return
-        n = self.sim.history.length(wid)
+        n = self._length(wid)
         events = [replace(e, event_id=n + i) for i, e in enumerate(events, start=1)]
         if pending:   # a task is scheduled and not yet taken: it will see these too
-            self.sim.history.append(wid, events)
+            self._append(wid, events)
         else:
             self._schedule_workflow_task(wid, events, sticky=self._holder(wid))
 
@@ -257,8 +293,8 @@ class HistoryService:
         """The code tried to close while signals were waiting for it: Temporal fails that workflow task
         (UNHANDLED_COMMAND) and hands the workflow a new one with the signals, so none is dropped."""
         scheduled, started = self.workflow_task[wid]
-        n = self.sim.history.length(wid) + len(transient)
-        self.sim.history.append(wid, transient + [ev.WorkflowTaskFailed(
+        n = self._length(wid) + len(transient)
+        self._append(wid, transient + [ev.WorkflowTaskFailed(
             n + 1, self.env.now, scheduled, started, "UNHANDLED_COMMAND",
             "the workflow tried to close while signals were waiting for it", w.name)])
         self.incident("unhandled", f"{wid} tried to close with signals waiting: the task fails, a new one hands "
@@ -296,7 +332,7 @@ class HistoryService:
     def _refuse_if_closed(self, wid: str, what: str) -> None:
         if wid in self.closed:
             raise WorkflowClosed(f"{wid}: workflow execution already completed; the {what} is refused")
-        if not self.sim.history.length(wid):
+        if not self._length(wid):
             raise WorkflowClosed(f"{wid}: no such workflow; the {what} is refused")
 
     def query(self, wid: str, name: str, *args):
@@ -309,7 +345,7 @@ class HistoryService:
                               "down (a query needs a worker: it runs the workflow's query handler)")
         m = next((w.cache[wid] for w in up if wid in w.cache), None)
         if m is None:   # nobody holds it: a worker replays the history from line one, then answers
-            history = self.sim.history.read(wid)
+            history = self._read(wid)
             m = Machine(self.workflows[history[0].workflow_type], wid, epoch=self.sim.epoch).feed(history)
             self.query_replays += 1
         handler = m.ctx.queries.get(name)

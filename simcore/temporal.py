@@ -128,7 +128,10 @@ def _retry(options: dict) -> dict:
 _OUT = {
     ev.WorkflowExecutionStarted: lambda e, q, _: {
         "workflowType": {"name": e.workflow_type}, "taskQueue": q, "input": payloads(*e.input),
-        "workflowTaskTimeout": "10s", "originalExecutionRunId": e.run_id, "firstExecutionRunId": e.run_id,
+        "workflowTaskTimeout": "10s", "originalExecutionRunId": e.run_id,
+        "firstExecutionRunId": e.first_run_id or e.run_id,
+        **({"continuedExecutionRunId": e.continued_from, "initiator": "CONTINUE_AS_NEW_INITIATOR_WORKFLOW"}
+           if e.continued_from else {}),
         "attempt": 1, "firstWorkflowTaskBackoff": "0s", "identity": IDENTITY, "workflowId": e.workflow_id},
     ev.WorkflowTaskScheduled: lambda e, q, _: {
         "taskQueue": q, "startToCloseTimeout": duration(e.start_to_close), "attempt": e.attempt},
@@ -181,6 +184,10 @@ _OUT = {
         "identity": IDENTITY},
     ev.WorkflowExecutionCancelRequested: lambda e, q, _: {"identity": e.identity or IDENTITY},
     ev.WorkflowExecutionCanceled: lambda e, q, d: {"workflowTaskCompletedEventId": str(d)},
+    ev.WorkflowExecutionContinuedAsNew: lambda e, q, d: {
+        "newExecutionRunId": e.new_run_id, "workflowType": {"name": e.workflow_type}, "taskQueue": q,
+        "input": payloads(*e.input), "workflowRunTimeout": "0s", "workflowTaskTimeout": "10s",
+        "workflowTaskCompletedEventId": str(d), "initiator": "CONTINUE_AS_NEW_INITIATOR_WORKFLOW"},
     ev.WorkflowExecutionCompleted: lambda e, q, d: {"result": payloads(e.result), "workflowTaskCompletedEventId": str(d)},
     ev.WorkflowExecutionFailed: lambda e, q, d: {
         "failure": _failure(e.error_type, e.message), "workflowTaskCompletedEventId": str(d)},
@@ -426,7 +433,10 @@ _ACTIVITY_TIMEOUT = {"START_TO_CLOSE": "StartToCloseTimeout", "HEARTBEAT": "Hear
 _IN = {
     "WorkflowExecutionStarted": lambda a: dict(
         workflow_type=_get(_get(a, "workflowType", dict, "workflowType"), "name", str, "workflowType.name"),
-        workflow_id=_str(a, "workflowId"), input=decode(a.get("input")), run_id=_str(a, "originalExecutionRunId")),
+        workflow_id=_str(a, "workflowId"), input=decode(a.get("input")), run_id=_str(a, "originalExecutionRunId"),
+        continued_from=_str(a, "continuedExecutionRunId"),
+        first_run_id="" if _str(a, "firstExecutionRunId") == _str(a, "originalExecutionRunId")
+        else _str(a, "firstExecutionRunId")),
     "WorkflowTaskScheduled": lambda a: dict(
         task_queue=_queue(a), start_to_close=seconds(a.get("startToCloseTimeout") or "10s"),
         attempt=_int(a.get("attempt", 1), "attempt")),
@@ -465,6 +475,9 @@ _IN = {
         timer_id=_str(a, "timerId"), started_event_id=_int(a.get("startedEventId"), "startedEventId")),
     "WorkflowExecutionCancelRequested": lambda a: dict(identity=_str(a, "identity")),
     "WorkflowExecutionCanceled": lambda a: dict(),
+    "WorkflowExecutionContinuedAsNew": lambda a: dict(
+        new_run_id=_str(a, "newExecutionRunId"),
+        workflow_type=_str(_obj(a.get("workflowType") or {}, "workflowType"), "name"), input=decode(a.get("input"))),
     "WorkflowExecutionCompleted": lambda a: dict(result=_one(a.get("result"))),
     "WorkflowExecutionFailed": lambda a: dict(**dict(zip(("error_type", "message"), _fail(a)))),
 }

@@ -98,7 +98,7 @@ class WorkerSide:
         yield self.env.timeout(self.decide_seconds)
         m = w.cache.get(wid)   # held in the cache: read only what came after (a sticky task's partial history)
         try:
-            fresh = sim.history.read(wid, start=m.length + 1 if m else 1) + transient
+            fresh = self._read(wid, start=m.length + 1 if m else 1) + transient
         except ev.HistoryError as err:   # a hole, an unknown event, a payload that is not JSON
             self._settle(task)
             self.unreadable[wid] = err
@@ -129,15 +129,19 @@ class WorkerSide:
             w.cache.pop(wid, None)
             self._unhandled_messages(w, wid, transient)
             return
-        sim.history.append(wid, new)
-        self._act_on(wid, new, m.ctx.run_id)
+        self._append(wid, new)
         self.sticky[wid] = w.sticky_queue
-        if m.closed:
+        if m.closed:   # a late result for this run is refused; a run that continued as new hands over
             w.cache.pop(wid, None)
-            self.closed.add(wid)
-            sim.done.add(wid)
-            sim.trace.note(f"{wid} completed: its history is closed", step=None)
-        self._task_done(wid)
+            del self.workflow_task[wid]
+            self.buffered.pop(wid, None)
+            if not isinstance(new[-1], ev.WorkflowExecutionContinuedAsNew):
+                self.closed.add(wid)
+                sim.done.add(wid)
+                sim.trace.note(f"{wid} completed: its history is closed", step=None)
+        else:
+            self._task_done(wid)
+        self._act_on(wid, new, m.ctx.run_id)
 
     def _activity_task(self, w: Worker, task: Task):
         scheduled = task.scheduled

@@ -134,6 +134,17 @@ class First:
         return "First(" + ", ".join(o.describe() for o in self.options) + ")"
 
 
+@dataclass(frozen=True)
+class ContinueAsNew:
+    """Close this run and start the next one of the same workflow id with `args` as its input: the
+    history starts afresh (its length bounded), and only what the input carries survives."""
+    args: tuple
+    blocking = False
+
+    def describe(self) -> str:
+        return "ContinueAsNew"
+
+
 class CancelledError(Exception):
     """Raised into workflow code at the command it waits on when someone cancels the workflow. Catch it
     to clean up (refund, release: activities still run), then re-raise it, and the workflow ends
@@ -195,6 +206,10 @@ class WorkflowContext:
 
     def sleep(self, seconds: float = 0, *, days: float = 0) -> StartTimer:
         return StartTimer(seconds + timedelta(days=days).total_seconds())
+
+    def continue_as_new(self, *args) -> ContinueAsNew:
+        """`yield ctx.continue_as_new(state)`: this run ends here, and a new one begins with `state`."""
+        return ContinueAsNew(args)
 
     def signal(self, name: str) -> WaitSignal:
         """`value = yield ctx.signal("cancel")`: the next signal of that name, as it was sent."""

@@ -303,3 +303,61 @@ def test_temporals_replayer_accepts_the_signal_and_the_cancelled_timer(tmp_path)
     p = subprocess.run([sys.executable, "-m", "bridge.replay", str(path), "cancel"], cwd=ROOT,
                        capture_output=True, text=True, timeout=120)
     assert p.returncode == 0 and json.loads(p.stdout.strip().splitlines()[-1]) == {"ok": True}, p.stdout + p.stderr
+
+
+# -- continue-as-new ------------------------------------------------------------------------------------
+@activity("ChargeCard")
+def bill(act, customer, month):
+    return act.world.charge(customer, 999, key=act.idempotency_key)
+
+
+@workflow
+def subscription(ctx, customer, month, months):
+    for _ in range(12):
+        if month > months:
+            return f"{months} months billed"
+        yield ctx.activity(bill, customer, month)
+        month += 1
+        yield ctx.sleep(days=30)
+    yield ctx.continue_as_new(customer, month, months)
+
+
+def billed(plan=FaultPlan(), workers=1):
+    sim = Sim(faults=plan)
+    e = Engine(sim, [subscription], [bill], workers=workers)
+    e.start(subscription, "sub-42", "c-42", 1, 36)
+    sim.run()
+    return sim, e
+
+
+def test_continue_as_new_starts_a_fresh_run_of_the_same_workflow_and_carries_the_state():
+    sim, e = billed()
+    assert e.runs("sub-42") == ["1", "2", "3", "4"] and sim.world.effects()["ChargeCard"] == 36
+    histories = [sim.history.read("sub-42", run) for run in e.runs("sub-42")]
+    assert [len(h) for h in histories] == [5 + 11 * 12] * 3 + [5]   # a billing month costs 11 events
+    ends = [h[-1] for h in histories[:3]]
+    starts = [h[0] for h in histories[1:]]
+    assert [s.input for s in starts] == [["c-42", 13, 36], ["c-42", 25, 36], ["c-42", 37, 36]]
+    assert [s.run_id for s in starts] == [x.new_run_id for x in ends]           # each names the next
+    assert [s.continued_from for s in starts] == [h[0].run_id for h in histories[:3]]
+    assert {s.first_run_id for s in starts} == {histories[0][0].run_id}           # and the chain's first
+    timers = [x.timer_id for x in histories[1] if isinstance(x, ev.TimerStarted)]
+    assert timers[:2] == ["1", "2"] and histories[-1][-1].result == "36 months billed"   # ids restart
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.lists(st.builds(KillWorker, st.sampled_from(["worker-1", "worker-2"]),
+                          st.floats(min_value=0, max_value=3 * 365 * DAY)), max_size=4))
+def test_no_month_is_missed_or_billed_twice_across_the_boundaries(kills):
+    sim, e = billed(FaultPlan(workers=tuple(kills)), workers=2)
+    assert [x.ref for x in sim.world.log].__len__() == 36 and sim.world.statement_cents() == 36 * 999
+
+
+def test_temporals_replayer_accepts_each_run_of_the_chain(tmp_path):
+    sim, e = billed()
+    for run in ("1", "4"):
+        path = tmp_path / f"run-{run}.json"
+        path.write_text(json.dumps(T.export(sim.history.read("sub-42", run))))
+        p = subprocess.run([sys.executable, "-m", "bridge.replay", str(path), "subscription"], cwd=ROOT,
+                           capture_output=True, text=True, timeout=120)
+        assert p.returncode == 0, (run, p.stdout, p.stderr)
