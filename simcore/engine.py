@@ -48,6 +48,8 @@ class Engine(HistoryService, WorkerSide):
         self.timers: dict[tuple, float] = {}   # (workflow id, timer id) -> when it is due: the timer queue
         self.buffered: dict[str, list] = {}    # workflow id -> what arrived while its workflow task ran
         self.current_run: dict[str, str] = {}  # workflow id -> its current run's key in the history store
+        self.update_requests: dict[str, list] = {}   # workflow id -> accepted updates not yet run
+        self.update_results: dict[str, tuple] = {}   # update id -> (result, error)
         self.signal_requests: dict[str, set] = {}   # workflow id -> request ids of the signals recorded
         self.query_replays = 0                 # queries answered by a worker that had to replay first
         self.sticky: dict[str, str] = {}   # workflow id -> the sticky queue of the worker that ran its last task

@@ -270,6 +270,31 @@ class WorkflowExecutionCompleted(Event):
 
 
 @dataclass(frozen=True, repr=False)
+class WorkflowExecutionUpdateAccepted(Event):
+    """An update that passed its validator, as the worker that ran it answered: it carries the request,
+    so a replay runs the handler again at the same point. A rejected update writes nothing at all."""
+    update_id: str
+    name: str
+    args: list
+    command: ClassVar[bool] = True
+
+    def summary(self):
+        return f"WorkflowExecutionUpdateAccepted {self.name}({_short(self.args)})"
+
+
+@dataclass(frozen=True, repr=False)
+class WorkflowExecutionUpdateCompleted(Event):
+    update_id: str
+    accepted_event_id: int
+    result: Any
+    error: str = ""   # the handler raised: the caller gets the error, the workflow goes on
+    command: ClassVar[bool] = True
+
+    def summary(self):
+        return f"WorkflowExecutionUpdateCompleted -> {self.error or _short(self.result)}"
+
+
+@dataclass(frozen=True, repr=False)
 class WorkflowExecutionContinuedAsNew(Event):
     """The run closes and hands its state, as input, to a new run of the same workflow id."""
     new_run_id: str

@@ -86,6 +86,7 @@ class Machine:
         self._results: dict = {}       # command event id -> its result, delivered, not yet taken
         self._mail: dict = {}          # signal name -> its signals, delivered, not yet taken, in order
         self._cancel = False           # a cancellation delivered, not yet raised in the code
+        self.update_requests: list = []   # (update id, name, args) the engine hands the live task
         self._gen = None
         self._begun = False
         self._last_ram: dict = {}
@@ -144,6 +145,8 @@ class Machine:
         if not self._begun:
             self._begun = True
             self._advance(None)
+        if self.tasks:
+            self._run_updates(replaying)
         inbox = self._inbox
         while inbox:   # delivered in the order they were recorded
             e = inbox.popleft()
@@ -154,6 +157,28 @@ class Machine:
             else:
                 self._results[getattr(e, _ANSWERS[type(e)])] = e
         self._wake()
+
+    def _run_updates(self, replaying: bool) -> None:
+        """Accepted updates run at the start of a task, once the code has registered its handlers: live,
+        those the engine handed over; on replay, those the history recorded at this point."""
+        queue = self._queue
+        if replaying:
+            while queue and type(queue[0]) is ev.WorkflowExecutionUpdateAccepted:
+                e = queue[0]
+                self._apply_update(e.update_id, e.name, e.args)
+        elif self.live is not None:
+            requests, self.update_requests = self.update_requests, []
+            for update_id, name, args in requests:
+                self._apply_update(update_id, name, args)
+
+    def _apply_update(self, update_id: str, name: str, args: list) -> None:
+        accepted = self._match_or_record(_AcceptUpdate(update_id, name, list(args)))
+        handler, _ = self.ctx.updates[name]
+        try:
+            result, error = handler(*args), ""
+        except Exception as err:   # the handler failed: the update did, not the workflow
+            result, error = None, f"{type(err).__name__}: {err}"
+        self._match_or_record(_CompleteUpdate(update_id, accepted.event_id, result, error))
 
     def _wake(self) -> None:
         """Hand the code what it waits for, as long as it is there: a cancellation first, then the
@@ -337,6 +362,11 @@ class Machine:
             return ev.TimerCanceled(event_id, t, cmd.timer_id, cmd.started_event_id)
         if isinstance(cmd, _Canceled):
             return ev.WorkflowExecutionCanceled(event_id, t)
+        if isinstance(cmd, _AcceptUpdate):
+            return ev.WorkflowExecutionUpdateAccepted(event_id, t, cmd.update_id, cmd.name, cmd.args)
+        if isinstance(cmd, _CompleteUpdate):
+            return ev.WorkflowExecutionUpdateCompleted(event_id, t, cmd.update_id, cmd.accepted_event_id, cmd.result,
+                                                       cmd.error)
         if isinstance(cmd, ContinueAsNew):   # the next run's id, derived from this one's: a replay names the same
             rng = random.Random(f"{self.ctx.run_id}/continued")
             return ev.WorkflowExecutionContinuedAsNew(event_id, t, str(uuid.UUID(int=rng.getrandbits(128), version=4)),
@@ -406,6 +436,29 @@ class _CancelTimer:
 
 
 @dataclass(frozen=True)
+class _AcceptUpdate:
+    update_id: str
+    name: str
+    args: list
+    blocking = False
+
+    def describe(self):
+        return f"AcceptUpdate {self.name}"
+
+
+@dataclass(frozen=True)
+class _CompleteUpdate:
+    update_id: str
+    accepted_event_id: int
+    result: object
+    error: str
+    blocking = False
+
+    def describe(self):
+        return "CompleteUpdate"
+
+
+@dataclass(frozen=True)
 class _Canceled:
     blocking = False
 
@@ -434,6 +487,10 @@ def _matches(cmd, e: ev.Event) -> bool:
         return isinstance(e, ev.TimerCanceled) and e.timer_id == cmd.timer_id
     if isinstance(cmd, _Canceled):
         return isinstance(e, ev.WorkflowExecutionCanceled)
+    if isinstance(cmd, _AcceptUpdate):
+        return isinstance(e, ev.WorkflowExecutionUpdateAccepted) and e.name == cmd.name
+    if isinstance(cmd, _CompleteUpdate):
+        return isinstance(e, ev.WorkflowExecutionUpdateCompleted)
     if isinstance(cmd, ContinueAsNew):
         return isinstance(e, ev.WorkflowExecutionContinuedAsNew)
     if isinstance(cmd, _Complete):

@@ -43,6 +43,10 @@ class QueryFailed(Exception):
     """A query that could not be answered: no worker, or no such query handler."""
 
 
+class UpdateRejected(Exception):
+    """An update its validator refused (or one with no handler): nothing was written."""
+
+
 class HistoryService:
     """The engine's history side (a part of `simcore.engine.Engine`, which holds its state)."""
 
@@ -77,6 +81,10 @@ class HistoryService:
                 self.timers.pop((wid, e.timer_id), None)
             elif isinstance(e, ev.WorkflowExecutionContinuedAsNew):
                 self._continue(wid, e)
+            elif isinstance(e, ev.WorkflowExecutionUpdateCompleted):
+                self.update_results[e.update_id] = (e.result, e.error)
+                handed = {e.update_id}
+                self.update_requests[wid] = [r for r in self.update_requests.get(wid, []) if r[0] not in handed]
 
     # -- durable timers ------------------------------------------------------------------------------
     def _arm(self, wid: str, started: ev.TimerStarted) -> None:
@@ -335,19 +343,52 @@ class HistoryService:
         if not self._length(wid):
             raise WorkflowClosed(f"{wid}: no such workflow; the {what} is refused")
 
+    def _worker_state(self, wid: str, what: str) -> Machine:
+        """The workflow as a worker holds it: the cached one's, or one replayed from line one by a worker
+        that does not hold it; with no worker up, nothing can answer, as on Temporal ("no poller seen")."""
+        up = [w for w in self.workers.values() if w.status not in ("dead", "deploying")]
+        if not up:
+            raise QueryFailed(f"{what} to {wid}: no poller seen for task queue recently, worker may be down "
+                              "(it needs a worker: a worker runs the workflow's handler)")
+        m = next((w.cache[wid] for w in up if wid in w.cache), None)
+        if m is None:
+            history = self._read(wid)
+            m = Machine(self.workflows[history[0].workflow_type], wid, epoch=self.sim.epoch).feed(history)
+            self.query_replays += 1
+        return m
+
+    def update(self, wid: str, name: str, *args) -> str:
+        """Ask the workflow to change: its validator runs first, on a worker, and a rejection writes
+        nothing (UpdateRejected). Accepted, it runs in the next workflow task, which records
+        WorkflowExecutionUpdateAccepted and -Completed; `update_result(id)` has the outcome then."""
+        self._refuse_if_closed(wid, f"update {name!r}")
+        entry = self._worker_state(wid, f"update {name!r}").ctx.updates.get(name)
+        if entry is None:
+            raise UpdateRejected(f"{wid} has no update handler {name!r}")
+        if entry[1] is not None:
+            try:
+                entry[1](*args)
+            except Exception as err:
+                raise UpdateRejected(f"update {name!r} rejected by its validator: {err}") from None
+        update_id = f"{wid}/update-{sum(map(len, self.update_requests.values())) + len(self.update_results) + 1}"
+        self.update_requests.setdefault(wid, []).append((update_id, name, list(args)))
+        if wid not in self.workflow_task:
+            self._schedule_workflow_task(wid, [], sticky=self._holder(wid))
+        return update_id
+
+    def update_result(self, update_id: str):
+        """The accepted update's result once its workflow task recorded it (None before); its handler's
+        error raised as UpdateRejected."""
+        result, error = self.update_results.get(update_id, (None, ""))
+        if error:
+            raise UpdateRejected(f"{update_id} failed in its handler: {error}")
+        return result
+
     def query(self, wid: str, name: str, *args):
         """Read the workflow's state through a worker, writing nothing. The worker that holds the
         workflow answers from its cache; any other replays the history to answer; with no worker up,
         the query fails, as Temporal's does ("no poller seen for task queue recently")."""
-        up = [w for w in self.workers.values() if w.status not in ("dead", "deploying")]
-        if not up:
-            raise QueryFailed(f"query {name!r} to {wid}: no poller seen for task queue recently, worker may be "
-                              "down (a query needs a worker: it runs the workflow's query handler)")
-        m = next((w.cache[wid] for w in up if wid in w.cache), None)
-        if m is None:   # nobody holds it: a worker replays the history from line one, then answers
-            history = self._read(wid)
-            m = Machine(self.workflows[history[0].workflow_type], wid, epoch=self.sim.epoch).feed(history)
-            self.query_replays += 1
+        m = self._worker_state(wid, f"query {name!r}")
         handler = m.ctx.queries.get(name)
         if handler is None:
             known = ", ".join(m.ctx.queries) or "none"

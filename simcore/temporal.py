@@ -184,6 +184,14 @@ _OUT = {
         "identity": IDENTITY},
     ev.WorkflowExecutionCancelRequested: lambda e, q, _: {"identity": e.identity or IDENTITY},
     ev.WorkflowExecutionCanceled: lambda e, q, d: {"workflowTaskCompletedEventId": str(d)},
+    ev.WorkflowExecutionUpdateAccepted: lambda e, q, d: {
+        "protocolInstanceId": e.update_id, "acceptedRequestMessageId": f"{e.update_id}/request",
+        "acceptedRequestSequencingEventId": str(d - 1),
+        "acceptedRequest": {"meta": {"updateId": e.update_id, "identity": IDENTITY},
+                            "input": {"name": e.name, "args": payloads(*e.args)}}},
+    ev.WorkflowExecutionUpdateCompleted: lambda e, q, d: {
+        "meta": {"updateId": e.update_id, "identity": IDENTITY}, "acceptedEventId": str(e.accepted_event_id),
+        "outcome": {"failure": {"message": e.error}} if e.error else {"success": payloads(e.result)}},
     ev.WorkflowExecutionContinuedAsNew: lambda e, q, d: {
         "newExecutionRunId": e.new_run_id, "workflowType": {"name": e.workflow_type}, "taskQueue": q,
         "input": payloads(*e.input), "workflowRunTimeout": "0s", "workflowTaskTimeout": "10s",
@@ -475,6 +483,16 @@ _IN = {
         timer_id=_str(a, "timerId"), started_event_id=_int(a.get("startedEventId"), "startedEventId")),
     "WorkflowExecutionCancelRequested": lambda a: dict(identity=_str(a, "identity")),
     "WorkflowExecutionCanceled": lambda a: dict(),
+    "WorkflowExecutionUpdateAccepted": lambda a: dict(
+        update_id=_str(a, "protocolInstanceId"),
+        name=_str(_obj(_obj(a.get("acceptedRequest") or {}, "acceptedRequest").get("input") or {}, "input"), "name"),
+        args=decode(_obj(_obj(a.get("acceptedRequest") or {}, "acceptedRequest").get("input") or {}, "input")
+                    .get("args"))),
+    "WorkflowExecutionUpdateCompleted": lambda a: dict(
+        update_id=_str(_obj(a.get("meta") or {}, "meta"), "updateId"),
+        accepted_event_id=_int(a.get("acceptedEventId"), "acceptedEventId"),
+        result=_one(_obj(a.get("outcome") or {}, "outcome").get("success")),
+        error=_fail(_obj(a.get("outcome") or {}, "outcome"))[1] if (a.get("outcome") or {}).get("failure") else ""),
     "WorkflowExecutionContinuedAsNew": lambda a: dict(
         new_run_id=_str(a, "newExecutionRunId"),
         workflow_type=_str(_obj(a.get("workflowType") or {}, "workflowType"), "name"), input=decode(a.get("input"))),

@@ -111,6 +111,7 @@ class WorkerSide:
                     self.replays += 1
                     self.incident("replay", f"{w.name} has no cached state for {wid}: replay {len(fresh)} "
                                   "events from line one", ram={}, replaying=True, cursor=1)
+            m.update_requests = list(self.update_requests.get(wid, ()))   # run in this task, if it completes
             m.feed(fresh)
         except NonDeterminismError as err:
             w.cache.pop(wid, None)

@@ -182,6 +182,7 @@ class WorkflowContext:
         self.time = 0.0   # seconds since `epoch`: the current workflow task's start (the machine sets it)
         self._rng = random.Random(run_id)
         self.queries: dict[str, Callable[..., Any]] = {}
+        self.updates: dict[str, tuple] = {}   # name -> (handler, validator)
 
     def activity(self, activity: ActivityDef, *args, **options) -> ScheduleActivity:
         """Run `activity(*args)` through the engine; `options` override its retry policy and timeouts."""
@@ -221,6 +222,13 @@ class WorkflowContext:
             if not isinstance(o, (StartTimer, WaitSignal, ScheduleActivity)):
                 raise TypeError(f"ctx.first takes ctx.sleep(...), ctx.signal(...) or ctx.activity(...), got {o!r}")
         return First(tuple(options))
+
+    def set_update_handler(self, name: str, handler: Callable[..., Any],
+                           validator: Callable[..., Any] | None = None) -> None:
+        """Accept `engine.update(workflow_id, name, *args)`: `validator(*args)` raises to reject it (and
+        nothing is written), then `handler(*args)` runs in a workflow task, may change the workflow's
+        state (a nested function with `nonlocal`), and its return value is the update's result."""
+        self.updates[name] = (handler, validator)
 
     def set_query_handler(self, name: str, handler: Callable[..., Any]) -> None:
         """Answer `engine.query(workflow_id, name)` with `handler()`: it reads the workflow's state and

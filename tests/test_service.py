@@ -119,7 +119,7 @@ def test_temporals_replayer_accepts_the_month_long_sleep(tmp_path):
 # -- messages: signals, cancellation, queries -----------------------------------------------------------
 import pytest  # noqa: E402
 
-from simcore.service import QueryFailed, WorkflowClosed  # noqa: E402
+from simcore.service import QueryFailed, UpdateRejected, WorkflowClosed  # noqa: E402
 from simcore.workflow import CancelledError  # noqa: E402
 
 
@@ -361,3 +361,44 @@ def test_temporals_replayer_accepts_each_run_of_the_chain(tmp_path):
         p = subprocess.run([sys.executable, "-m", "bridge.replay", str(path), "subscription"], cwd=ROOT,
                            capture_output=True, text=True, timeout=120)
         assert p.returncode == 0, (run, p.stdout, p.stderr)
+
+
+# -- updates ------------------------------------------------------------------------------------------
+@workflow
+def addressed_order(ctx, order_id, cents):
+    address = "old street"
+
+    def change(new):
+        nonlocal address
+        before, address = address, new
+        return f"{before} -> {new}"
+
+    def check(new):
+        if not new.strip():
+            raise ValueError("an address cannot be empty")
+    ctx.set_update_handler("change_address", change, validator=check)
+    ctx.set_query_handler("address", lambda: address)
+    yield ctx.sleep(days=1)
+    yield ctx.activity(ship, order_id)
+    return f"shipped to {address}"
+
+
+def test_an_update_is_validated_then_recorded_accepted_and_completed_and_a_rejected_one_writes_nothing():
+    sim, e = engine(workflow=addressed_order)
+    sim.run(until=60)
+    before = sim.history.length("order-1001")
+    with pytest.raises(UpdateRejected, match="rejected by its validator: an address cannot be empty"):
+        e.update("order-1001", "change_address", "  ")
+    assert sim.history.length("order-1001") == before   # not even a workflow task
+    update = e.update("order-1001", "change_address", "new street")
+    sim.run(until=120)
+    assert e.update_result(update) == "old street -> new street" and e.query("order-1001", "address") == "new street"
+    types = [x.type for x in sim.history.read("order-1001")]
+    assert types[before:before + 5] == ["WorkflowTaskScheduled", "WorkflowTaskStarted", "WorkflowTaskCompleted",
+                                        "WorkflowExecutionUpdateAccepted", "WorkflowExecutionUpdateCompleted"]
+    sim.run()
+    history = sim.history.read("order-1001")
+    assert history[-1].result == "shipped to new street"
+    from simcore.replay import replay
+    assert replay(addressed_order, history).result == "shipped to new street"   # the handler runs again
+    assert [type(x) for x in T.load(T.export(history)).events] == [type(x) for x in history]
