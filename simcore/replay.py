@@ -20,15 +20,14 @@ whole history), and a sticky worker that keeps it in memory and feeds it only th
 """
 from __future__ import annotations
 
-import random
 import sys
-import uuid
 from collections import deque
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from . import events as ev
+from .commands import CLOSE, AcceptUpdate, CancelTimer, CancelWorkflow, Complete, CompleteUpdate, Fail
 from .workflow import (ActivityError, CancelledError, ContinueAsNew, First, Live, RecordMarker, ScheduleActivity,
                        StartTimer, WaitSignal, WorkflowContext, WorkflowDef)
 
@@ -172,13 +171,13 @@ class Machine:
                 self._apply_update(update_id, name, args)
 
     def _apply_update(self, update_id: str, name: str, args: list) -> None:
-        accepted = self._match_or_record(_AcceptUpdate(update_id, name, list(args)))
+        accepted = self._match_or_record(AcceptUpdate(update_id, name, list(args)))
         handler, _ = self.ctx.updates[name]
         try:
             result, error = handler(*args), ""
         except Exception as err:   # the handler failed: the update did, not the workflow
             result, error = None, f"{type(err).__name__}: {err}"
-        self._match_or_record(_CompleteUpdate(update_id, accepted.event_id, result, error))
+        self._match_or_record(CompleteUpdate(update_id, accepted.event_id, result, error))
 
     def _wake(self) -> None:
         """Hand the code what it waits for, as long as it is there: a cancellation first, then the
@@ -225,7 +224,7 @@ class Machine:
         for i, (option, event_id) in enumerate(zip(w.options, w.event_ids)):
             if isinstance(option, StartTimer) and i != winner and event_id not in self._results:
                 started = self.events[event_id - 1]
-                self._match_or_record(_CancelTimer(started.timer_id, event_id))
+                self._match_or_record(CancelTimer(started.timer_id, event_id))
 
     def take_new(self) -> list:
         """The live events to append; the engine must make them durable before acting on them."""
@@ -265,19 +264,19 @@ class Machine:
             try:
                 cmd = self._resume(value, throw)
             except StopIteration as stop:
-                cmd = _Complete(stop.value)
+                cmd = Complete(stop.value)
             except CancelledError:   # the code let the cancellation end it
-                cmd = _Canceled()
+                cmd = CancelWorkflow()
             except NonDeterminismError:
                 raise
             except Exception as err:  # an error the code did not handle fails the workflow, recorded
-                cmd = _Fail(type(err).__name__, str(err))
+                cmd = Fail(type(err).__name__, str(err))
             throw = False
             if isinstance(cmd, (WaitSignal, First)):
                 self._wait(cmd)
                 return
             event = self._match_or_record(cmd)
-            if isinstance(cmd, (_Complete, _Fail, _Canceled, ContinueAsNew)):
+            if isinstance(cmd, (*CLOSE, ContinueAsNew)):
                 self.closed, self.result = True, getattr(cmd, "value", None)
                 self._gen = None
             if self.on_step:
@@ -331,7 +330,7 @@ class Machine:
         self._replaying = self.ctx.is_replaying = bool(queue)
         if queue:
             e = queue[0]
-            if not e.command or (self.strict and not _matches(cmd, e)):
+            if not e.command or (self.strict and not cmd.matches(e)):
                 raise NonDeterminismError(self.workflow_id, e, cmd.describe(), e.event_id)
             queue.popleft()
             self._seen(e)
@@ -348,37 +347,16 @@ class Machine:
         return e
 
     def _event_for(self, cmd, event_id: int, live: Live) -> ev.Event:
-        t = live.time()
-        if isinstance(cmd, ScheduleActivity):
-            seq = str(self._numbered[ev.ActivityTaskScheduled] + 1)
-            return ev.ActivityTaskScheduled(event_id, t, seq, cmd.activity.name, list(cmd.args),
-                                            cmd.options.to_json())
-        if isinstance(cmd, RecordMarker):
-            return ev.MarkerRecorded(event_id, t, cmd.name, cmd.compute())
-        if isinstance(cmd, StartTimer):
-            seq = str(self._numbered[ev.TimerStarted] + 1)
-            return ev.TimerStarted(event_id, t, seq, cmd.seconds)
-        if isinstance(cmd, _CancelTimer):
-            return ev.TimerCanceled(event_id, t, cmd.timer_id, cmd.started_event_id)
-        if isinstance(cmd, _Canceled):
-            return ev.WorkflowExecutionCanceled(event_id, t)
-        if isinstance(cmd, _AcceptUpdate):
-            return ev.WorkflowExecutionUpdateAccepted(event_id, t, cmd.update_id, cmd.name, cmd.args)
-        if isinstance(cmd, _CompleteUpdate):
-            return ev.WorkflowExecutionUpdateCompleted(event_id, t, cmd.update_id, cmd.accepted_event_id, cmd.result,
-                                                       cmd.error)
-        if isinstance(cmd, ContinueAsNew):   # the next run's id, derived from this one's: a replay names the same
-            rng = random.Random(f"{self.ctx.run_id}/continued")
-            return ev.WorkflowExecutionContinuedAsNew(event_id, t, str(uuid.UUID(int=rng.getrandbits(128), version=4)),
-                                                      self.workflow.name, list(cmd.args))
-        if isinstance(cmd, _Complete):
-            return ev.WorkflowExecutionCompleted(event_id, t, cmd.value)
-        if isinstance(cmd, _Fail):
-            return ev.WorkflowExecutionFailed(event_id, t, cmd.error_type, cmd.message)
-        hint = (" ctx.now(), ctx.random() and ctx.uuid4() are plain calls: write `t = ctx.now()`, without yield."
-                if isinstance(cmd, (datetime, float, str)) else "")
-        raise TypeError(f"workflow {self.workflow.name} yielded {cmd!r}; yield a command from ctx "
-                        f"(ctx.activity, ctx.sleep, ctx.side_effect).{hint}")
+        if not hasattr(cmd, "record"):
+            hint = (" ctx.now(), ctx.random() and ctx.uuid4() are plain calls: write `t = ctx.now()`, without yield."
+                    if isinstance(cmd, (datetime, float, str)) else "")
+            raise TypeError(f"workflow {self.workflow.name} yielded {cmd!r}; yield a command from ctx "
+                            f"(ctx.activity, ctx.sleep, ctx.signal, ctx.first, ctx.side_effect).{hint}")
+        return cmd.record(event_id, live.time(), self)
+
+    def next_id(self, kind: type) -> str:
+        """The id of the next activity or timer this run schedules: "1", "2", ... as Temporal's SDKs number them."""
+        return str(self._numbered[kind] + 1)
 
     def _seen(self, e):
         if e.event_id != len(self.events) + 1:
@@ -414,90 +392,6 @@ def running() -> Machine | None:
 class _EndOfHistory(Exception):
     def __init__(self, command):
         self.command = command
-
-
-@dataclass(frozen=True)
-class _Complete:
-    value: object
-    blocking = False
-
-    def describe(self):
-        return "CompleteWorkflow"
-
-
-@dataclass(frozen=True)
-class _CancelTimer:
-    timer_id: str
-    started_event_id: int
-    blocking = False
-
-    def describe(self):
-        return f"CancelTimer {self.timer_id}"
-
-
-@dataclass(frozen=True)
-class _AcceptUpdate:
-    update_id: str
-    name: str
-    args: list
-    blocking = False
-
-    def describe(self):
-        return f"AcceptUpdate {self.name}"
-
-
-@dataclass(frozen=True)
-class _CompleteUpdate:
-    update_id: str
-    accepted_event_id: int
-    result: object
-    error: str
-    blocking = False
-
-    def describe(self):
-        return "CompleteUpdate"
-
-
-@dataclass(frozen=True)
-class _Canceled:
-    blocking = False
-
-    def describe(self):
-        return "CancelWorkflow"
-
-
-@dataclass(frozen=True)
-class _Fail:
-    error_type: str
-    message: str
-    blocking = False
-
-    def describe(self):
-        return f"FailWorkflow {self.error_type}"
-
-
-def _matches(cmd, e: ev.Event) -> bool:
-    if isinstance(cmd, ScheduleActivity):
-        return isinstance(e, ev.ActivityTaskScheduled) and e.activity_type == cmd.activity.name
-    if isinstance(cmd, RecordMarker):
-        return isinstance(e, ev.MarkerRecorded) and e.marker_name == cmd.name
-    if isinstance(cmd, StartTimer):
-        return isinstance(e, ev.TimerStarted)
-    if isinstance(cmd, _CancelTimer):
-        return isinstance(e, ev.TimerCanceled) and e.timer_id == cmd.timer_id
-    if isinstance(cmd, _Canceled):
-        return isinstance(e, ev.WorkflowExecutionCanceled)
-    if isinstance(cmd, _AcceptUpdate):
-        return isinstance(e, ev.WorkflowExecutionUpdateAccepted) and e.name == cmd.name
-    if isinstance(cmd, _CompleteUpdate):
-        return isinstance(e, ev.WorkflowExecutionUpdateCompleted)
-    if isinstance(cmd, ContinueAsNew):
-        return isinstance(e, ev.WorkflowExecutionContinuedAsNew)
-    if isinstance(cmd, _Complete):
-        return isinstance(e, ev.WorkflowExecutionCompleted)
-    if isinstance(cmd, _Fail):
-        return isinstance(e, ev.WorkflowExecutionFailed)
-    return False
 
 
 @dataclass

@@ -23,6 +23,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Callable
 
+from . import events as ev
 from .events import EPOCH
 from .retry import ActivityOptions
 
@@ -91,6 +92,13 @@ class ScheduleActivity:
     def describe(self) -> str:
         return f"ScheduleActivity {self.activity.name}"
 
+    def record(self, event_id: int, t: float, m) -> ev.Event:
+        return ev.ActivityTaskScheduled(event_id, t, m.next_id(ev.ActivityTaskScheduled), self.activity.name,
+                                        list(self.args), self.options.to_json())
+
+    def matches(self, e: ev.Event) -> bool:
+        return type(e) is ev.ActivityTaskScheduled and e.activity_type == self.activity.name
+
 
 @dataclass(frozen=True)
 class RecordMarker:
@@ -103,6 +111,12 @@ class RecordMarker:
     def describe(self) -> str:
         return f"RecordMarker {self.name}"
 
+    def record(self, event_id: int, t: float, m) -> ev.Event:
+        return ev.MarkerRecorded(event_id, t, self.name, self.compute())
+
+    def matches(self, e: ev.Event) -> bool:
+        return type(e) is ev.MarkerRecorded and e.marker_name == self.name
+
 
 @dataclass(frozen=True)
 class StartTimer:
@@ -111,6 +125,12 @@ class StartTimer:
 
     def describe(self) -> str:
         return f"StartTimer {self.seconds:g}s"
+
+    def record(self, event_id: int, t: float, m) -> ev.Event:
+        return ev.TimerStarted(event_id, t, m.next_id(ev.TimerStarted), self.seconds)
+
+    def matches(self, e: ev.Event) -> bool:
+        return type(e) is ev.TimerStarted
 
 
 @dataclass(frozen=True)
@@ -143,6 +163,14 @@ class ContinueAsNew:
 
     def describe(self) -> str:
         return "ContinueAsNew"
+
+    def record(self, event_id: int, t: float, m) -> ev.Event:
+        rng = random.Random(f"{m.ctx.run_id}/continued")   # the next run's id, derived: a replay names the same
+        return ev.WorkflowExecutionContinuedAsNew(event_id, t, str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+                                                  m.workflow.name, list(self.args))
+
+    def matches(self, e: ev.Event) -> bool:
+        return type(e) is ev.WorkflowExecutionContinuedAsNew
 
 
 class CancelledError(Exception):
