@@ -28,8 +28,8 @@ from datetime import datetime
 
 from . import events as ev
 from .commands import CLOSE, AcceptUpdate, CancelTimer, CancelWorkflow, Complete, CompleteUpdate, Fail
-from .workflow import (ActivityError, CancelledError, ContinueAsNew, First, Live, RecordMarker, ScheduleActivity,
-                       StartTimer, WaitSignal, WorkflowContext, WorkflowDef)
+from .workflow import (ActivityError, CancelledError, ContinueAsNew, First, Live, Patched, RecordMarker,
+                       ScheduleActivity, StartTimer, WaitSignal, WorkflowContext, WorkflowDef, is_patch)
 
 
 class NonDeterminismError(Exception):
@@ -86,6 +86,7 @@ class Machine:
         self._mail: dict = {}          # signal name -> its signals, delivered, not yet taken, in order
         self._cancel = False           # a cancellation delivered, not yet raised in the code
         self.update_requests: list = []   # (update id, name, args) the engine hands the live task
+        self._patches: dict = {}          # patch id -> the path this execution takes
         self._gen = None
         self._begun = False
         self._last_ram: dict = {}
@@ -103,7 +104,7 @@ class Machine:
                 e = queue.popleft()
                 self._seen(e)
                 kind = type(e)
-                if e.command:  # the code had its chance to produce this command and did not
+                if e.command and not is_patch(e, deprecated=True):  # the code had its chance and did not
                     raise NonDeterminismError(self.workflow_id, e, self._describe_now(), e.event_id)
                 elif kind in _ANSWERS or kind in _MESSAGES:
                     self._inbox.append(e)
@@ -275,6 +276,9 @@ class Machine:
             if isinstance(cmd, (WaitSignal, First)):
                 self._wait(cmd)
                 return
+            if isinstance(cmd, Patched):
+                value = self._patched(cmd)
+                continue
             event = self._match_or_record(cmd)
             if isinstance(cmd, (*CLOSE, ContinueAsNew)):
                 self.closed, self.result = True, getattr(cmd, "value", None)
@@ -285,6 +289,20 @@ class Machine:
                 self.waiting = Waiting(cmd, (cmd,), (event.event_id,))
                 return
             value = event.value if isinstance(cmd, RecordMarker) else None
+
+    def _patched(self, cmd: Patched) -> bool:
+        """Live, the patch is taken and its marker recorded; on replay, it was taken if its marker is
+        here. Either way the answer holds for the rest of this execution."""
+        if cmd.patch_id in self._patches:
+            return self._patches[cmd.patch_id]
+        queue = self._queue
+        taken = not self._replaying or bool(queue and is_patch(queue[0], cmd.patch_id))
+        if taken:
+            event = self._match_or_record(cmd)
+            if self.on_step:
+                self.on_step(self, cmd, event, self._replaying)
+        self._patches[cmd.patch_id] = taken or cmd.deprecated
+        return self._patches[cmd.patch_id]
 
     def _wait(self, cmd) -> None:
         """A wait on a signal, or on the first of several things. A signal already delivered answers at
@@ -327,6 +345,8 @@ class Machine:
 
     def _match_or_record(self, cmd) -> ev.Event:
         queue = self._queue
+        while queue and is_patch(queue[0], deprecated=True) and not cmd.matches(queue[0]):
+            self._seen(queue.popleft())   # a deprecated patch the code no longer asks about: passed over
         self._replaying = self.ctx.is_replaying = bool(queue)
         if queue:
             e = queue[0]

@@ -168,6 +168,17 @@ class WorkerSide:
         else:
             self._settle(task)   # counts the stale report
 
+    def deploy(self, workflows, at: float, down_for: float = 1.0):
+        """New workflow code at time `at`: every worker stops taking tasks, finishes the one in hand, and
+        comes back `down_for` later with the new code and an empty cache, so every workflow in flight
+        replays its history against the new code."""
+        def swap():
+            yield self.env.timeout(max(0.0, at - self.env.now))
+            self.workflows = {w.name: w for w in workflows}
+            self.incident("code", f"new code deployed: {', '.join(self.workflows)}")
+        self.env.process(swap())
+        self.env.process(self._worker_fault(Redeploy(at, down_for, rolling=False)))
+
     def _worker_fault(self, fault):
         yield self.env.timeout(max(0.0, fault.at - self.env.now))
         if isinstance(fault, KillWorker):

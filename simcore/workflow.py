@@ -154,6 +154,36 @@ class First:
         return "First(" + ", ".join(o.describe() for o in self.options) + ")"
 
 
+PATCH_MARKER = "core_patch"   # what Temporal's Core-based SDKs name a patch marker
+
+
+@dataclass(frozen=True)
+class Patched:
+    """`if (yield ctx.patched("fraud-check")):` new code, else the old. Temporal's semantics: true when
+    the code reaches it live (a marker is recorded); true on replay where the marker was recorded;
+    false on replay where it was not, and then false for the rest of that execution."""
+    patch_id: str
+    deprecated: bool = False
+    blocking = False
+
+    def describe(self) -> str:
+        return f"{'DeprecatePatch' if self.deprecated else 'Patched'} {self.patch_id}"
+
+    def record(self, event_id: int, t: float, m) -> ev.Event:
+        return ev.MarkerRecorded(event_id, t, PATCH_MARKER, {"id": self.patch_id, "deprecated": self.deprecated})
+
+    def matches(self, e: ev.Event) -> bool:
+        return is_patch(e, self.patch_id)
+
+
+def is_patch(e: ev.Event, patch_id: str | None = None, deprecated: bool | None = None) -> bool:
+    """Is `e` a patch marker (for `patch_id`, deprecated or not, when given)?"""
+    if type(e) is not ev.MarkerRecorded or e.marker_name != PATCH_MARKER or not isinstance(e.value, dict):
+        return False
+    return (patch_id is None or e.value.get("id") == patch_id) and \
+        (deprecated is None or bool(e.value.get("deprecated")) == deprecated)
+
+
 @dataclass(frozen=True)
 class ContinueAsNew:
     """Close this run and start the next one of the same workflow id with `args` as its input: the
@@ -236,6 +266,16 @@ class WorkflowContext:
     def sleep(self, seconds: float = 0, *, days: float = 0) -> StartTimer:
         return StartTimer(seconds + timedelta(days=days).total_seconds())
 
+    def patched(self, patch_id: str) -> Patched:
+        """`if (yield ctx.patched("fraud-check")):` the new code path, else the old (see `Patched`)."""
+        return Patched(patch_id)
+
+    def deprecate_patch(self, patch_id: str) -> Patched:
+        """`yield ctx.deprecate_patch("fraud-check")` once no execution that took the old path remains:
+        it records a deprecated marker, and a history that has one replays whether or not the code
+        still makes this call (Temporal's deprecate_patch)."""
+        return Patched(patch_id, deprecated=True)
+
     def continue_as_new(self, *args) -> ContinueAsNew:
         """`yield ctx.continue_as_new(state)`: this run ends here, and a new one begins with `state`."""
         return ContinueAsNew(args)
@@ -263,6 +303,41 @@ class WorkflowContext:
         must not change it (a query writes no event). A closure over the workflow's locals sees them
         as they are when the query comes."""
         self.queries[name] = handler
+
+
+class Saga:
+    """Compensations registered as the steps complete, run in reverse when the workflow gives up:
+
+        saga = Saga(ctx)
+        yield ctx.activity(charge_card, order_id, cents)
+        saga.add(refund_card, order_id, cents)
+        ...
+        except ActivityError:
+            yield from saga.compensate()
+
+    Temporal has no built-in saga; this is plain workflow code, as Java's `Saga` helper is, with its
+    defaults: in reverse, one after another, and the first compensation that fails stops the rest
+    (`continue_with_error=True` runs them all and raises the first failure at the end). Each
+    compensation is an activity, so a crash in the middle of compensating resumes by replay."""
+
+    def __init__(self, ctx: WorkflowContext, continue_with_error: bool = False):
+        self.ctx, self.continue_with_error = ctx, continue_with_error
+        self.compensations: list[tuple] = []
+
+    def add(self, activity: ActivityDef, *args, **options) -> None:
+        self.compensations.append((activity, args, options))
+
+    def compensate(self):
+        failed = []
+        for activity, args, options in reversed(self.compensations):
+            try:
+                yield self.ctx.activity(activity, *args, **options)
+            except ActivityError as err:
+                if not self.continue_with_error:
+                    raise
+                failed.append(err)
+        if failed:
+            raise failed[0]
 
 
 @dataclass

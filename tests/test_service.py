@@ -402,3 +402,156 @@ def test_an_update_is_validated_then_recorded_accepted_and_completed_and_a_rejec
     from simcore.replay import replay
     assert replay(addressed_order, history).result == "shipped to new street"   # the handler runs again
     assert [type(x) for x in T.load(T.export(history)).events] == [type(x) for x in history]
+
+
+# -- versioning: a deploy of new code while orders are in flight ------------------------------------------
+from simcore.workflow import ActivityError, Saga  # noqa: E402
+
+
+@activity("FraudCheck")
+def fraud_check(act, order_id):
+    return "ok"
+
+
+@activity("SendConfirmationEmail")
+def confirm(act, order_id):
+    return act.world.email(order_id, key=act.idempotency_key)
+
+
+def versioned(change):
+    @workflow(name="versioned_order")
+    def order(ctx, order_id, cents):
+        yield ctx.activity(charge, order_id, cents)
+        yield ctx.activity(reserve, order_id)
+        yield ctx.sleep(days=1)
+        yield from change(ctx, order_id)
+        yield ctx.activity(ship, order_id)
+        yield ctx.sleep(days=1)
+        yield ctx.activity(confirm, order_id)
+        return "delivered"
+    return order
+
+
+def v1_change(ctx, order_id):
+    return
+    yield
+
+
+def naive_change(ctx, order_id):
+    yield ctx.activity(fraud_check, order_id)
+
+
+def patched_change(ctx, order_id):
+    if (yield ctx.patched("fraud-check")):
+        yield ctx.activity(fraud_check, order_id)
+
+
+V1, NAIVE, PATCHED = versioned(v1_change), versioned(naive_change), versioned(patched_change)
+
+
+def deployed(v2):
+    """C started first and is past the change point (asleep after shipping) at the deploy; A is asleep
+    before it; N starts after the deploy."""
+    sim = Sim()
+    e = Engine(sim, [V1], ORDER + [fraud_check, confirm])
+    e.start(V1, "C", "C", 4200)
+    e.later(1.2 * DAY, e.start, V1, "A", "A", 4200)
+    e.deploy([v2], at=1.5 * DAY)
+    e.later(1.6 * DAY, e.start, v2, "N", "N", 4200)
+    sim.run()
+    return sim, e
+
+
+def fraud_checked(sim, wid):
+    return any(getattr(x, "activity_type", "") == "FraudCheck" for x in sim.history.read(wid))
+
+
+def test_a_naive_deploy_breaks_only_the_orders_past_the_change_point():
+    sim, e = deployed(NAIVE)
+    assert set(e.stuck) == {"C"} and "at event" in str(e.stuck["C"])
+    failed = [x for x in sim.history.read("C") if isinstance(x, ev.WorkflowTaskFailed)]
+    assert [f.cause for f in failed] == ["NON_DETERMINISTIC_ERROR"]   # stuck, and still running
+    assert "A" in e.closed and fraud_checked(sim, "A") and fraud_checked(sim, "N")   # silently the new path
+
+
+def test_a_patch_takes_the_new_path_live_and_the_old_one_on_replay_and_nothing_is_stuck():
+    sim, e = deployed(PATCHED)
+    assert not e.stuck and {"A", "C", "N"} <= e.closed
+    assert fraud_checked(sim, "A") and fraud_checked(sim, "N") and not fraud_checked(sim, "C")
+    markers = {wid: [x.value for x in sim.history.read(wid) if isinstance(x, ev.MarkerRecorded)] for wid in "ACN"}
+    assert markers == {"A": [{"id": "fraud-check", "deprecated": False}], "C": [],
+                       "N": [{"id": "fraud-check", "deprecated": False}]}
+
+
+def test_the_replay_test_catches_the_naive_change_before_it_is_deployed_and_temporal_agrees(tmp_path):
+    from simcore.replay import replay
+    sim, e = deployed(V1)   # histories written by v1
+    histories = {wid: sim.history.read(wid) for wid in "AC"}
+    assert not replay(NAIVE, histories["C"]).ok and replay(PATCHED, histories["C"]).ok
+    for wid, history in histories.items():
+        path = tmp_path / f"{wid}.json"
+        path.write_text(json.dumps(T.export(history)))
+        verdicts = {}
+        for port in ("v1", "v2-naive", "v2-patched"):
+            p = subprocess.run([sys.executable, "-m", "bridge.replay", str(path), port], cwd=ROOT,
+                               capture_output=True, text=True, timeout=120)
+            verdicts[port] = p.returncode
+        assert verdicts == {"v1": 0, "v2-naive": 1, "v2-patched": 0}, (wid, verdicts)
+    patched, _ = deployed(PATCHED)   # and a patched history replays in Temporal with its patch marker
+    path = tmp_path / "patched-A.json"
+    path.write_text(json.dumps(T.export(patched.history.read("A"))))
+    p = subprocess.run([sys.executable, "-m", "bridge.replay", str(path), "v2-patched"], cwd=ROOT,
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stdout + p.stderr
+
+
+def test_a_deprecated_patch_replays_with_or_without_the_call():
+    from simcore.replay import replay
+
+    def deprecated(ctx, order_id):
+        yield ctx.deprecate_patch("fraud-check")
+        yield ctx.activity(fraud_check, order_id)
+    sim = Sim()
+    e = Engine(sim, [versioned(deprecated)], ORDER + [fraud_check, confirm])
+    e.start(versioned(deprecated), "D", "D", 4200)
+    sim.run()
+    history = sim.history.read("D")
+    assert {"id": "fraud-check", "deprecated": True} in [x.value for x in history if isinstance(x, ev.MarkerRecorded)]
+    assert replay(versioned(naive_change), history).ok   # the call removed: the deprecated marker is passed over
+
+
+# -- sagas ----------------------------------------------------------------------------------------------
+class InvalidAddress(Exception):
+    non_retryable = True
+
+
+@activity("ShipPackage")
+def ship_nowhere(act, order_id):
+    raise InvalidAddress("invalid address")
+
+
+@workflow
+def saga_order(ctx, order_id, cents):
+    saga = Saga(ctx)
+    try:
+        yield ctx.activity(charge, order_id, cents)
+        saga.add(refund, order_id, cents)
+        yield ctx.activity(reserve, order_id)
+        saga.add(release, order_id)
+        yield ctx.activity(ship_nowhere, order_id)
+    except ActivityError as err:
+        yield from saga.compensate()
+        return f"compensated: {err.error_type}"
+
+
+@pytest.mark.parametrize("crash", [None] + [(s, w) for s in ("RefundCard", "ReleaseInventory")
+                                           for w in ("after_step", "after_effect", "before_effect")])
+def test_a_saga_undoes_in_reverse_once_even_when_it_crashes_while_compensating(crash):
+    from simcore.faults import Crash
+    plan = FaultPlan(crashes=(Crash(*crash),) if crash else ())
+    run_ = run_workflow("durable", saga_order, [charge, refund, reserve, release, ship_nowhere], ["1001", 4200],
+                        wid="order-1001", sim=Sim(faults=plan))
+    w = run_.world
+    assert run_.history[-1].result == "compensated: InvalidAddress" and w.statement_cents() == 0
+    assert [e.kind for e in w.log] == ["ChargeCard", "ReserveInventory", "ReleaseInventory", "RefundCard"]
+    assert w.stock["mug"] == 10

@@ -83,8 +83,9 @@ _OUT = {
         "scheduledEventId": str(e.scheduled_event_id),
         **({} if e.timeout_type == "ScheduleToStartTimeout" else {"startedEventId": str(e.event_id - 1)}),
         "retryState": "RETRY_STATE_TIMEOUT"},
-    ev.MarkerRecorded: lambda e, q, d: {
-        "markerName": e.marker_name, "details": {"data": payloads(e.value)}, "workflowTaskCompletedEventId": str(d)},
+    ev.MarkerRecorded: lambda e, q, d: {   # a patch marker's details are "patch-data", as Temporal's Core writes them
+        "markerName": e.marker_name, "details": {"patch-data" if e.marker_name == "core_patch" else "data":
+                                                 payloads(e.value)}, "workflowTaskCompletedEventId": str(d)},
     ev.TimerStarted: lambda e, q, d: {
         "timerId": e.timer_id, "startToFireTimeout": duration(e.seconds), "workflowTaskCompletedEventId": str(d)},
     ev.TimerFired: lambda e, q, _: {"timerId": e.timer_id, "startedEventId": str(e.started_event_id)},
