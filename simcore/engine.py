@@ -26,13 +26,17 @@ from .workflow import WorkflowDef
 
 class Engine(HistoryService, WorkerSide):
     def __init__(self, sim: Sim, workflows: list[WorkflowDef], activities, *, workers: int = 1,
-                 task_timeout: float = 10.0, decide_seconds: float = 0.25, sticky_timeout: float = 5.0):
+                 task_timeout: float = 10.0, decide_seconds: float = 0.25, sticky_timeout: float = 5.0,
+                 pinned: bool = False):
         if workers < 1:
             raise ValueError(f"workers must be at least 1, got {workers}")
         if task_timeout <= 0:
             raise ValueError(f"task_timeout must be positive seconds, got {task_timeout}")
         self.sim, self.env = sim, sim.env
-        self.workflows = {w.name: w for w in workflows}
+        self.workflows = {w.name: w for w in workflows}   # the code new workflows start on
+        self.build, self.pin = "v1", pinned          # worker versioning: the current build; pinned or not
+        self.code = {self.build: self.workflows}     # build -> its code
+        self.pinned: dict[str, str] = {}             # workflow id -> the build it started on (when pinned)
         self.activities = {a.name: a for a in activities}
         self.task_timeout, self.decide_seconds = task_timeout, decide_seconds
         self.queue_name = "durable-sim"

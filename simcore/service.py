@@ -51,6 +51,8 @@ class HistoryService:
     """The engine's history side (a part of `simcore.engine.Engine`, which holds its state)."""
 
     def start(self, workflow: WorkflowDef, workflow_id: str, *args) -> None:
+        if self.pin:
+            self.pinned[workflow_id] = self.build   # a pinned workflow completes on the build it started on
         started = self.sim.started(workflow, workflow_id, args)
         self._append(workflow_id, [started, self._scheduled(2)])
         self.workflow_task[workflow_id] = (2, 0)
@@ -128,7 +130,8 @@ class HistoryService:
         self._schedule_workflow_task(wid, [timed_out])
 
     def dispatch(self, task: Task) -> None:
-        task = replace(task, token=next(self._tokens))
+        build = self.pinned.get(task.workflow_id) if task.kind == "workflow" else None
+        task = replace(task, token=next(self._tokens), build=build)
         self.leases[task.key] = task.token
         if task.kind == "activity":
             self.first_scheduled.setdefault(task.key, self.env.now)

@@ -26,6 +26,7 @@ class Task:
     sticky: str | None = None     # workflow tasks: the worker holding the workflow in its cache
     options: ActivityOptions = ActivityOptions()   # activity tasks: retry policy and timeouts
     run_id: str = ""              # activity tasks: the run that scheduled it (part of its idempotency key)
+    build: str | None = None      # workflow tasks of a pinned workflow: only workers of this build take them
 
     @property
     def key(self):
@@ -41,13 +42,13 @@ class TaskQueue:
         self.env, self.sticky_timeout = env, sticky_timeout
         self.on_unstick = on_unstick or (lambda task: self.put(replace(task, sticky=None)))
         self.pending: list = []      # tasks waiting for a worker, oldest first
-        self.pollers: list = []      # (worker name, event) waiting for a task, oldest first
+        self.pollers: list = []      # (worker queue, build, event) waiting for a task, oldest first
         self.queued_at: dict = {}    # task key -> when it entered the queue (schedule-to-start)
 
     def put(self, task) -> None:
         self.queued_at.setdefault(task.key, self.env.now)
-        for i, (name, event) in enumerate(self.pollers):
-            if task.sticky in (None, name):
+        for i, (name, build, event) in enumerate(self.pollers):
+            if task.sticky in (None, name) and task.build in (None, build):
                 del self.pollers[i]
                 event.succeed(task)
                 return
@@ -55,23 +56,24 @@ class TaskQueue:
         if task.sticky is not None:
             self.env.process(self._unstick(task))
 
-    def poll(self, worker: str):
-        """An event that fires with a task for `worker`. Cancel it with `cancel` if the worker dies."""
+    def poll(self, worker: str, build: str | None = None):
+        """An event that fires with a task for `worker` (of `build`). Cancel it with `cancel` if the
+        worker dies."""
         event = self.env.event()
         for i, task in enumerate(self.pending):   # its own sticky tasks first, then the oldest free one
             if task.sticky == worker:
                 break
         else:
-            i = next((i for i, t in enumerate(self.pending) if t.sticky is None), None)
+            i = next((i for i, t in enumerate(self.pending) if t.sticky is None and t.build in (None, build)), None)
         if i is None:
-            self.pollers.append((worker, event))
+            self.pollers.append((worker, build, event))
         else:
             event.succeed(self.pending.pop(i))
         return event
 
     def cancel(self, worker: str, event) -> None:
         """A worker that stops polling: forget its poll, and put back a task it was handed but never saw."""
-        self.pollers = [(n, e) for n, e in self.pollers if e is not event]
+        self.pollers = [p for p in self.pollers if p[2] is not event]
         if event.triggered:
             self.put(event.value)
 

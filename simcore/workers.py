@@ -29,6 +29,7 @@ class Worker:
     process: object = None
     poll: object = None
     incarnation: int = 0          # a restart or a deploy is a new process, with a sticky queue of its own
+    build: str = "v1"             # the code it runs (worker versioning: a pinned workflow stays on its build)
 
     @property
     def sticky_queue(self) -> str:
@@ -51,7 +52,7 @@ class WorkerSide:
         me, poll = self.env.active_process, None
         try:
             while not w.draining:
-                poll = w.poll = self.queue.poll(w.sticky_queue)
+                poll = w.poll = self.queue.poll(w.sticky_queue, w.build)
                 task = yield poll
                 poll, w.poll, w.task, w.status = None, None, task, "busy"
                 self.waits.append((self.env.now, task.kind, self.queue.taken(task)))
@@ -106,7 +107,7 @@ class WorkerSide:
             return
         try:
             if m is None:
-                m = w.cache[wid] = self._machine(fresh[0].workflow_type, wid, w.name)
+                m = w.cache[wid] = self._machine(fresh[0].workflow_type, wid, w)
                 if any(type(e) is ev.WorkflowTaskCompleted for e in fresh):   # the code ran here before
                     self.replays += 1
                     self.incident("replay", f"{w.name} has no cached state for {wid}: replay {len(fresh)} "
@@ -140,6 +141,8 @@ class WorkerSide:
                 self.closed.add(wid)
                 sim.done.add(wid)
                 sim.trace.note(f"{wid} completed: its history is closed", step=None)
+                if self.pin:
+                    self._drain()
         else:
             self._task_done(wid)
         self._act_on(wid, new, m.ctx.run_id)
@@ -168,16 +171,41 @@ class WorkerSide:
         else:
             self._settle(task)   # counts the stale report
 
-    def deploy(self, workflows, at: float, down_for: float = 1.0):
-        """New workflow code at time `at`: every worker stops taking tasks, finishes the one in hand, and
-        comes back `down_for` later with the new code and an empty cache, so every workflow in flight
-        replays its history against the new code."""
+    def deploy(self, workflows, at: float, down_for: float = 1.0, build: str | None = None):
+        """New workflow code at time `at`. Unpinned: every worker stops taking tasks, finishes the one
+        in hand, and comes back `down_for` later with the new code and an empty cache, so every
+        workflow in flight replays its history against the new code. Pinned (the engine was made with
+        `pinned=True`), as `build`: workers of the new build start beside the old ones; new workflows
+        start on it, those in flight stay on the build that started them, and the old build's workers
+        stop once none of its workflows is open (drained)."""
         def swap():
             yield self.env.timeout(max(0.0, at - self.env.now))
             self.workflows = {w.name: w for w in workflows}
-            self.incident("code", f"new code deployed: {', '.join(self.workflows)}")
+            if not self.pin:
+                self.code = {b: self.workflows for b in self.code}
+                self.incident("code", f"new code deployed: {', '.join(self.workflows)}")
+                return
+            old, self.build = self.build, build or f"v{len(self.code) + 1}"
+            self.code[self.build] = self.workflows
+            for n in range(sum(w.build == old for w in self.workers.values())):
+                w = self.workers[f"{self.build}-worker-{n + 1}"] = Worker(f"{self.build}-worker-{n + 1}", build=self.build)
+                self._spawn(w)
+            self.incident("code", f"build {self.build} deployed beside {old}; workflows in flight stay on their build")
+            self._drain()
         self.env.process(swap())
-        self.env.process(self._worker_fault(Redeploy(at, down_for, rolling=False)))
+        if not self.pin:
+            self.env.process(self._worker_fault(Redeploy(at, down_for, rolling=False)))
+
+    def _drain(self) -> None:
+        """Stop the workers of every old build that has no open workflow left."""
+        for build in set(self.code) - {self.build}:
+            open_ = [wid for wid, b in self.pinned.items() if b == build and wid not in self.closed]
+            for w in self.workers.values():
+                if w.build == build and not open_ and not w.draining and w.status not in ("dead", "deploying"):
+                    w.draining = True
+                    if w.poll is not None:
+                        w.process.interrupt("deploying")
+                    self.incident("drained", f"{w.name}: build {build} has no open workflow left: it stops")
 
     def _worker_fault(self, fault):
         yield self.env.timeout(max(0.0, fault.at - self.env.now))
@@ -203,11 +231,12 @@ class WorkerSide:
                 self.incident("deployed", f"deploy: {', '.join(w.name for w in group)} back, with new code and "
                               "empty caches")
 
-    def _machine(self, workflow_type: str, wid: str, identity: str) -> Machine:
-        if workflow_type not in self.workflows:
+    def _machine(self, workflow_type: str, wid: str, w: Worker) -> Machine:
+        code = self.code.get(w.build, self.workflows)
+        if workflow_type not in code:
             raise NonDeterminismError(wid, None, f"no workflow named {workflow_type!r} is registered on "
-                                      f"this worker (it has: {', '.join(self.workflows)})", 1)
-        m = Machine(self.workflows[workflow_type], wid, live=self.sim.live, on_step=self.sim.trace.on_step,
-                    epoch=self.sim.epoch, identity=identity)
+                                      f"this worker (it has: {', '.join(code)})", 1)
+        m = Machine(code[workflow_type], wid, live=self.sim.live, on_step=self.sim.trace.on_step,
+                    epoch=self.sim.epoch, identity=w.name)
         self.machines.append(m)
         return m

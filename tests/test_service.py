@@ -555,3 +555,19 @@ def test_a_saga_undoes_in_reverse_once_even_when_it_crashes_while_compensating(c
     assert run_.history[-1].result == "compensated: InvalidAddress" and w.statement_cents() == 0
     assert [e.kind for e in w.log] == ["ChargeCard", "ReserveInventory", "ReleaseInventory", "RefundCard"]
     assert w.stock["mug"] == 10
+
+
+def test_pinned_workflows_finish_on_the_build_that_started_them_and_the_old_workers_drain():
+    sim = Sim()
+    e = Engine(sim, [V1], ORDER + [fraud_check, confirm], pinned=True)
+    e.start(V1, "C", "C", 4200)
+    e.later(1.2 * DAY, e.start, V1, "A", "A", 4200)
+    e.deploy([NAIVE], at=1.5 * DAY, build="v2")   # no patch needed: nobody in flight replays v2
+    e.later(1.6 * DAY, e.start, NAIVE, "N", "N", 4200)
+    sim.run()
+    assert not e.stuck and {"A", "C", "N"} <= e.closed
+    assert not fraud_checked(sim, "A") and not fraud_checked(sim, "C") and fraud_checked(sim, "N")
+    assert e.pinned == {"C": "v1", "A": "v1", "N": "v2"}
+    drained = [t for t, kind, text, _ in e.incidents if kind == "drained"]
+    last_v1 = max(x.time for wid in "AC" for x in sim.history.read(wid))
+    assert drained and min(drained) >= last_v1 and e.workers["worker-1"].status == "deploying"   # kept until then
