@@ -27,7 +27,7 @@ from .workflow import WorkflowDef
 class Engine(HistoryService, WorkerSide):
     def __init__(self, sim: Sim, workflows: list[WorkflowDef], activities, *, workers: int = 1,
                  task_timeout: float = 10.0, decide_seconds: float = 0.25, sticky_timeout: float = 5.0,
-                 pinned: bool = False):
+                 pinned: bool = False, cache_size: int = 1000):
         if workers < 1:
             raise ValueError(f"workers must be at least 1, got {workers}")
         if task_timeout <= 0:
@@ -39,6 +39,8 @@ class Engine(HistoryService, WorkerSide):
         self.pinned: dict[str, str] = {}             # workflow id -> the build it started on (when pinned)
         self.activities = {a.name: a for a in activities}
         self.task_timeout, self.decide_seconds = task_timeout, decide_seconds
+        self.cache_size = cache_size   # workflows a worker keeps in memory (Temporal's Python SDK: 1,000)
+        self.evictions = 0
         self.queue_name = "durable-sim"
         self.queue = TaskQueue(self.env, sticky_timeout, on_unstick=self._sticky_timed_out)
         self.leases: dict[tuple, int] = {}   # task key -> the token of its current lease

@@ -200,8 +200,7 @@ class HistoryService:
 
     def _schedule_to_start(self, task: Task, seconds: float):
         yield self.env.timeout(seconds)
-        if task in self.queue.pending:   # still waiting for a worker: not retried, the queue is the problem
-            self.queue.pending.remove(task)
+        if self.queue.remove(task):   # still waiting for a worker: not retried, the queue is the problem
             del self.leases[task.key]
             self._record(task, ev_failed("ScheduleToStartTimeout", f"no worker took it within {seconds:g}s"))
 

@@ -10,6 +10,8 @@ schedules the task again on the normal queue: `on_unstick` is where the engine d
 """
 from __future__ import annotations
 
+import itertools
+from collections import deque
 from dataclasses import dataclass, replace
 
 from . import events as ev
@@ -38,12 +40,25 @@ class Task:
 
 
 class TaskQueue:
+    """Tasks wait on one of several lines: a worker's sticky queue, or the normal queue (one line per
+    build, for pinned workflows). A poll takes the worker's own sticky task first, else the oldest
+    task it may take; every step is O(1) in the number of tasks waiting, so 100,000 workflows can wait
+    at once."""
+
     def __init__(self, env, sticky_timeout: float = 5.0, on_unstick=None):
         self.env, self.sticky_timeout = env, sticky_timeout
         self.on_unstick = on_unstick or (lambda task: self.put(replace(task, sticky=None)))
-        self.pending: list = []      # tasks waiting for a worker, oldest first
+        self.lines: dict = {}        # ("sticky", worker queue) or ("normal", build): tasks, oldest first
+        self.waiting: dict = {}      # id(task) -> (its line, its place in the queue's order)
         self.pollers: list = []      # (worker queue, build, event) waiting for a task, oldest first
         self.queued_at: dict = {}    # task key -> when it entered the queue (schedule-to-start)
+        self._order = itertools.count()
+
+    @property
+    def pending(self) -> list:
+        """Every task waiting, oldest first (for views and tests; a poll never scans it)."""
+        return [t for _, t in sorted(((self.waiting[id(t)][1], t) for line in self.lines.values() for t in line),
+                                     key=lambda pair: pair[0])]
 
     def put(self, task) -> None:
         self.queued_at.setdefault(task.key, self.env.now)
@@ -52,7 +67,9 @@ class TaskQueue:
                 del self.pollers[i]
                 event.succeed(task)
                 return
-        self.pending.append(task)
+        line = ("sticky", task.sticky) if task.sticky is not None else ("normal", task.build)
+        self.lines.setdefault(line, deque()).append(task)
+        self.waiting[id(task)] = (line, next(self._order))
         if task.sticky is not None:
             self.env.process(self._unstick(task))
 
@@ -60,16 +77,30 @@ class TaskQueue:
         """An event that fires with a task for `worker` (of `build`). Cancel it with `cancel` if the
         worker dies."""
         event = self.env.event()
-        for i, task in enumerate(self.pending):   # its own sticky tasks first, then the oldest free one
-            if task.sticky == worker:
-                break
+        heads = [self.lines.get(line) for line in (("sticky", worker), ("normal", None), ("normal", build))]
+        own = heads[0]
+        if own:
+            event.succeed(self._take(own))
         else:
-            i = next((i for i, t in enumerate(self.pending) if t.sticky is None and t.build in (None, build)), None)
-        if i is None:
-            self.pollers.append((worker, build, event))
-        else:
-            event.succeed(self.pending.pop(i))
+            free = [q for q in heads[1:] if q]
+            if free:
+                event.succeed(self._take(min(free, key=lambda q: self.waiting[id(q[0])][1])))
+            else:
+                self.pollers.append((worker, build, event))
         return event
+
+    def _take(self, line: deque):
+        task = line.popleft()
+        del self.waiting[id(task)]
+        return task
+
+    def remove(self, task) -> bool:
+        """Take `task` out of the queue if it is still waiting there (a timeout gave up on it)."""
+        where = self.waiting.pop(id(task), None)
+        if where is None:
+            return False
+        self.lines[where[0]].remove(task)
+        return True
 
     def cancel(self, worker: str, event) -> None:
         """A worker that stops polling: forget its poll, and put back a task it was handed but never saw."""
@@ -83,9 +114,8 @@ class TaskQueue:
 
     def _unstick(self, task):
         yield self.env.timeout(self.sticky_timeout)
-        if task in self.pending:
-            self.pending.remove(task)
+        if self.remove(task):
             self.on_unstick(task)
 
     def __len__(self):
-        return len(self.pending)
+        return len(self.waiting)

@@ -97,7 +97,9 @@ class WorkerSide:
         wid, sim = task.workflow_id, self.sim
         transient = self._task_started(w, task)
         yield self.env.timeout(self.decide_seconds)
-        m = w.cache.get(wid)   # held in the cache: read only what came after (a sticky task's partial history)
+        m = w.cache.pop(wid, None)   # held in the cache: read only what came after (a sticky task's partial history)
+        if m is not None:
+            w.cache[wid] = m         # put back last: the cache evicts the workflow used longest ago
         try:
             fresh = self._read(wid, start=m.length + 1 if m else 1) + transient
         except ev.HistoryError as err:   # a hole, an unknown event, a payload that is not JSON
@@ -108,6 +110,9 @@ class WorkerSide:
         try:
             if m is None:
                 m = w.cache[wid] = self._machine(fresh[0].workflow_type, wid, w)
+                if len(w.cache) > self.cache_size:   # full: the one used longest ago goes (it will replay)
+                    del w.cache[next(iter(w.cache))]
+                    self.evictions += 1
                 if any(type(e) is ev.WorkflowTaskCompleted for e in fresh):   # the code ran here before
                     self.replays += 1
                     self.incident("replay", f"{w.name} has no cached state for {wid}: replay {len(fresh)} "

@@ -238,7 +238,7 @@ class WorkflowContext:
         self.workflow_id, self.run_id, self.epoch = workflow_id, run_id, epoch
         self.is_replaying = False
         self.time = 0.0   # seconds since `epoch`: the current workflow task's start (the machine sets it)
-        self._rng = random.Random(run_id)
+        self._rng: random.Random | None = None   # seeded from the run id when first asked for
         self.queries: dict[str, Callable[..., Any]] = {}
         self.updates: dict[str, tuple] = {}   # name -> (handler, validator)
 
@@ -253,10 +253,15 @@ class WorkflowContext:
         return self.epoch + timedelta(seconds=self.time)
 
     def random(self) -> float:
-        return self._rng.random()
+        return self._seeded().random()
 
     def uuid4(self) -> str:
-        return str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
+        return str(uuid.UUID(int=self._seeded().getrandbits(128), version=4))
+
+    def _seeded(self) -> random.Random:
+        if self._rng is None:
+            self._rng = random.Random(self.run_id)
+        return self._rng
 
     def side_effect(self, compute: Callable[[], Any]) -> RecordMarker:
         """`value = yield ctx.side_effect(fn)`: run `fn()` once, live, and record its JSON result as a
