@@ -357,7 +357,18 @@ def _schema(cls) -> tuple[tuple[str, ...], frozenset, frozenset]:
 
 
 def to_json(event: Event) -> str:
-    return _encode(event.attrs)
+    """The stored payload: every field, but an optional one only when it says something (an empty
+    `last_failure` or run link is left out, and read back as its default)."""
+    quiet = _defaults(type(event))
+    return _encode({k: v for k, v in event.attrs.items() if k not in quiet or v != quiet[k]})
+
+
+@functools.cache
+def _defaults(cls) -> dict:
+    """The optional payload fields of an event type and their defaults (compared as they are; an
+    event read without one gets a fresh copy of a {} or [] default)."""
+    return {f.name: f.default if f.default is not MISSING else f.default_factory()
+            for f in fields(cls)[2:] if f.default is not MISSING or f.default_factory is not MISSING}
 
 
 def from_record(event_id: int, type_name: str, time: float, payload: str, where: str = "") -> Event:
@@ -411,7 +422,13 @@ def from_records(rows, where: str = "", start: int = 1) -> list[Event]:
         try:
             cls, names = shapes[type_name]
             attrs, end = _scan(payload, 0)
-            usual = end == len(payload) and type(attrs) is dict and attrs.keys() == names
+            usual = end == len(payload) and type(attrs) is dict
+            if usual and attrs.keys() != names:   # optional fields left out: their defaults, if that is all
+                quiet = _defaults(cls)
+                usual = names - attrs.keys() <= quiet.keys() and attrs.keys() <= names
+                if usual:
+                    attrs = {**{k: type(v)() if isinstance(v, (dict, list)) else v
+                                for k, v in quiet.items() if k not in attrs}, **attrs}
         except (KeyError, TypeError, ValueError, StopIteration):
             usual = False
         if usual:
