@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: lab test install browser-deps present present-all bench notebooks clean
+.PHONY: lab test install browser-deps airflow present present-all bench notebooks clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "durable-sim needs Python 3.11 or newer (found $$($(PYTHON) --version))"; exit 1; }
@@ -28,7 +28,11 @@ lab: install
 browser-deps: install
 	@scripts/ensure-chromium
 
-test: install browser-deps
+# Apache Airflow in .venv-airflow, for scene 12's cross-check (tests/test_dag_airflow.py).
+airflow:
+	@scripts/ensure-airflow
+
+test: install browser-deps airflow
 	$(BIN)/python -m pytest --nbval-lax -p no:cacheprovider
 
 # Classroom mode: one scene with Voila (`make present SCENE=05`), or every scene as a tree (`make present-all`).
