@@ -53,15 +53,20 @@ class S01Diagram(Diagram):
 
 
 def code_panels(run, frame) -> str:
+    """Plain and cron: the plain function that runs (`model.fulfill_order`) and the cron job that re-runs
+    it (`strategies.cron_job`), with the simulation under them folded away; durable: the workflow."""
     lit = running_line(run, frame)
     strategy = run.controls.get("strategy")
-    note = {"plain": "a plain function: progress lives only in local variables",
-            "cron": "a plain function: progress lives only in local variables",
-            "durable": "the same code, run by the durable engine: each step's result is recorded"}[strategy]
-    panels = [code_html("fulfill_order", note, source_of(orders.fulfill_order), lit, frame.replaying,
-                         crashed=frame.skull)]
+    if strategy == "durable":
+        return code_html("fulfill_order", "the same steps as a workflow, run by the durable engine: each step's "
+                         "result is recorded", source_of(orders.fulfill_order), lit, frame.replaying, crashed=frame.skull)
+    panels = [code_html("fulfill_order", "a plain function: progress lives only in local variables",
+                        source_of(model.fulfill_order), lit, crashed=frame.skull)]
     if strategy == "cron":
-        panels.append(code_html("cron retry", CRON_NOTE, source_of(strategies.cron)))
+        panels.append(code_html("cron retry", CRON_NOTE, source_of(strategies.cron_job)))
+        panels.append(code_html("the simulation under it (simcore.strategies.Shop)", "the orders table, the clock "
+                                "and a process per run: what the cron job and the function call",
+                                source_of(strategies.Shop), engine=True))
     return "".join(panels)
 
 

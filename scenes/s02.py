@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from simcore import orders, strategies
 from simcore.scenarios import resolve
-from simcore.scenarios import s02 as model
+from simcore.scenarios import s01 as s01_model, s02 as model
 
 from .kit.code import code_html, running_line, source_of
 from .kit.diagram import Diagram
@@ -122,54 +122,56 @@ class S02Diagram(Diagram):
 
 
 # -- code panels: the workflow, and the strategy's loop with the line this frame is at -------------
-APPEND_RESULT = "sim.history.append(wid, m.take_new() + result)"
-CHECKPOINT_AT = (   # (words in the frame's caption, a piece of the source line, which occurrence)
-    ("arrives", "history = sim.history.read(wid)", 0),
-    ("restarts and reads", "history = sim.history.read(wid)", 0),
-    ("answered from history", "m.feed(history)", 0),
-    ("recorded as done", APPEND_RESULT, 0),
-    ("result recorded", APPEND_RESULT, 1),
-    ("the workflow returns", "sim.history.append(wid, m.take_new())", 0),
-    ("order marked done", "sim.done.add(wid)", 0),
+CHECKPOINT_AT = (   # (words in the frame's caption, a piece of the loop's line)
+    ("arrives", "process.read_history()"),
+    ("restarts and reads", "process.read_history()"),
+    ("answered from history", "process.read_history()"),
+    ("recorded as done", "process.append(step.done())"),
+    ("result recorded", "process.append(step.run())"),
+    ("time.sleep", "for step in process.steps()"),
+    ("the workflow returns", "for step in process.steps()"),
+    ("order marked done", "process.mark_done()"),
 )
 
 
-def find_line(source: str, piece: str | None, nth: int = 0) -> int | None:
-    """The number of the nth source line containing `piece` (None if the engine's code moved on)."""
-    hits = [n for n, line in enumerate(source.splitlines(), start=1) if piece and piece in line]
-    return hits[min(nth, len(hits) - 1)] if hits else None
+def find_line(source: str, piece: str | None) -> int | None:
+    """The number of the first source line containing `piece` (None if the code moved on)."""
+    return next((n for n, line in enumerate(source.splitlines(), start=1) if piece and piece in line), None)
 
 
 def checkpoint_line(source: str, caption: str, record_first: bool) -> int | None:
-    """The line of the checkpoint loop a frame is at, read from its caption. The loop has both
-    branches; the record-first one comes first in the source."""
+    """The line of `strategies.checkpoint_loop` a frame is at, read from its caption."""
     if caption.startswith("CRASH"):
         return None
     if caption.endswith(": called"):   # next: write the record (record first) or do the step
-        return find_line(source, *(("Outcome(True, None)", 0) if record_first else ("yield from perform(", 1)))
+        return find_line(source, "process.append(step.done())" if record_first else "process.append(step.run())")
     if " returned " in caption:
-        return find_line(source, "yield from perform(", 0 if record_first else 1)
-    return find_line(source, *next(((p, n) for words, p, n in CHECKPOINT_AT if words in caption), (None, 0)))
+        return find_line(source, "step.run()" if record_first else "process.append(step.run())")   # the first: record first's
+    return find_line(source, next((p for words, p in CHECKPOINT_AT if words in caption), None))
 
 
 def code_panels(run, frame) -> str:
     c = run.controls
     lit = running_line(run, frame)
+    if c["strategy"] == "cron":   # scene 01's plain function, re-run by the cron job
+        return (code_html("fulfill_order", "a plain function: its progress lives only in local variables",
+                          source_of(s01_model.fulfill_order), lit, crashed=frame.skull)
+                + code_html("cron retry", "re-run from line one: nothing is written down",
+                            source_of(strategies.cron_job)))
     note = {"checkpoint": "the workflow: each step's result goes to the history file",
-            "durable": "run by the engine (preview): it too records each result after the effect",
-            "cron": "the workflow: its progress lives only in local variables"}[c["strategy"]]
+            "durable": "run by the engine (preview): it too records each result after the effect"}[c["strategy"]]
     panels = [code_html("fulfill_order", note,
                         source_of(orders.fulfill_order), lit, frame.replaying, crashed=frame.skull)]
     if c["strategy"] == "checkpoint":
-        src = source_of(strategies._checkpointed)
+        src = source_of(strategies.checkpoint_loop)
         first = c["record"] == "before_effect"
         note = ("record first: write 'done', then do it" if first else
                 "do the step, then append its result; a restart skips what the history holds")
-        panels.append(code_html("checkpoint (simcore.strategies)", note, src,
-                                checkpoint_line(src, frame.caption, first), engine=True))
-    elif c["strategy"] == "cron":
-        panels.append(code_html("cron retry", "re-run from line one: nothing is written down",
-                                source_of(strategies.cron)))
+        panels.append(code_html("checkpoint loop (simcore.strategies)", note, src,
+                                checkpoint_line(src, frame.caption, first)))
+        panels.append(code_html("the simulation under it (simcore.strategies.Checkpointed)", "the history file, "
+                                "the replay machine that runs the workflow's code, simulated time",
+                                source_of(strategies.Checkpointed) + "\n\n" + source_of(strategies.Step), engine=True))
     return "".join(panels)
 
 

@@ -180,7 +180,7 @@ def code_panels(run, frame) -> str:
                         divergent_line(model.CODE[code], frame) if stuck else lit, frame.replaying,
                         crashed=frame.skull or stuck)]
     if run.controls["strategy"] == "cron":
-        panels.append(code_html("cron retry", "the unfinished order is re-run from line one", source_of(strategies.cron)))
+        panels.append(code_html("cron retry", "the unfinished order is re-run from line one", source_of(strategies.cron_job)))
     return "".join(panels)
 
 

@@ -101,3 +101,48 @@ def test_the_history_panel_says_it_folds_and_the_toggle_lists_every_event():
     shown = [r.get_text() for r in panel.rows if r.get_text()]
     assert panel.note.get_text() == "" and not any("workflow task \u00b7 " in t for t in shown)
     assert any("WorkflowTaskStarted by " in t for t in shown) or any("WorkflowTaskCompleted" in t for t in shown)
+
+
+# -- the PNG: only changed bands compressed again, the same bytes whatever came before ----------------
+def test_the_png_encoder_gives_the_pixels_and_the_same_bytes_whatever_came_before():
+    import io
+
+    from PIL import Image
+
+    from scenes.kit.diagram import PngEncoder
+    rng = np.random.default_rng(0)
+    base = np.full((70, 48, 4), 255, np.uint8)   # 70 rows: four bands of 16 and a short one of 6
+    base[10:30, 5:20, :3] = rng.integers(0, 255, (20, 15, 3))
+    encoder, frames = PngEncoder(), []
+    for change in [(0, 0), (33, 40), (69, 47), (20, 3), None, (65, 1)]:
+        frame = (frames[-1] if frames else base).copy()
+        if change:
+            frame[change[0], change[1], :3] = rng.integers(0, 255, 3)
+        frames.append(frame)
+        png = encoder.encode(frame)
+        assert np.array_equal(np.asarray(Image.open(io.BytesIO(png))), frame)
+        assert png == PngEncoder().encode(frame)   # a fresh encoder, with no bands kept
+
+
+def test_a_background_drawn_with_kept_layouts_is_the_pixels_matplotlib_draws():
+    from matplotlib.text import Text
+
+    from scenes.kit.diagram import layouts_kept
+
+    def draw(kept: bool):
+        figure = Figure(figsize=(4, 2), dpi=80)
+        canvas = Canvas(figure)
+        ax = figure.add_axes((0.15, 0.2, 0.8, 0.7))
+        ax.plot([0, 1, 2], [3, 1, 2])
+        ax.set_yticks([1, 2, 3], ["one", "two", "three"])
+        ax.text(1, 2, "centre\nlines", ha="center", va="center", rotation=20)
+        ax.set_title("a title", loc="left")
+        if kept:
+            with layouts_kept():
+                canvas.draw()
+        else:
+            canvas.draw()
+        return np.asarray(canvas.buffer_rgba()).copy()
+    plain = draw(False)
+    assert np.array_equal(draw(True), plain) and np.array_equal(draw(True), plain)   # laid out, then from the cache
+    assert Text._get_layout.__module__ == "matplotlib.text"   # put back after the draw

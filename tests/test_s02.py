@@ -1,6 +1,8 @@
 """Scene 02: the history file is real, it survives the skull, and its two holes are reproduced."""
+import html
 import itertools
 import json
+import re
 import sqlite3
 import tempfile
 from pathlib import Path
@@ -8,9 +10,10 @@ from pathlib import Path
 import pytest
 
 from scenes import s02
-from simcore import orders
+from scenes.kit.code import source_of
+from simcore import orders, strategies
 from simcore.events import to_json
-from simcore.scenarios import s02 as model
+from simcore.scenarios import s01 as s01_model, s02 as model
 
 ONCE_EACH = {step: 1 for step in orders.STEPS}
 
@@ -128,16 +131,36 @@ def test_the_view_draws_every_frame_and_follows_the_controls():
     assert "statement: $0.00 (0 charges)" in view.outcome.value and "shipped for free" in view.outcome.value
 
 
+def lit_rows(panels: str) -> list[str]:
+    """The text of each lit line of `panels`, in order."""
+    rows = re.findall(r'<div class="ds-line ds-lit[^"]*"><span class="ds-ln">\s*\d+</span>(.*?)</div>', panels)
+    return [html.unescape(r) for r in rows]
+
+
 def test_the_code_panel_lights_the_append_when_the_record_is_written():
     view = s02.Scene(crash_after="none")
     i = next(i for i, f in enumerate(view.run.frames) if "result recorded" in f.caption)
     view.goto(i)
-    # the checkpoint loop is the engine's source: folded under the workflow, its lit line pinned under the player
-    assert view.engine.selected_index is None and view.engine.layout.display is None
-    assert 'ds-lit"><span class="ds-ln">' in view.engine_code.value
-    lit = view.engine_code.value.split('ds-lit"><span class="ds-ln">')[-1]
+    # the checkpoint loop is the lesson, shown in full; the simulation under it is folded away
+    loop = source_of(strategies.checkpoint_loop)
+    assert "checkpoint loop" in view.code.value and len(loop.splitlines()) <= 12 and "sim." not in loop
+    assert "class Checkpointed" in view.engine_code.value and view.engine.selected_index is None
     assert view.now.value.count("ds-lit") == 1   # the pinned strip: the first lit line, the workflow's
-    assert "sim.history.append(wid, m.take_new() + result)" in lit.split("</div>")[0]
+    assert lit_rows(view.code.value)[-1].strip() == "process.append(step.run())     # do it, then append its result: one commit"
+    view.set_controls(record="before_effect")
+    view.goto(next(i for i, f in enumerate(view.run.frames) if "recorded as done" in f.caption))
+    assert lit_rows(view.code.value)[-1].strip() == "process.append(step.done())"
+    view.goto(next(i for i, f in enumerate(view.run.frames) if " returned " in f.caption))
+    assert lit_rows(view.code.value)[-1].strip() == "step.run()"
+
+
+def test_cron_shows_the_plain_function_and_the_cron_job_that_run():
+    view = s02.Scene(strategy="cron", crash_after="ChargeCard")
+    assert "statement: $84.00 (2 charges)" in view.outcome.value
+    assert source_of(s01_model.fulfill_order) and "yield" not in source_of(s01_model.fulfill_order)
+    assert "cron retry" in view.code.value and "for order in shop.orders_not_marked_done():" in html.unescape(view.code.value)
+    view.goto(next(i for i, f in enumerate(view.run.frames) if f.caption == "ReserveInventory: called"))
+    assert lit_rows(view.code.value) == ["    reserve_inventory(order_id)"]
 
 
 def test_the_staff_engineer_answers_the_four_questions():

@@ -67,3 +67,36 @@ def test_the_chat_sits_at_the_foot_of_the_scene_and_answers_by_its_words():
     view = s01.Scene()
     assert view.widget.children[-1] is view.chat
     assert "at least once" in view.chat.ask("at-least-once")
+
+
+def test_the_plain_panel_is_a_plain_function_and_the_code_that_runs():
+    import html
+    import inspect
+    import re
+
+    from scenes.kit.code import source_of
+    from simcore import strategies
+    fn = model.fulfill_order
+    assert inspect.isfunction(fn) and not inspect.isgeneratorfunction(fn)
+    source = source_of(fn)
+    assert source.startswith("def fulfill_order(order_id, cents):") and "yield" not in source and "ctx" not in source
+    cron_job = source_of(strategies.cron_job)
+    assert len(cron_job.splitlines()) <= 6 and "sim." not in cron_job and "env" not in cron_job
+    view = s01.Scene(strategy="cron", crash_after="ChargeCard")
+    shown = html.unescape(view.code.value)
+    assert "charge_card(order_id, cents)" in shown and "for order in shop.orders_not_marked_done():" in shown
+    assert "class Shop" in html.unescape(view.engine_code.value)   # the plumbing, folded away
+    lines = source.splitlines()
+    called = [(i, f) for i, f in enumerate(view.run.frames) if f.caption.endswith(": called")]
+    assert len(called) == 2 + 4   # ChargeCard, ReserveInventory (then the crash), and four again from line one
+    for i, frame in called:   # each call's frame lights the line that made it, in the function that ran
+        step = re.sub(r"(?<!^)(?=[A-Z])", "_", frame.step).lower()
+        assert lines[frame.line - 1].strip().startswith(f"{step}(order_id")
+        view.goto(i)
+        lit = re.findall(r'ds-lit[^"]*"><span class="ds-ln">\s*(\d+)</span>', view.code.value)
+        assert lit == [str(frame.line)]
+    skull = next(i for i, f in enumerate(view.run.frames) if f.skull)
+    view.goto(skull)
+    assert "ds-lit ds-crash" in view.code.value and "reserve_inventory(order_id)" in view.now.value
+    assert view.run.frames[-1].caption == "order marked done: order 1001 fulfilled"
+    assert view.run.frames[-2].ram == {"order_id": "'1001'", "cents": "4200", "charged": "True", "step": "4"}

@@ -84,3 +84,52 @@ def test_durable_on_a_real_file(tmp_path):
 def test_unknown_strategy_is_refused_with_the_choices():
     with pytest.raises(ValueError, match="choose one of plain, cron, checkpoint, durable"):
         run("yolo")
+
+
+# -- plain Python in a process: the calls a plain function makes run in simulated time ---------------
+from simcore.strategies import call  # noqa: E402
+from simcore.workflow import ActivityError, activity  # noqa: E402
+
+
+@activity("Flaky", seconds=4)
+def flaky(act, n):
+    if n == 2:
+        raise ValueError("no seats")
+    return act.world.effect("booking", act.workflow_id, note=f"seat {n}")
+
+
+book = call(flaky)
+
+
+def book_seats(count):
+    booked = []
+    for n in range(1, count + 1):
+        try:
+            booked.append(book(n))
+        except ActivityError as err:
+            booked.append(err.error_type)
+    return booked
+
+
+def test_a_plain_function_runs_its_calls_in_simulated_time_with_its_ram_and_lines():
+    sim = Sim()
+    r = run_workflow("plain", book_seats, [flaky], [3], wid="trip", sim=sim)
+    assert r.outcome == "completed" and r.world.statement_cents() == 0
+    called = [f for f in r.frames if f.caption == "Flaky: called"]
+    assert [f.t for f in called] == [0, 4, 8] and {f.line for f in called} == {5}
+    assert called[1].ram["booked"] != called[0].ram["booked"] and called[1].ram["n"] == "2"
+    returned = next(f for f in r.frames if f.caption.startswith("the workflow returns"))
+    assert returned.line == 8 and returned.ram["booked"].startswith("[") and returned.t == 12
+    assert r.frames[-1].caption.startswith("order marked done: [")
+
+
+def test_a_plain_call_outside_a_process_says_where_it_belongs():
+    with pytest.raises(RuntimeError, match="inside a process"):
+        book(1)
+
+
+def test_a_plain_function_still_waiting_at_the_horizon_is_lost_and_draws_nothing_after_it():
+    r = run_workflow("plain", book_seats, [flaky], [3], wid="trip", sim=Sim(), horizon=6)
+    assert r.outcome == "lost" and max(f.t for f in r.frames) <= 6
+    r = run_workflow("cron", book_seats, [flaky], [3], wid="trip", sim=Sim(), horizon=6)
+    assert r.outcome == "lost" and max(f.t for f in r.frames) <= 6

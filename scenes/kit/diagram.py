@@ -16,7 +16,11 @@ Size: the figure is drawn at twice the pixels it is shown at (`SHOWN`: the width
 1366 x 768 window gives it), so it stays sharp on a high-density screen and at 200 % zoom, and no
 text is smaller than `MIN_PT` points, 12 CSS pixels at the narrowest width it is shown at (`NARROWEST`).
 The PNG is encoded a band of rows at a time and a band that did not change is not compressed again
-(`PngEncoder`): at this size zlib is most of a frame, and most bands stay as they were.
+(`PngEncoder`), with ISA-L's deflate when the `isal` package is there (zlib's level 1 was most of a
+frame at this size: 20 ms for a whole image, 4 ms with ISA-L). Splitting bands into columns as well
+(a cursor moves in a narrow strip) was measured and was slower: a deflate stream per piece costs
+more than the bytes it saves. Drawing a whole figure (a new run's background) and drawing a boxed
+label lay each `Text` out once (`layouts_kept`): tick labels and titles are most of a background.
 """
 from __future__ import annotations
 
@@ -24,14 +28,21 @@ import struct
 import textwrap
 import zlib
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from math import cos, radians, sin
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg, get_hinting_flag
 from matplotlib.figure import Figure
 from matplotlib.text import Text
+from matplotlib.transforms import Bbox
 
 from .panels import DANGER, INK, MUTED
+
+try:   # ISA-L's deflate (the `isal` package): five times zlib's speed at level 1 on these bitmaps, and
+    from isal import isal_zlib as deflate   # smaller output (4 ms a full 2400 x 1056 image against 20 ms)
+except ImportError:   # pragma: no cover - zlib writes the same pixels, slower
+    deflate = zlib
 
 CACHED = 4000   # strings (and layouts) kept; past that the cache starts again: a few MB at most
 SHOWN = 1200       # CSS px: the width the diagram is laid out for (a 1366 x 768 window, sidebar closed)
@@ -75,7 +86,8 @@ class Diagram:
         shown = [a.get_visible() for a in self.moving]
         for a in self.moving:
             a.set_visible(False)
-        self.figure.canvas.draw()
+        with layouts_kept():
+            self.figure.canvas.draw()
         self.background = self.figure.canvas.copy_from_bbox(self.figure.bbox)
         for a, visible in zip(self.moving, shown):
             a.set_visible(visible)
@@ -106,15 +118,16 @@ class Diagram:
         canvas = self.figure.canvas
         canvas.restore_region(self.background)
         renderer = canvas.get_renderer()
-        for artist in self.moving:
-            if not artist.get_visible():
-                continue
-            if isinstance(artist, Text):
-                if artist.get_fontsize() < MIN_PT:
-                    artist.set_fontsize(MIN_PT)
-                draw_label(artist, renderer)
-            else:
-                artist.draw(renderer)
+        with layouts_kept():   # (a label with a box is drawn by matplotlib, laid out once all the same)
+            for artist in self.moving:
+                if not artist.get_visible():
+                    continue
+                if isinstance(artist, Text):
+                    if artist.get_fontsize() < MIN_PT:
+                        artist.set_fontsize(MIN_PT)
+                    draw_label(artist, renderer)
+                else:
+                    artist.draw(renderer)
         return self.encoder.encode(canvas.buffer_rgba())
 
 
@@ -151,11 +164,15 @@ class PngEncoder:
     zlib stream, as PNG wants, but each band of `BAND` rows is compressed by a fresh compressor and
     ends on a byte boundary (a sync flush), so a band's compressed bytes do not depend on the bands
     before it: a band whose pixels did not change since the last frame reuses its bytes, and only the
-    changed ones are compressed (on two threads: zlib lets go of the GIL). The stream's checksum is
-    combined from the bands' own. Same pixels, same bytes, whatever came before."""
+    changed ones are compressed. The stream's checksum is combined from the bands' own. Same pixels,
+    same bytes, whatever came before.
+
+    The last frame's pixels are kept once, in the rows as they are compressed (each row: seven bytes
+    of padding, PNG's filter byte, the pixels), so a frame is compared with them eight bytes at a time
+    in one pass, and a changed band is copied once."""
 
     BAND = 16
-    POOL = ThreadPoolExecutor(2, thread_name_prefix="png")
+    POOL = ThreadPoolExecutor(2, thread_name_prefix="png")   # for zlib, which lets go of the GIL
 
     def __init__(self):
         self.shape = None
@@ -164,20 +181,31 @@ class PngEncoder:
         pixels = np.asarray(rgba)
         height, width, _ = pixels.shape
         flat = pixels.reshape(height, width * 4)
-        if flat.shape != self.shape:
-            self.shape, self.last = flat.shape, np.empty_like(flat)
-            self.bands: list = [None] * -(-height // self.BAND)
-        todo = []
-        for i in range(len(self.bands)):
-            rows = slice(i * self.BAND, (i + 1) * self.BAND)
-            if self.bands[i] is None or not np.array_equal(flat[rows], self.last[rows]):
-                self.last[rows] = flat[rows]
-                band = np.zeros((len(self.last[rows]), width * 4 + 1), np.uint8)   # filter byte 0: none
-                band[:, 1:] = flat[rows]
-                todo.append((i, band.tobytes()))
-        raws = [r for _, r in todo]
-        for (i, _), packed in zip(todo, self.POOL.map(_deflate, raws) if len(todo) > 8 else map(_deflate, raws)):
-            self.bands[i] = packed
+        band, bands = self.BAND, -(-height // self.BAND)
+        if flat.shape != self.shape or width % 2:
+            self.shape = flat.shape
+            self.rows = np.zeros((height, 8 + width * 4), np.uint8)   # padding, filter byte 0 (none), pixels
+            self.bands: list = [None] * bands
+            dirty = list(range(bands))
+        else:   # which bands changed: one comparison over the image, eight bytes at a time
+            now, was, full = flat.view(np.uint64), self.rows[:, 8:].view(np.uint64), height // band * band
+            changed = (now[:full] != was[:full]).reshape(full // band, -1).any(axis=1).tolist()
+            if full < height:   # a last band shorter than the others
+                changed.append(not np.array_equal(now[full:], was[full:]))
+            dirty = [i for i, c in enumerate(changed) if c]
+        if dirty:
+            raw, stride, work = memoryview(self.rows).cast("B"), self.rows.shape[1], []
+            for i in dirty:
+                span = range(i * band, min(height, (i + 1) * band))
+                self.rows[span.start:span.stop, 8:] = flat[span.start:span.stop]
+                work.append([raw[r * stride + 7:(r + 1) * stride] for r in span])
+            threads = deflate is zlib and len(work) > 8
+            for i, packed in zip(dirty, self.POOL.map(_deflate, work) if threads else map(_deflate, work)):
+                self.bands[i] = packed
+            self.png = self._png(width, height)
+        return self.png
+
+    def _png(self, width, height) -> bytes:
         adler = 1
         for _, check, length in self.bands:
             adler = adler32_combine(adler, check, length)
@@ -186,11 +214,15 @@ class PngEncoder:
         return b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"IDAT", stream) + _chunk(b"IEND", b"")
 
 
-def _deflate(raw: bytes) -> tuple[bytes, int, int]:
-    """Raw deflate (no header), fastest level, ending in a sync flush (joinable with other bands);
-    with the band's Adler-32 and length."""
-    c = zlib.compressobj(1, zlib.DEFLATED, -15)
-    return c.compress(raw) + c.flush(zlib.Z_SYNC_FLUSH), zlib.adler32(raw), len(raw)
+def _deflate(rows) -> tuple[bytes, int, int]:
+    """A band's rows as raw deflate (no header), fastest level, ending in a sync flush (joinable with
+    other bands); with the band's Adler-32 and length."""
+    c, out, check = deflate.compressobj(1, deflate.DEFLATED, -15), [], 1
+    for row in rows:
+        out.append(c.compress(row))
+        check = zlib.adler32(row, check)
+    out.append(c.flush(deflate.Z_SYNC_FLUSH))
+    return b"".join(out), check, len(rows) * len(rows[0])
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:
@@ -274,6 +306,39 @@ def draw_label(text: Text, renderer) -> None:
     for x, y, line, ismath in lines:
         renderer.draw_text(gc, x0 + x, renderer.height - (y0 + y), line, prop, angle, ismath=ismath)
     gc.restore()
+
+
+_GET_LAYOUT = Text._get_layout
+
+
+def _kept_layout(text: Text, renderer):
+    """`Text._get_layout`, remembered: the extent and the lines' offsets from the anchor depend on the
+    string, the font, the alignment, the rotation and the dpi, not on where the text stands (wrapped
+    text, which depends on where it stands, and TeX are laid out by matplotlib every time)."""
+    if text.get_wrap() or text.get_usetex():
+        return _GET_LAYOUT(text, renderer)
+    key = ("extent", text.get_text(), font_key(text.get_fontproperties()), text.get_horizontalalignment(),
+           text.get_verticalalignment(), text.get_rotation(), text.get_rotation_mode(), text._linespacing,
+           text._get_multialignment(), text.get_parse_math(), text.get_figure(root=True).dpi)
+    got = LAYOUTS.get(key)
+    if got is None:
+        if len(LAYOUTS) >= CACHED:
+            LAYOUTS.clear()
+        got = LAYOUTS[key] = _GET_LAYOUT(text, renderer)
+    bbox, info, descent = got
+    return Bbox(bbox.get_points().copy()), list(info), descent
+
+
+@contextmanager
+def layouts_kept():
+    """While a figure is drawn whole (its background, once per run), every `Text` (tick labels,
+    titles, the labels panels make per run) is laid out once and its layout kept: about a third of
+    drawing a background with plots. Only here, so no other figure in the kernel sees the change."""
+    Text._get_layout = _kept_layout
+    try:
+        yield
+    finally:
+        Text._get_layout = _GET_LAYOUT
 
 
 def font_key(prop) -> tuple:

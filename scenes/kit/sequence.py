@@ -51,8 +51,8 @@ class SequencePanel(Panel):
                       for _ in range(ticks)]
         self.arrows, self.labels, self.crosses = [], [], []
         for _ in range(messages):
-            arrow = self.moving(FancyArrowPatch((0, 0), (0, 0), arrowstyle=HEAD, mutation_scale=9, lw=1.1,
-                                                zorder=4, visible=False))
+            arrow = self.moving(KeptArrow((0, 0), (0, 0), arrowstyle=HEAD, mutation_scale=9, lw=1.1,
+                                          zorder=4, visible=False))
             ax.add_patch(arrow)
             self.arrows.append(arrow)
             self.labels.append(self.moving(ax.text(0, 0, "", fontsize=7.5, ha="center", va="bottom", zorder=5,
@@ -151,3 +151,32 @@ class SequencePanel(Panel):
             shown = i < len(self.marks) and self.marks[i]["t"] <= now
             note.set_visible(shown)
             sym.set_visible(shown)
+
+
+class KeptArrow(FancyArrowPatch):
+    """A `FancyArrowPatch` that works out its path (the curve, shortened at both ends, and its head:
+    about 1 ms of Bezier splitting) once for each place and style, and keeps it: an arrow whose
+    message has arrived stands still for the rest of the run, frame after frame."""
+
+    def _get_path_in_displaycoord(self):
+        try:
+            a, b = self.get_transform().transform([self._convert_xy_units(p) for p in self._posA_posB])
+            key = (tuple(a), tuple(b), _style(self.get_connectionstyle()), _style(self.get_arrowstyle()),
+                   self.get_mutation_scale(), self.get_linewidth(), self.get_mutation_aspect(), self._dpi_cor,
+                   self.shrinkA, self.shrinkB, self.patchA, self.patchB)
+            hash(key)
+        except TypeError:   # a style with an unhashable parameter: worked out every time
+            return super()._get_path_in_displaycoord()
+        kept = ARROWS.get(key)
+        if kept is None:
+            if len(ARROWS) >= 2000:
+                ARROWS.clear()
+            kept = ARROWS[key] = super()._get_path_in_displaycoord()
+        return kept
+
+
+ARROWS: dict = {}   # (where, style, ...) -> (path, fillable) in display coordinates
+
+
+def _style(style) -> tuple:
+    return (type(style), tuple(sorted(vars(style).items())))
