@@ -208,7 +208,7 @@ class TimerStarted(Event):
     command: ClassVar[bool] = True
 
     def summary(self):
-        return f"TimerStarted {self.timer_id} ({self.seconds:g}s)"
+        return f"TimerStarted {self.timer_id} ({_span(self.seconds)})"
 
 
 @dataclass(frozen=True, repr=False)
@@ -439,6 +439,15 @@ def from_records(rows, where: str = "", start: int = 1) -> list[Event]:
             event = from_record(event_id, type_name, time, payload, where)
         events.append(event)
     return events
+
+
+def _span(seconds: float) -> str:
+    """30 days, 2 h, 90 s: a timer's length as a person reads it."""
+    for unit, size in (("days", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size and seconds % size == 0:
+            n = int(seconds // size)
+            return f"{n} {'day' if n == 1 else unit}" if unit == "days" else f"{n} {unit}"
+    return f"{seconds:g}s"
 
 
 def _at(where: str, event_id) -> str:

@@ -8,6 +8,10 @@ from __future__ import annotations
 
 LABELS = {   # value -> (label, tooltip)
     "none": ("none", "nothing goes wrong"),
+    "cron_table": ("cron job + table", "the order writes a row; a daily cron job scans the table and sends what is due"),
+    "before_shipping": ("before shipping", "the customer cancels 20 minutes in, while the order is packed"),
+    "after_shipping": ("after shipping", "on day 2, after the parcel left"),
+    "while_packing": ("while packing", "at 09:05, before the parcel leaves"),
     "plain": ("plain function", "a plain function: its progress lives only in local variables"),
     "cron": ("cron retry", "every minute, re-run the orders not marked done, from line one"),
     "durable": ("durable execution", "the engine records each step's result and replays from it"),
@@ -48,7 +52,7 @@ PER_CONTROL = {   # (control, value) -> (label, tooltip), where a value means so
 }
 CONTROL_LABELS = {"crash_after": "crash after", "crash_when": "crash when", "record": "record",
                   "side_effects": "side effects", "max_attempts": "max attempts", "code": "the code's clock",
-                  "key": "idempotency key", "kill": "kill -9", "zombie": "zombie worker"}
+                  "key": "idempotency key", "kill": "kill -9", "zombie": "zombie worker", "day_30": "on day 30"}
 
 
 def _entry(name: str, value):
