@@ -55,6 +55,17 @@ def send_confirmation_email_keyed(act, order_id):
 KEYED_ACTIVITIES = (charge_card_keyed, reserve_inventory_keyed, ship_package_keyed, send_confirmation_email_keyed)
 
 
+# What undoes them (scene 09's cancel, sagas): keyed the same way, so a compensation run twice undoes once.
+@activity("RefundCard", seconds=1)
+def refund_card_keyed(act, order_id, cents):
+    return act.world.refund(order_id, cents, key=act.idempotency_key)
+
+
+@activity("ReleaseInventory", seconds=1)
+def release_inventory_keyed(act, order_id):
+    return act.world.release(order_id, "mug", key=act.idempotency_key)
+
+
 @workflow
 def fulfill_order(ctx, order_id, cents):
     charged = False

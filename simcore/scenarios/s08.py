@@ -33,6 +33,7 @@ import simpy
 from .. import events as ev
 from ..engine import Engine
 from ..faults import FaultPlan, KillWorker, Redeploy
+from ..orders import ship_package_keyed as ship_package
 from ..replay import Machine
 from ..sim import Run, Sim, perform, recorded
 from ..trace import Recorder
@@ -59,11 +60,6 @@ CONTROLS = (
     Control("day_30", ("up", "down"), "up", "at the moment the 30 days are up: a worker is up, or every worker "
             "is down for a 3-hour deploy"),
 )
-
-
-@activity("ShipPackage", seconds=3)
-def ship_package(act, order_id):
-    return act.world.ship(order_id, key=act.idempotency_key)
 
 
 @activity("SendReviewRequest", seconds=1)

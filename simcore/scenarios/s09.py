@@ -19,6 +19,11 @@ from __future__ import annotations
 from .. import events as ev
 from ..engine import Engine
 from ..faults import FaultPlan, KillWorker
+from ..orders import charge_card_keyed as charge_card
+from ..orders import refund_card_keyed as refund_card
+from ..orders import release_inventory_keyed as release_inventory
+from ..orders import reserve_inventory_keyed as reserve_inventory
+from ..orders import ship_package_keyed as ship_package
 from ..service import QueryFailed, UpdateRejected, WorkflowClosed
 from ..sim import Run, Sim
 from ..trace import Recorder
@@ -46,31 +51,6 @@ CONTROLS = (
 )
 UPDATE_AT = {"while_packing": 5 * MINUTE, "after_shipping": DAY}
 NEW_ADDRESS = "2 New Street"
-
-
-@activity("ChargeCard", seconds=2)
-def charge_card(act, order_id, cents):
-    return act.world.charge(order_id, cents, key=act.idempotency_key)
-
-
-@activity("ReserveInventory", seconds=1)
-def reserve_inventory(act, order_id):
-    return act.world.reserve(order_id, key=act.idempotency_key)
-
-
-@activity("ShipPackage", seconds=3)
-def ship_package(act, order_id):
-    return act.world.ship(order_id, key=act.idempotency_key)
-
-
-@activity("RefundCard", seconds=1)
-def refund_card(act, order_id, cents):
-    return act.world.refund(order_id, cents, key=act.idempotency_key)
-
-
-@activity("ReleaseInventory", seconds=1)
-def release_inventory(act, order_id):
-    return act.world.release(order_id, key=act.idempotency_key)
 
 
 @activity("SendReturnLabel", seconds=1)
