@@ -1,6 +1,7 @@
-"""Scene 11's order, three ways, for Temporal's Python SDK: v1; v2 deployed naively (FraudCheck inserted
-before ShipPackage); v2 patched (`workflow.patched("fraud-check")`). The same names and arguments as
-`tests/test_service.py`'s workflows, so their histories replay here."""
+"""Scene 11's order for Temporal's Python SDK, four ways: v1; v2 deployed naively (FraudCheck inserted
+before ShipPackage); v2 patched (`workflow.patched("fraud-check")`); v3 with the patch deprecated. The
+same names, activities and timers as `simcore/scenarios/s11.py`, so the histories of either engine
+replay here."""
 from datetime import timedelta
 
 from temporalio import workflow
@@ -11,14 +12,18 @@ STEP = {"start_to_close_timeout": timedelta(seconds=10)}
 async def _start(order_id: str, cents: int) -> None:
     await workflow.execute_activity("ChargeCard", args=[order_id, cents], **STEP)
     await workflow.execute_activity("ReserveInventory", order_id, **STEP)
-    await workflow.sleep(timedelta(days=1))
+    await workflow.sleep(timedelta(days=7))
+
+
+async def _fraud_check(order_id: str, cents: int) -> None:
+    await workflow.execute_activity("FraudCheck", args=[order_id, cents], **STEP)
 
 
 async def _finish(order_id: str) -> str:
     await workflow.execute_activity("ShipPackage", order_id, **STEP)
-    await workflow.sleep(timedelta(days=1))
-    await workflow.execute_activity("SendConfirmationEmail", order_id, **STEP)
-    return "delivered"
+    await workflow.sleep(timedelta(days=30))
+    await workflow.execute_activity("SendReviewRequest", order_id, **STEP)
+    return f"order {order_id} reviewed"
 
 
 @workflow.defn(name="versioned_order")
@@ -34,7 +39,7 @@ class V2Naive:
     @workflow.run
     async def run(self, order_id: str, cents: int) -> str:
         await _start(order_id, cents)
-        await workflow.execute_activity("FraudCheck", order_id, **STEP)
+        await _fraud_check(order_id, cents)
         return await _finish(order_id)
 
 
@@ -44,5 +49,15 @@ class V2Patched:
     async def run(self, order_id: str, cents: int) -> str:
         await _start(order_id, cents)
         if workflow.patched("fraud-check"):
-            await workflow.execute_activity("FraudCheck", order_id, **STEP)
+            await _fraud_check(order_id, cents)
+        return await _finish(order_id)
+
+
+@workflow.defn(name="versioned_order")
+class V3Deprecated:
+    @workflow.run
+    async def run(self, order_id: str, cents: int) -> str:
+        await _start(order_id, cents)
+        workflow.deprecate_patch("fraud-check")
+        await _fraud_check(order_id, cents)
         return await _finish(order_id)

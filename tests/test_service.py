@@ -405,59 +405,25 @@ def test_an_update_is_validated_then_recorded_accepted_and_completed_and_a_rejec
 
 
 # -- versioning: a deploy of new code while orders are in flight ------------------------------------------
+from simcore.scenarios import s11  # noqa: E402
 from simcore.workflow import ActivityError, Saga  # noqa: E402
 
 
-@activity("FraudCheck")
-def fraud_check(act, order_id):
-    return "ok"
-
-
-@activity("SendConfirmationEmail")
-def confirm(act, order_id):
-    return act.world.email(order_id, key=act.idempotency_key)
-
-
-def versioned(change):
-    @workflow(name="versioned_order")
-    def order(ctx, order_id, cents):
-        yield ctx.activity(charge, order_id, cents)
-        yield ctx.activity(reserve, order_id)
-        yield ctx.sleep(days=1)
-        yield from change(ctx, order_id)
-        yield ctx.activity(ship, order_id)
-        yield ctx.sleep(days=1)
-        yield ctx.activity(confirm, order_id)
-        return "delivered"
-    return order
-
-
-def v1_change(ctx, order_id):
-    return
-    yield
-
-
-def naive_change(ctx, order_id):
-    yield ctx.activity(fraud_check, order_id)
-
-
-def patched_change(ctx, order_id):
-    if (yield ctx.patched("fraud-check")):
-        yield ctx.activity(fraud_check, order_id)
-
-
-V1, NAIVE, PATCHED = versioned(v1_change), versioned(naive_change), versioned(patched_change)
+# The scene's own order, v1 and v2 (simcore/scenarios/s11.py): 7 days in the kiln, FraudCheck (v2) before
+# ShipPackage, then 30 days until the review request. The bridge's ports are the same code for Temporal.
+V1, NAIVE, PATCHED, DEPRECATED = s11.order_v1, s11.order_v2_naive, s11.order_v2_patched, s11.order_v3_deprecated
+VERSIONED = list(s11.ACTIVITIES)
 
 
 def deployed(v2):
-    """C started first and is past the change point (asleep after shipping) at the deploy; A is asleep
-    before it; N starts after the deploy."""
+    """C started first and is past the change point (shipped, asleep on its review timer) at the deploy;
+    A is in the kiln, before it; N starts after the deploy."""
     sim = Sim()
-    e = Engine(sim, [V1], ORDER + [fraud_check, confirm])
+    e = Engine(sim, [V1], VERSIONED)
     e.start(V1, "C", "C", 4200)
-    e.later(1.2 * DAY, e.start, V1, "A", "A", 4200)
-    e.deploy([v2], at=1.5 * DAY)
-    e.later(1.6 * DAY, e.start, v2, "N", "N", 4200)
+    e.later(7.5 * DAY, e.start, V1, "A", "A", 4200)
+    e.deploy([v2], at=8 * DAY)
+    e.later(8.5 * DAY, e.start, v2, "N", "N", 4200)
     sim.run()
     return sim, e
 
@@ -507,17 +473,14 @@ def test_the_replay_test_catches_the_naive_change_before_it_is_deployed_and_temp
 
 def test_a_deprecated_patch_replays_with_or_without_the_call():
     from simcore.replay import replay
-
-    def deprecated(ctx, order_id):
-        yield ctx.deprecate_patch("fraud-check")
-        yield ctx.activity(fraud_check, order_id)
     sim = Sim()
-    e = Engine(sim, [versioned(deprecated)], ORDER + [fraud_check, confirm])
-    e.start(versioned(deprecated), "D", "D", 4200)
+    e = Engine(sim, [DEPRECATED], VERSIONED)
+    e.start(DEPRECATED, "D", "D", 4200)
     sim.run()
     history = sim.history.read("D")
     assert {"id": "fraud-check", "deprecated": True} in [x.value for x in history if isinstance(x, ev.MarkerRecorded)]
-    assert replay(versioned(naive_change), history).ok   # the call removed: the deprecated marker is passed over
+    assert replay(NAIVE, history).ok and replay(PATCHED, history).ok   # the call removed: the marker is passed over
+    assert not replay(V1, history).ok
 
 
 # -- sagas ----------------------------------------------------------------------------------------------
@@ -559,11 +522,11 @@ def test_a_saga_undoes_in_reverse_once_even_when_it_crashes_while_compensating(c
 
 def test_pinned_workflows_finish_on_the_build_that_started_them_and_the_old_workers_drain():
     sim = Sim()
-    e = Engine(sim, [V1], ORDER + [fraud_check, confirm], pinned=True)
+    e = Engine(sim, [V1], VERSIONED, pinned=True)
     e.start(V1, "C", "C", 4200)
-    e.later(1.2 * DAY, e.start, V1, "A", "A", 4200)
-    e.deploy([NAIVE], at=1.5 * DAY, build="v2")   # no patch needed: nobody in flight replays v2
-    e.later(1.6 * DAY, e.start, NAIVE, "N", "N", 4200)
+    e.later(7.5 * DAY, e.start, V1, "A", "A", 4200)
+    e.deploy([NAIVE], at=8 * DAY, build="v2")   # no patch needed: nobody in flight replays v2
+    e.later(8.5 * DAY, e.start, NAIVE, "N", "N", 4200)
     sim.run()
     assert not e.stuck and {"A", "C", "N"} <= e.closed
     assert not fraud_checked(sim, "A") and not fraud_checked(sim, "C") and fraud_checked(sim, "N")

@@ -98,6 +98,10 @@ class Diagram:
         states), which then goes into the background bitmap once per run rather than once per frame."""
         return []
 
+    def clock_text(self, frame) -> str:
+        """The clock in the top-left corner; a scene that spans days says the day."""
+        return f"t={frame.t:6.2f}s"
+
     def render(self, run, index: int) -> bytes:
         if run is not self._prepared and any(hasattr(p, "prepare") for p in self.panels):
             for panel in self.panels:
@@ -106,7 +110,7 @@ class Diagram:
             self._draw_background()
         self._prepared = run
         frame = run.frames[index]
-        self.clock.set_text(f"t={frame.t:6.2f}s")
+        self.clock.set_text(self.clock_text(frame))
         self.caption.set_text(frame.caption[:110])
         stuck = frame.caption.startswith("STUCK")
         self.banner.set_visible(stuck)
