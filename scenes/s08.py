@@ -157,6 +157,12 @@ class WaitPanel(Panel):
 class S08Diagram(Diagram):
     size = (10.0, 6.0)
 
+    def when(self, frame) -> str:
+        return model.day_of(frame.t)
+
+    clock_text = when
+    caption_x = 15.5
+
     def build(self, ax):
         yield StepsBox(ax, (1, 31, 27, 15))
         yield RamPanel(ax, (1, 18.5, 27, 11.5), rows=3)

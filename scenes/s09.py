@@ -101,6 +101,12 @@ class MessagesPanel(Panel):
 class S09Diagram(Diagram):
     size = (10.0, 6.0)
 
+    def when(self, frame) -> str:
+        return model.when(frame.t)
+
+    clock_text = when
+    caption_x = 13
+
     def build(self, ax):
         yield StepsBox(ax, (1, 19, 27, 27))
         yield DollarMeter(ax, (1, 1, 27, 17), rows=3)

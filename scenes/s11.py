@@ -127,7 +127,7 @@ class Calendar(Panel):
 
     def prepare(self, run):
         self.broke = sorted(next(e.time for e in h if e.type == "WorkflowTaskFailed") / model.DAY
-                            for wid, h in run.extra["histories"].items() if wid in run.engine.stuck)
+                            for wid, h in run.histories.items() if wid in run.engine.stuck)
 
     def update(self, run, frame):
         today = frame.t / model.DAY
@@ -161,8 +161,11 @@ class S11Diagram(Diagram):
         yield Calendar(ax, (64, 17.5, 35, 13))
         yield SoFar(ax, (64, 1, 35, 15))
 
-    def clock_text(self, frame) -> str:
-        return day_of(frame.t).split(",")[0]
+    def when(self, frame) -> str:
+        return day_of(frame.t)
+
+    clock_text = when
+    caption_x = 13
 
 
 CHANGE = {"naive": "fraud_check", "pinned": "fraud_check", "patched": "ctx.patched", "none": "ship_package"}

@@ -7,6 +7,8 @@ interval against the time it was created, with the other timetable kind's runs b
 """
 from __future__ import annotations
 
+from datetime import timedelta
+
 import networkx as nx
 from matplotlib.colors import to_hex
 from matplotlib.patches import FancyBboxPatch, Rectangle
@@ -182,6 +184,12 @@ class IntervalTimeline(PlotPanel):
 
 class S12Diagram(Diagram):
     size = (10.0, 6.4)   # 1536 px high at the kit's dpi: a whole number of its 16-row PNG bands
+
+    def when(self, frame) -> str:
+        return (model.EPOCH + timedelta(seconds=frame.t)).strftime("%a %m-%d %H:%M")
+
+    clock_text = when
+    caption_x = 14.5
 
     def build(self, ax):
         dag = DagPanel(ax, (1, 22, 47, 24.5))

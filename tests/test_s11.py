@@ -39,7 +39,7 @@ def test_a_naive_deploy_strands_exactly_the_orders_past_the_change_point_and_the
     c = model.counts(run)
     assert c["stuck"] == c["shipped"]
     for wid in c["stuck"]:
-        h = run.extra["histories"][wid]
+        h = run.histories[wid]
         failed = [e for e in h if isinstance(e, ev.WorkflowTaskFailed)]
         assert [f.cause for f in failed] == ["NON_DETERMINISTIC_ERROR"]   # the first failure only is written
         assert not isinstance(h[-1], ev.WorkflowExecutionCompleted)     # still running
@@ -59,7 +59,7 @@ def test_with_a_patch_or_pinning_no_order_is_stuck_and_each_is_charged_once(runs
     if deploy == "patched":   # true live (new orders, and those still in the kiln), false on replay without a marker
         assert c["fraud"] == c["markers"] == c["kiln"] | c["new"]
         for wid in c["markers"]:
-            markers = [e.value for e in run.extra["histories"][wid] if isinstance(e, ev.MarkerRecorded)]
+            markers = [e.value for e in run.histories[wid] if isinstance(e, ev.MarkerRecorded)]
             assert markers == [{"id": "fraud-check", "deprecated": False}]
     else:                     # every order finishes on the build it started on
         assert c["fraud"] == c["new"]
@@ -68,15 +68,15 @@ def test_with_a_patch_or_pinning_no_order_is_stuck_and_each_is_charged_once(runs
 
 def test_pinned_keeps_the_v1_workers_until_the_last_v1_order_closes(runs):
     run = runs["pinned"]
-    last_v1 = max(run.extra["histories"][wid][-1].time for wid, b in run.engine.pinned.items() if b == "v1")
-    assert run.extra["drained"] and min(run.extra["drained"]) >= last_v1
+    last_v1 = max(run.histories[wid][-1].time for wid, b in run.engine.pinned.items() if b == "v1")
+    assert run.extra["drained_at"] and min(run.extra["drained_at"]) >= last_v1
     assert "36.5 days after the deploy, then drained" in "\n".join(model.outcome_lines(run))
 
 
 def test_the_replay_test_before_the_deploy_fails_exactly_the_orders_past_the_change_point(runs):
     for deploy in ("naive", "patched"):
         run = runs[deploy]
-        failed = {wid for wid, r in run.extra["at_deploy"]["replay"].items() if not r.ok}
+        failed = {wid for wid, r in run.at_deploy["replay"].items() if not r.ok}
         assert failed == (model.counts(run)["shipped"] if deploy == "naive" else set())
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-SCENES = [f"s{n:02d}" for n in range(1, 8)] + ["playground"]
+SCENES = sorted(p.stem for p in (Path(__file__).resolve().parent.parent / "scenes").glob("s[0-9][0-9].py")) + ["playground"]
 NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb"))
 MATH_DOLLAR = re.compile(r"(?<!\\)\$(?=\d)")   # JupyterLab renders `$...$` as math: money is written `\$42.00`
 

@@ -54,6 +54,7 @@ MIN_PT = 8.0       # 12 CSS px at NARROWEST: 12 * 72 * WIDTH_IN / NARROWEST = 7.
 class Diagram:
     """Subclasses add panels in `build(ax)`; `render` updates them all for one frame."""
 
+    caption_x = 12            # where the caption starts, right of the clock (a clock that says the day is longer)
     size = (WIDTH_IN, 4.4)     # inches: wide enough that the diagram, the player and the lit code line
     dpi = 2 * SHOWN / WIDTH_IN  # fit a 768 px high window; twice the pixels it is shown at: 2400 x 1056
 
@@ -66,7 +67,7 @@ class Diagram:
         ax.set_axis_off()
         self.ax = ax
         self.clock = ax.text(1.5, 48.8, "", fontsize=9, color=MUTED, va="top", family="DejaVu Sans Mono")
-        self.caption = ax.text(12, 48.8, "", fontsize=10, color=INK, va="top")
+        self.caption = ax.text(self.caption_x, 48.8, "", fontsize=10, color=INK, va="top")
         # replay refused: the engine's error across the top, in red (scene 03's non-determinism)
         self.banner = ax.text(50, 49.6, "", fontsize=10, color="white", fontweight="bold", ha="center", va="top",
                               zorder=20, visible=False, linespacing=1.3,
@@ -99,8 +100,13 @@ class Diagram:
         return []
 
     def clock_text(self, frame) -> str:
-        """The clock in the top-left corner; a scene that spans days says the day."""
+        """The clock in the top-left corner (fixed width, so it does not jitter as it counts)."""
         return f"t={frame.t:6.2f}s"
+
+    def when(self, frame) -> str:
+        """The frame's moment in words, for the player and the "so far" line. A scene that spans days
+        says the day (and draws it as its clock too)."""
+        return f"t={frame.t:g}s"
 
     def render(self, run, index: int) -> bytes:
         if run is not self._prepared and any(hasattr(p, "prepare") for p in self.panels):
@@ -111,7 +117,7 @@ class Diagram:
         self._prepared = run
         frame = run.frames[index]
         self.clock.set_text(self.clock_text(frame))
-        self.caption.set_text(frame.caption[:110])
+        self.caption.set_text(frame.caption[:110 - int(1.2 * (self.caption_x - 12))])
         stuck = frame.caption.startswith("STUCK")
         self.banner.set_visible(stuck)
         self.caption.set_visible(not stuck)

@@ -26,8 +26,9 @@ from .panels import HistoryPanel
 BASE_MS = 700            # one frame at 1x
 PLAY_SECONDS = 40        # a run opens at the slowest speed that plays it in about this long
 SPEEDS = (0.5, 1, 2, 4, 8, 16)
-# A frame is an incident when the process dies or something is refused, lost, timed out or repeated.
-INCIDENT = re.compile(r"^CRASH|^STUCK|stale completion|lease is taken back|did not|\blost\b|refused|"
+# A frame is an incident when the process dies, new code is deployed, or something is refused, lost, timed
+# out or repeated.
+INCIDENT = re.compile(r"^CRASH|^STUCK|^DEPLOY|stale completion|lease is taken back|did not|\blost\b|refused|"
                       r"TimeoutError|Timeout|timed out|retry in|declined|INLINE|going down|freezes|no response|"
                       r"\(the incident\)|failed")
 
@@ -147,7 +148,8 @@ class SceneView:
         index = max(0, min(index, len(run.frames) - 1))
         frame = run.frames[index]
         self.image.value = self.diagram.render(run, index)
-        self.frame_text.value = html.escape(f"frame {index + 1} / {len(run.frames)} · {frame.t:g}s · {frame.caption}")
+        when = self.diagram.when(frame)
+        self.frame_text.value = html.escape(f"frame {index + 1} / {len(run.frames)} · {when} · {frame.caption}")
         self.frame_text.tooltip = frame.caption
         code = self.code_panels(run, frame)
         self.now.value = now_strip(code)
@@ -155,7 +157,8 @@ class SceneView:
         if engine:
             self.engine_code.value = engine
         self.engine.layout.display = None if engine else "none"
-        self.outcome.value = outcome_html(run, index, self.end_lines)
+        self.outcome.value = outcome_html(run, index, self.end_lines, when,
+                                          getattr(self.model, "so_far", so_far)(run, frame))
         self.index = index
 
     def show_every_event(self, every: bool = True):
@@ -213,7 +216,8 @@ def _classed(widget, css: str):
 
 
 def so_far(run, frame) -> str:
-    """What has happened by this frame, read from the frame's counts into the world's log and the history."""
+    """What has happened by this frame, read from the frame's counts into the world's log and the history.
+    A scene whose story is not the card (a fleet, a DAG) defines its own `so_far(run, frame)` in its model."""
     lines = run.world.statement(frame.effects)
     charges = sum(e.cents > 0 for e in lines)
     refunds = sum(e.cents < 0 for e in lines)
@@ -224,10 +228,11 @@ def so_far(run, frame) -> str:
     return text
 
 
-def outcome_html(run, index: int, end_lines: str) -> str:
-    frame, last = run.frames[index], len(run.frames) - 1
-    where = "at the end of the run" if index == last else f"so far (frame {index + 1}, t={frame.t:g}s)"
-    return (f'<div class="ds-sofar"><b>{where}:</b> {html.escape(so_far(run, frame))}</div>'
+def outcome_html(run, index: int, end_lines: str, when: str, now: str) -> str:
+    """`when`: the frame's moment as the diagram's clock says it; `now`: what has happened by then."""
+    last = len(run.frames) - 1
+    where = "at the end of the run" if index == last else f"so far (frame {index + 1}, {when})"
+    return (f'<div class="ds-sofar"><b>{where}:</b> {html.escape(now)}</div>'
             f'<div class="ds-end-title"><b>at the end of the run</b> (frame {last + 1}):</div>'
             f'<pre>{html.escape(end_lines)}</pre>')
 

@@ -3,8 +3,8 @@
 The shop's mugs are made to order: ORDER #1001 is charged and reserved, waits 7 days in the kiln,
 ships, and 30 days later asks for a review (scene 08's timer). An order arrives every 12 hours.
 On day 25, with 50 orders in flight, the shop deploys v2, which adds FraudCheck before ShipPackage.
-At that moment 13 orders are still in the kiln, before the change point, and 37 have shipped and sleep
-on the 30-day timer, past it. Ten more orders arrive after the deploy.
+At that moment the orders of the last week are still in the kiln, before the change point, and the rest
+have shipped and sleep on the 30-day timer, past it. Ten more orders arrive after the deploy.
 
 - naive:   v2's code replaces v1's on every worker. An order past the change point replays a history in
            which ShipPackage follows the kiln, against code that now asks for FraudCheck there: the
@@ -156,11 +156,13 @@ def simulate(deploy: str = "naive", seed: int = 0) -> Run:
         engine.deploy([v2], at=DEPLOY, build="v2" if deploy == "pinned" else None)
     sim.env.process(_daily(sim, engine, ids))
     sim.run(until=HORIZON)
-    histories = {wid: sim.history.read(wid) for wid in ids}
     run = Run("11", dict(deploy=deploy), seed, sim, v2, ids[0], "stuck" if engine.stuck else "completed"
-              if len(engine.closed) == len(ids) else "running", histories[ids[0]],
-              extra=dict(at_deploy=at_deploy, histories=histories, drained=[t for t, kind, *_ in engine.incidents
-                                                                             if kind == "drained"]))
+              if len(engine.closed) == len(ids) else "running", sim.history.read(ids[0]))
+    run.histories, run.at_deploy = {wid: sim.history.read(wid) for wid in ids}, at_deploy
+    c = counts(run, engine)
+    run.extra = {k: len(v) for k, v in c.items()} | {   # plain data, as `simcore run --json` prints it
+        "drained_at": [t for t, kind, *_ in engine.incidents if kind == "drained"],
+        "replay_test_failed": sum(not r.ok for r in at_deploy["replay"].values())}
     run.engine = engine
     return run
 
@@ -198,39 +200,43 @@ def _caption(sim, engine, news) -> str:
     stuck = [text for kind, text in news if kind == "stuck"]
     if stuck:
         return f"STUCK on {day}: {len(stuck)} more order{'s' * (len(stuck) > 1)}; {stuck[-1][7:]}"
-    code = [text for kind, text in news if kind in ("code", "drained")]
+    code = [text for kind, text in news if kind == "code"]
     if code:
-        return f"{day}: {code[-1]}"
+        return f"DEPLOY on {day}: {code[-1]}"
+    drained = [text.split(":")[0] for kind, text in news if kind == "drained"]
+    if drained:
+        return f"{day}: the last v1 order has closed: the v1 workers stop ({', '.join(drained)})"
     open_ = len({wid for wid, _ in sim.history.workflows()}) - len(engine.closed)
     return f"{day}: {open_} orders in flight, {len(engine.closed)} done, {len(engine.stuck)} stuck"
 
 
-def counts(run) -> dict:
-    """Per order, what happened: how many took FraudCheck, how many are stuck, how many were in flight."""
-    e, x = run.engine, run.extra
-    fraud = {wid for wid, h in x["histories"].items()
-             if any(getattr(ev_, "activity_type", "") == "FraudCheck" for ev_ in h)}
-    markers = {wid for wid, h in x["histories"].items() if any(isinstance(m, ev.MarkerRecorded) for m in h)}
-    pos = x["at_deploy"]["positions"]
+def counts(run, engine=None) -> dict:
+    """Which orders were where at the deploy, and which ran FraudCheck, recorded a patch marker, are stuck,
+    closed: sets of workflow ids, from the histories and the engine."""
+    e = engine or run.engine
+    fraud = {wid for wid, h in run.histories.items()
+             if any(getattr(x, "activity_type", "") == "FraudCheck" for x in h)}
+    markers = {wid for wid, h in run.histories.items() if any(isinstance(m, ev.MarkerRecorded) for m in h)}
+    pos = run.at_deploy["positions"]
     return dict(kiln={w for w, p in pos.items() if p == "kiln"}, shipped={w for w, p in pos.items() if p == "shipped"},
                 new=set(order_ids()[IN_FLIGHT:]), fraud=fraud, markers=markers, stuck=set(e.stuck), closed=set(e.closed))
 
 
 def outcome_lines(run) -> list[str]:
     c, x, deploy = counts(run), run.extra, run.controls["deploy"]
-    w, n = run.world, IN_FLIGHT + AFTER
-    failed = [wid for wid, r in x["at_deploy"]["replay"].items() if not r.ok]
+    w, n, tested = run.world, IN_FLIGHT + AFTER, run.at_deploy["replay"]
+    failed = [wid for wid, r in tested.items() if not r.ok]
     lines = [f"in flight at the deploy (day 25): {len(c['kiln']) + len(c['shipped'])} orders: {len(c['kiln'])} in "
              f"the kiln, before the change point; {len(c['shipped'])} shipped, past it, asleep on the 30-day timer"]
     if deploy == "pinned":
         lines.append("replay test before the deploy: not what protects a pinned deploy; no v1 history is ever "
                      "replayed by v2 code")
     elif deploy != "none":
-        first = x["at_deploy"]["replay"][failed[0]].error if failed else None
-        lines.append(f"replay test before the deploy: {len(failed)} of {len(x['at_deploy']['replay'])} in-flight "
+        first = tested[failed[0]].error if failed else None
+        lines.append(f"replay test before the deploy: {len(failed)} of {len(tested)} in-flight "
                      f"histories fail against the {deploy} v2" + (f" (first: {first})" if first else ""))
     if c["stuck"]:
-        days = sorted(next(e.time for e in x["histories"][wid] if isinstance(e, ev.WorkflowTaskFailed))
+        days = sorted(next(e.time for e in run.histories[wid] if isinstance(e, ev.WorkflowTaskFailed))
                       for wid in c["stuck"])
         lines.append(f"stuck: {len(c['stuck'])} orders, each with one WorkflowTaskFailed (NON_DETERMINISTIC_ERROR) "
                      f"and still running; the first on {day_of(days[0]).split(',')[0]}, the last on "
@@ -246,8 +252,9 @@ def outcome_lines(run) -> list[str]:
                      f"{len(c['shipped'] - c['markers'])} without one replayed the old path")
     if deploy == "pinned":
         v1 = [name for name, build, _ in run.frames[-1].extra["workers"] if build == "v1"]
-        lines.append(f"v1 workers ({', '.join(v1)}) kept alive until {day_of(x['drained'][0]).split(',')[0]}, "
-                     f"{(x['drained'][0] - DEPLOY) / DAY:.1f} days after the deploy, then drained" if x["drained"]
+        drained = x["drained_at"]
+        lines.append(f"v1 workers ({', '.join(v1)}) kept alive until {day_of(drained[0]).split(',')[0]}, "
+                     f"{(drained[0] - DEPLOY) / DAY:.1f} days after the deploy, then drained" if drained
                      else "v1 workers: still running at the end")
     charges = w.statement()
     lines.append(f"card: {len(charges)} charges, ${w.statement_cents() / 100:,.2f}: "
@@ -263,7 +270,7 @@ FIXTURES = "tests/fixtures/v1-histories"   # what `v1_histories()` writes, kept 
 def v1_histories() -> dict[str, list]:
     """Histories v1 wrote, as CI would download them before a deploy: two orders in flight on day 25
     (one shipped, one in the kiln) and one that v1 ran to the end."""
-    flight, whole = simulate("naive").extra["at_deploy"]["histories"], simulate("none").extra["histories"]
+    flight, whole = simulate("naive").at_deploy["histories"], simulate("none").histories
     return {"order-1001-shipped.json": flight["order-1001"], "order-1050-in-the-kiln.json": flight["order-1050"],
             "order-1001-completed.json": whole["order-1001"]}
 
@@ -290,7 +297,7 @@ CODES = (("v1", order_v1), ("v2 naive", order_v2_naive), ("v2 patched", order_v2
 def lifecycle_histories() -> dict[str, list]:
     """One finished history of each kind the patch's life leaves behind: the old path (no marker), the
     patched path (a marker), and the path v3 writes (a deprecated marker)."""
-    patched = simulate("patched").extra["histories"]
+    patched = simulate("patched").histories
     sim = Sim()
     engine = Engine(sim, [order_v3_deprecated], ACTIVITIES)
     engine.start(order_v3_deprecated, "order-2001", "2001", CENTS)
@@ -303,3 +310,12 @@ def lifecycle() -> dict[str, dict[str, bool]]:
     """Which code replays which history: code name -> history kind -> replays."""
     histories = lifecycle_histories()
     return {name: {kind: replay(code, h).ok for kind, h in histories.items()} for name, code in CODES}
+
+
+def so_far(run, frame) -> str:
+    """What the player's "so far" line says at a frame: the orders, not one order's card."""
+    orders = frame.extra.get("orders", [])
+    where = [w for w, _, _ in orders]
+    return (f"{sum(map(bool, where))} orders started, {where.count('done')} completed, {where.count('stuck')} stuck, "
+            f"{sum(f for _, f, _ in orders)} ran FraudCheck; the card: {len(run.world.statement(frame.effects))} "
+            f"charges")
