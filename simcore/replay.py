@@ -29,7 +29,8 @@ from datetime import datetime
 from . import events as ev
 from .commands import CLOSE, AcceptUpdate, CancelTimer, CancelWorkflow, Complete, CompleteUpdate, Fail
 from .workflow import (ActivityError, CancelledError, ContinueAsNew, First, Live, Patched, RecordMarker,
-                       ScheduleActivity, StartTimer, WaitSignal, WorkflowContext, WorkflowDef, is_patch)
+                       ScheduleActivity, StartTimer, TakeSignals, WaitSignal, WorkflowContext, WorkflowDef,
+                       is_patch)
 
 
 class NonDeterminismError(Exception):
@@ -221,9 +222,10 @@ class Machine:
         return best
 
     def _cancel_timers(self, w: Waiting, winner: int | None) -> None:
-        """The timers the code no longer waits for, and that have not fired, are cancelled."""
+        """The timers the code no longer waits for, and that have not fired, are cancelled (a timer never
+        started, because a signal was already waiting, has nothing to cancel)."""
         for i, (option, event_id) in enumerate(zip(w.options, w.event_ids)):
-            if isinstance(option, StartTimer) and i != winner and event_id not in self._results:
+            if isinstance(option, StartTimer) and i != winner and event_id and event_id not in self._results:
                 started = self.events[event_id - 1]
                 self._match_or_record(CancelTimer(started.timer_id, event_id))
 
@@ -278,6 +280,9 @@ class Machine:
                 return
             if isinstance(cmd, Patched):
                 value = self._patched(cmd)
+                continue
+            if isinstance(cmd, TakeSignals):   # what arrived by this workflow task: the same on every replay
+                value = [_value(e) for e in self._mail.pop(cmd.name, ())]
                 continue
             event = self._match_or_record(cmd)
             if isinstance(cmd, (*CLOSE, ContinueAsNew)):

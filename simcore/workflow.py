@@ -144,6 +144,19 @@ class WaitSignal:
 
 
 @dataclass(frozen=True)
+class TakeSignals:
+    """Every signal of this name that has arrived and not been taken, at once, without waiting (maybe
+    none): their inputs in the order they were recorded. Records nothing. What code takes before it
+    continues as new, since signals a run never took do not pass to the next (Go's `ReceiveAsync` in
+    a loop; Temporal's Python SDK hands each signal to a handler instead)."""
+    name: str
+    blocking = False
+
+    def describe(self) -> str:
+        return f"TakeSignals {self.name}"
+
+
+@dataclass(frozen=True)
 class First:
     """Wait for whichever of several comes first (a timer, a signal, an activity): (index, value).
     A timer that loses is cancelled (TimerCanceled); if a signal is already waiting, no timer starts."""
@@ -288,6 +301,10 @@ class WorkflowContext:
     def signal(self, name: str) -> WaitSignal:
         """`value = yield ctx.signal("cancel")`: the next signal of that name, as it was sent."""
         return WaitSignal(name)
+
+    def signals(self, name: str) -> TakeSignals:
+        """`values = yield ctx.signals("add")`: every `add` signal waiting, taken now; [] if none."""
+        return TakeSignals(name)
 
     def first(self, *options) -> First:
         """`which, value = yield ctx.first(ctx.sleep(days=30), ctx.signal("cancel"))`."""

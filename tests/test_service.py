@@ -293,6 +293,83 @@ def test_signals_are_never_lost_or_reordered_across_crashes_and_downtime(sends, 
     assert sim.history.read("order-1001")[-1].result == list(range(n))
 
 
+def test_a_signal_already_waiting_when_the_code_reaches_first_starts_no_timer_and_cancels_none():
+    """The cancel arrives while ChargeCard runs: when the code reaches `ctx.first(sleep, signal)` the
+    signal is there, so no timer starts and none is cancelled (found by the query property below)."""
+    sim, e = engine()
+    e.later(1.0, e.signal, "order-1001", "cancel", "changed mind")
+    sim.run()
+    types = [x.type for x in sim.history.read("order-1001")]
+    assert "TimerStarted" not in types and "TimerCanceled" not in types
+    assert sim.history.read("order-1001")[-1].result == "cancelled: changed mind"
+
+
+early = st.floats(min_value=0, max_value=900)
+early_faults = st.one_of(
+    st.builds(KillWorker, st.sampled_from(["worker-1", "worker-2"]), early),
+    st.builds(PauseWorker, st.sampled_from(["worker-1", "worker-2"]), early, st.floats(1, 120)),
+    st.builds(Redeploy, early, st.floats(1, 60), st.booleans()))
+
+
+@workflow(name="collect_in_runs")
+def collect_in_runs(ctx, got, n, per_run):
+    """Take signals one at a time, `per_run` to a run; before continuing as new, take what else has
+    arrived (a signal a run never took does not pass to the next run), and carry the list."""
+    for _ in range(per_run):
+        if len(got) >= n:
+            return got
+        got = got + [(yield ctx.signal("add"))]
+    got = got + (yield ctx.signals("add"))
+    if len(got) >= n:
+        return got
+    yield ctx.continue_as_new(got, n, per_run)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.floats(min_value=0, max_value=600), min_size=1, max_size=8), st.integers(1, 3),
+       st.lists(early_faults, max_size=4))
+def test_signals_are_never_lost_or_reordered_across_continue_as_new_crashes_and_downtime(sends, per_run, plan):
+    n = len(sends)
+    sim = Sim(faults=FaultPlan(workers=tuple(plan)))
+    e = Engine(sim, [collect_in_runs], [], workers=2)
+    e.start(collect_in_runs, "inbox", [], n, per_run)
+    for i, t in enumerate(sorted(sends)):
+        e.later(t, e.signal, "inbox", "add", i)
+    sim.run(until=30 * DAY)
+    runs = e.runs("inbox")
+    last = sim.history.read("inbox", runs[-1])
+    assert isinstance(last[-1], ev.WorkflowExecutionCompleted) and last[-1].result == list(range(n))
+    signaled = [x.input for run in runs for x in sim.history.read("inbox", run)
+                if isinstance(x, ev.WorkflowExecutionSignaled)]
+    assert signaled == list(range(n))   # each recorded once, in the run current when it was sent, in order
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.floats(min_value=0, max_value=2 * DAY), max_size=6), st.lists(faults, max_size=3),
+       st.sampled_from([None, 3600.0, 0.75 * DAY]))
+def test_a_query_never_changes_a_history(queries, plan, cancel_at):
+    """The same run with queries sent at any moments (answered, or failed for want of a worker) and
+    without them: the same history, event for event, and the same world."""
+    def run(asked):
+        sim, e = engine(FaultPlan(workers=tuple(plan)), workers=2)
+        if cancel_at is not None:
+            e.later(cancel_at, e.signal, "order-1001", "cancel", "changed mind")
+        answers = []
+
+        def ask():
+            try:
+                answers.append(e.query("order-1001", "state"))
+            except (QueryFailed, WorkflowClosed) as err:
+                answers.append(type(err).__name__)
+        for t in asked:
+            e.later(t, ask)
+        sim.run(until=3 * DAY)
+        return sim.history.read("order-1001"), sim.world.log, answers
+    quiet, asked = run([]), run(queries)
+    assert asked[0] == quiet[0] and asked[1] == quiet[1]
+    assert len(asked[2]) == len(queries)
+
+
 def test_temporals_replayer_accepts_the_signal_and_the_cancelled_timer(tmp_path):
     sim, e = engine(FaultPlan(workers=(KillWorker("worker-1", at=20),)))
     e.later(60, e.signal, "order-1001", "cancel", "customer changed mind")
