@@ -1,6 +1,6 @@
 """Scene 11's order for Temporal's Python SDK, four ways: v1; v2 deployed naively (FraudCheck inserted
 before ShipPackage); v2 patched (`workflow.patched("fraud-check")`); v3 with the patch deprecated. The
-same names, activities and timers as `simcore/scenarios/s11.py`, so the histories of either engine
+same names, activities and timers as `simcore/scenarios/versions.py`, so the histories of either engine
 replay here."""
 from datetime import timedelta
 

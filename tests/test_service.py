@@ -482,14 +482,15 @@ def test_an_update_is_validated_then_recorded_accepted_and_completed_and_a_rejec
 
 
 # -- versioning: a deploy of new code while orders are in flight ------------------------------------------
-from simcore.scenarios import s11  # noqa: E402
+from simcore.scenarios import versions  # noqa: E402
 from simcore.workflow import ActivityError, Saga  # noqa: E402
 
 
-# The scene's own order, v1 and v2 (simcore/scenarios/s11.py): 7 days in the kiln, FraudCheck (v2) before
+# Scene 11's order, v1 to v3 (simcore/scenarios/versions.py): 7 days in the kiln, FraudCheck (v2) before
 # ShipPackage, then 30 days until the review request. The bridge's ports are the same code for Temporal.
-V1, NAIVE, PATCHED, DEPRECATED = s11.order_v1, s11.order_v2_naive, s11.order_v2_patched, s11.order_v3_deprecated
-VERSIONED = list(s11.ACTIVITIES)
+V1, NAIVE, PATCHED, DEPRECATED = (versions.order_v1, versions.order_v2_naive, versions.order_v2_patched,
+                                  versions.order_v3_deprecated)
+VERSIONED = list(versions.ACTIVITIES)
 
 
 def deployed(v2):

@@ -19,22 +19,20 @@ have shipped and sleep on the 30-day timer, past it. Ten more orders arrive afte
            on v1 workers (kept alive until the last one closes) and v2 runs only new orders, unpatched.
 - none:    no deploy: v1 runs on.
 
-Before the deploy, the replay test of CI replays the in-flight histories against the new code (as
+The four versions of the code are in `versions.py`. Before the deploy, the replay test of CI replays the in-flight histories against the new code (as
 `python -m simcore history replay` does): it fails on the naive v2 and passes on the patched one.
 """
 from __future__ import annotations
 
 from .. import events as ev
 from ..engine import Engine
-from ..orders import charge_card_keyed as charge_card
-from ..orders import reserve_inventory_keyed as reserve_inventory
-from ..orders import ship_package_keyed as ship_package
 from ..replay import replay
 from ..sim import Run, Sim
 from ..trace import Recorder
-from ..workflow import activity, workflow
 from . import Control
-from .s08 import day_of, send_review_request
+from .s08 import day_of
+from .versions import (ACTIVITIES, fraud_check, order_v1, order_v2_naive, order_v2_patched,  # noqa: F401
+                       order_v3_deprecated)
 
 NUMBER = 11
 TITLE = "Versioning: the same workflow, a year later"
@@ -50,63 +48,6 @@ CONTROLS = (
             "how v2 (FraudCheck before ShipPackage) reaches the 50 orders in flight: its code replaces v1's, "
             "a patch marker, workers pinned to a build, or no deploy"),
 )
-
-
-@activity("FraudCheck", seconds=1)
-def fraud_check(act, order_id, cents):
-    return act.world.effect("FraudCheck", order_id, key=act.idempotency_key)
-
-
-ACTIVITIES = (charge_card, reserve_inventory, fraud_check, ship_package, send_review_request)
-
-
-@workflow(name="versioned_order")
-def order_v1(ctx, order_id, cents):
-    yield ctx.activity(charge_card, order_id, cents)
-    yield ctx.activity(reserve_inventory, order_id)
-    yield ctx.sleep(days=7)                            # made to order: 7 days in the kiln
-    yield ctx.activity(ship_package, order_id)
-    yield ctx.sleep(days=30)                           # scene 08: ask for a review 30 days after shipping
-    yield ctx.activity(send_review_request, order_id)
-    return f"order {order_id} reviewed"
-
-
-@workflow(name="versioned_order")
-def order_v2_naive(ctx, order_id, cents):
-    yield ctx.activity(charge_card, order_id, cents)
-    yield ctx.activity(reserve_inventory, order_id)
-    yield ctx.sleep(days=7)
-    yield ctx.activity(fraud_check, order_id, cents)   # v2: new, before shipping
-    yield ctx.activity(ship_package, order_id)
-    yield ctx.sleep(days=30)
-    yield ctx.activity(send_review_request, order_id)
-    return f"order {order_id} reviewed"
-
-
-@workflow(name="versioned_order")
-def order_v2_patched(ctx, order_id, cents):
-    yield ctx.activity(charge_card, order_id, cents)
-    yield ctx.activity(reserve_inventory, order_id)
-    yield ctx.sleep(days=7)
-    if (yield ctx.patched("fraud-check")):             # live: True, and a marker is recorded
-        yield ctx.activity(fraud_check, order_id, cents)   # replay: True only if the marker is there
-    yield ctx.activity(ship_package, order_id)
-    yield ctx.sleep(days=30)
-    yield ctx.activity(send_review_request, order_id)
-    return f"order {order_id} reviewed"
-
-
-@workflow(name="versioned_order")
-def order_v3_deprecated(ctx, order_id, cents):
-    yield ctx.activity(charge_card, order_id, cents)
-    yield ctx.activity(reserve_inventory, order_id)
-    yield ctx.sleep(days=7)
-    yield ctx.deprecate_patch("fraud-check")           # once no order that took the old path is left
-    yield ctx.activity(fraud_check, order_id, cents)
-    yield ctx.activity(ship_package, order_id)
-    yield ctx.sleep(days=30)
-    yield ctx.activity(send_review_request, order_id)
-    return f"order {order_id} reviewed"
 
 
 V2 = {"naive": order_v2_naive, "patched": order_v2_patched, "pinned": order_v2_naive, "none": order_v1}
