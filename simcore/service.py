@@ -406,9 +406,14 @@ class HistoryService:
 
     def _holder(self, wid: str) -> str | None:
         """Where the workflow's next task goes: the sticky queue of the worker process that ran its last
-        one. If that process has died since, nobody polls there, and the task waits out the sticky
-        timeout, as on a Temporal server, which cannot tell a dead worker from a slow one."""
-        return self.sticky.get(wid)
+        one. If that process died just now, the task waits out the sticky timeout there, as on a Temporal
+        server, which cannot tell a dead worker from a slow one; once nobody has polled that queue for
+        10 seconds, the server knows the worker is gone and uses the normal queue at once."""
+        sticky = self.sticky.get(wid)
+        if sticky is not None and not self.queue.sticky_available(sticky):
+            del self.sticky[wid]
+            return None
+        return sticky
 
 
 def ev_failed(error_type: str, message: str) -> Outcome:

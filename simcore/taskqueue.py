@@ -7,6 +7,11 @@ any worker may take it (and will replay the history). Temporal's matching servic
 with its sticky queues and their schedule-to-start timeout (5 s in the Go and Java SDKs, 10 s in the
 Python SDK); its history service records that timeout (WorkflowTaskTimedOut, SCHEDULE_TO_START) and
 schedules the task again on the normal queue: `on_unstick` is where the engine does that.
+
+Unless the worker is known to be gone: Temporal's (and Cadence's) matching service treats a sticky
+queue that no poller has polled for 10 seconds (`stickyPollerUnavailableWindow`, hard-coded) as a
+sticky worker unavailable, and the history service puts the task straight on the normal queue, with
+nothing on record. So a worker that died just now costs a sticky timeout; one dead for a while does not.
 """
 from __future__ import annotations
 
@@ -45,8 +50,11 @@ class TaskQueue:
     task it may take; every step is O(1) in the number of tasks waiting, so 100,000 workflows can wait
     at once."""
 
+    UNAVAILABLE_AFTER = 10.0     # seconds without a poll before a sticky queue counts as gone (Temporal's window)
+
     def __init__(self, env, sticky_timeout: float = 5.0, on_unstick=None):
         self.env, self.sticky_timeout = env, sticky_timeout
+        self.stopped: dict = {}      # sticky queue -> when its worker stopped polling it (died, was deployed)
         self.on_unstick = on_unstick or (lambda task: self.put(replace(task, sticky=None)))
         self.lines: dict = {}        # ("sticky", worker queue) or ("normal", build): tasks, oldest first
         self.waiting: dict = {}      # id(task) -> (its line, its place in the queue's order)
@@ -88,6 +96,15 @@ class TaskQueue:
             else:
                 self.pollers.append((worker, build, event))
         return event
+
+    def stopped_polling(self, worker: str) -> None:
+        """`worker`'s sticky queue has lost its poller: its process died or was stopped."""
+        self.stopped.setdefault(worker, self.env.now)
+
+    def sticky_available(self, worker: str) -> bool:
+        """Has `worker`'s sticky queue been polled within the last UNAVAILABLE_AFTER seconds?"""
+        gone = self.stopped.get(worker)
+        return gone is None or self.env.now - gone < self.UNAVAILABLE_AFTER
 
     def _take(self, line: deque):
         task = line.popleft()

@@ -69,6 +69,8 @@ class Recorder:
             step, caption = "timer", f"sleep {cmd.seconds:g}s ({how})"
         elif isinstance(cmd, (WaitSignal, First)):
             step, caption = self.state.step, f"waits: {cmd.describe()}"
+        elif machine.closed and isinstance(event, ev.WorkflowExecutionFailed):
+            step, caption = None, f"the workflow fails: {event.message}"
         elif machine.closed and not isinstance(event, ev.WorkflowExecutionCanceled):
             step, caption = None, f"the workflow returns: {show(machine.result)}"
         elif machine.closed:

@@ -63,6 +63,7 @@ class WorkerSide:
                     yield from self._activity_task(w, task)
                 w.task, w.status = None, "idle"
         except (ProcessCrashed, simpy.Interrupt) as crash:
+            self.queue.stopped_polling(w.sticky_queue)
             if poll is not None:   # stop polling; a task handed over but never seen goes back
                 self.queue.cancel(w.sticky_queue, poll)
             cause = crash.cause if isinstance(crash, simpy.Interrupt) else None
@@ -78,6 +79,7 @@ class WorkerSide:
             if cause != "killed for good":
                 self.env.process(self._restart(w, self.sim.restart_delay))
         else:
+            self.queue.stopped_polling(w.sticky_queue)
             if w.process is me:
                 w.status, w.cache = "deploying", {}
 
@@ -145,7 +147,8 @@ class WorkerSide:
             if not isinstance(new[-1], ev.WorkflowExecutionContinuedAsNew):
                 self.closed.add(wid)
                 sim.done.add(wid)
-                sim.trace.note(f"{wid} completed: its history is closed", step=None)
+                how = "failed" if isinstance(new[-1], ev.WorkflowExecutionFailed) else "completed"
+                sim.trace.note(f"{wid} {how}: its history is closed", step=None)
                 if self.pin:
                     self._drain()
         else:

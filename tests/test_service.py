@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -60,10 +61,24 @@ def test_the_timer_fires_once_at_its_time_and_the_workflow_resumes():
 
 def test_the_timer_fires_with_no_worker_alive_and_a_workflow_task_waits():
     r = run(FaultPlan(workers=(KillWorker("worker-1", at=DAY, restart=False),)))
-    # the task first goes to the dead worker's sticky queue, then, timed out, to the normal queue
-    assert r.outcome == "running" and [e.type for e in r.history[-4:]] == [
-        "TimerFired", "WorkflowTaskScheduled", "WorkflowTaskTimedOut", "WorkflowTaskScheduled"]
+    # the worker died days ago: nobody has polled its sticky queue for over 10 s, so the task goes straight
+    # to the normal queue (Temporal's StickyWorkerUnavailable) and waits there, with nothing more on record
+    assert r.outcome == "running" and [e.type for e in r.history[-2:]] == ["TimerFired", "WorkflowTaskScheduled"]
     assert r.world.effects()["SendReviewRequestEmail"] == 0
+
+
+@pytest.mark.parametrize("died_before", [2.0, 9.0, 11.0, 3600.0])
+def test_a_worker_that_died_just_now_costs_a_sticky_timeout_one_gone_for_10_s_does_not(died_before):
+    """Temporal's matching service counts a sticky queue unpolled for 10 s as a worker gone (hard-coded
+    stickyPollerUnavailableWindow): the task goes to the normal queue at once. Within 10 s it waits out
+    the sticky timeout there (WorkflowTaskTimedOut SCHEDULE_TO_START). bridge/live.py shows both on a
+    real server."""
+    due = MONTH + 3.5   # ship (3 s) between two workflow tasks (0.25 s each), then TimerStarted
+    r = run(FaultPlan(workers=(KillWorker("worker-1", at=due - died_before, restart=False),)))
+    types = [x.type for x in r.history]
+    at = types.index("TimerFired")
+    timed_out = types[at + 2:at + 3] == ["WorkflowTaskTimedOut"]
+    assert timed_out == (died_before < 10), types[at:at + 4]
 
 
 def test_a_sleeping_workflow_holds_nothing_in_a_worker_and_the_store_can_rebuild_the_timer_queue():
@@ -117,7 +132,6 @@ def test_temporals_replayer_accepts_the_month_long_sleep(tmp_path):
 
 
 # -- messages: signals, cancellation, queries -----------------------------------------------------------
-import pytest  # noqa: E402
 
 from simcore.service import QueryFailed, UpdateRejected, WorkflowClosed  # noqa: E402
 from simcore.workflow import CancelledError  # noqa: E402
