@@ -68,8 +68,23 @@ class World:
     def charge(self, order: str, cents: int, key: str | None = None) -> str:
         return self.effect("ChargeCard", order, key, cents=cents)
 
-    def refund(self, order: str, cents: int, key: str | None = None) -> str:
+    def refund(self, order: str, cents: int | None = None, key: str | None = None) -> str:
+        """Refund `cents`; or, with `cents=None`, what the network holds for the order (`charged`): a
+        refund looked up, not assumed, so one for a charge that never happened moves nothing. A repeat
+        under its key refunds what the first request did (and acts nothing again)."""
+        if cents is None:   # what this key refunded before; else what the order holds now
+            first = self._asked[key][0] if key in self._asked else None   # (kind, order, cents, note)
+            if first and first[0] == "RefundCard":
+                cents = -first[2]
+            else:
+                cents = self.charged(order)
+                if cents <= 0 and first is None:
+                    return "nothing to refund"
         return self.effect("RefundCard", order, key, cents=-cents)
+
+    def charged(self, order: str) -> int:
+        """What the card network holds for `order`, in cents: its charges less its refunds."""
+        return sum(e.cents for e in self.log if e.kind in CARD and e.order == order)
 
     # -- the warehouse, the carrier, the mail ---------------------------------------------------
     def reserve(self, order: str, sku: str = "mug", key: str | None = None) -> str:

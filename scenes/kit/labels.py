@@ -42,17 +42,43 @@ LABELS = {   # value -> (label, tooltip)
     "stable": ("stable key", "every attempt carries the same key, made from the order and the step"),
     "ShipPackage hangs": ("ShipPackage hangs", "one ShipPackage attempt hangs past its start-to-close timeout"),
     "CardDeclined": ("card declined", "the card is declined: a non-retryable error"),
+    # scene 10: sagas
+    "before_release": ("before the release", "the worker dies as ReleaseInventory starts, before the warehouse acts"),
+    "release_unrecorded": ("release done, unrecorded", "the warehouse released the mug; the worker dies before "
+                           "anyone records it"),
+    "after_release": ("after the release", "the release is recorded, then the worker dies"),
+    "before_refund": ("before the refund", "the worker dies as RefundCard starts, before the card network acts"),
+    "refund_unrecorded": ("refund done, unrecorded", "the card network refunded; the worker dies before anyone "
+                          "records it"),
+    "after_refund": ("after the refund", "the refund is recorded, then the worker dies"),
+    "works": ("works", "the warehouse releases the mug at once"),
+    "down_for_an_hour": ("down for an hour", "the warehouse API is down for an hour; the default policy retries "
+                         "forever"),
+    "down_an_hour_max_5_attempts": ("down an hour, 5 attempts", "down for an hour, and the release may try 5 times"),
+    "down_forever": ("down for good", "the warehouse API never comes back: the release retries forever"),
+    "fails_for_good": ("refused for good", "the warehouse refuses: the mug was picked (not retryable)"),
+    "stop": ("stop there", "the first compensation that fails stops the rest (Java's Saga default)"),
+    "continue": ("carry on", "run the other compensations, then fail naming the one that failed"),
+    "ok": ("answered", "ChargeCard succeeds on its first attempt"),
+    "after": ("after the step", "register the refund once ChargeCard has succeeded"),
+    "before": ("before the step", "register the refund before calling ChargeCard; it refunds what was charged"),
+    "before_blind": ("before, blind", "register a refund of $42.00 before calling ChargeCard, whatever happened"),
+    # scene 11: versioning
+    "naive": ("naive deploy", "v2's code replaces v1's on every worker"),
+    "patched": ("patch marker", "if (yield ctx.patched(\"fraud-check\")): the new step; else the old path"),
+    "pinned": ("pinned to a build", "each order finishes on the build that started it; v1 workers drain"),
 }
 PER_CONTROL = {   # (control, value) -> (label, tooltip), where a value means something else per control
     ("crash_after", "none"): ("no crash", "the process runs to the end"),
     ("key", "none"): ("no key", "the requests carry no idempotency key"),
-    ("deploy", "none"): ("no redeploy", "the workers keep running"),
+    ("deploy", "none"): ("no deploy", "the workers keep running the code they have"),
     ("kill", "none"): ("nobody", "no worker is killed"),
     ("fault", "none"): ("nothing", "nothing else goes wrong"),
 }
 CONTROL_LABELS = {"crash_after": "crash after", "crash_when": "crash when", "record": "record",
                   "side_effects": "side effects", "max_attempts": "max attempts", "code": "the code's clock",
-                  "key": "idempotency key", "kill": "kill -9", "zombie": "zombie worker", "day_30": "on day 30"}
+                  "key": "idempotency key", "kill": "kill -9", "zombie": "zombie worker", "day_30": "on day 30",
+                  "on_failure": "a compensation fails", "register": "register the refund"}
 
 
 def _entry(name: str, value):
