@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: lab test install browser-deps airflow present present-all bench notebooks clean
+.PHONY: lab test install browser-deps airflow temporal present present-all bench notebooks clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "durable-sim needs Python 3.11 or newer (found $$($(PYTHON) --version))"; exit 1; }
@@ -34,6 +34,11 @@ airflow:
 
 test: install browser-deps airflow
 	$(BIN)/python -m pytest --nbval-lax -p no:cacheprovider
+
+# The course's workflows on a real Temporal dev server, side by side with the course's engine (bridge/live.py):
+# each run SIGKILLs its worker at the scene's crash point; the server and workers are stopped by pid.
+temporal: install
+	$(BIN)/python -m bridge.live
 
 # Classroom mode: one scene with Voila (`make present SCENE=05`), or every scene as a tree (`make present-all`).
 present: install

@@ -133,8 +133,8 @@ class DurableWorld(World):
         return super().keys(prefix)
 
     def _reload(self):
-        """Rebuild the in-memory views (`log`, `stock`, `holds`, `_keys`) from the rows."""
-        self.log, self._keys = [], {}
+        """Rebuild the in-memory views (`log`, `stock`, `holds`, `_keys`, `_asked`) from the rows."""
+        self.log, self._keys, self._asked = [], {}, {}
         self.stock, self.holds = dict(self.initial), type(self.holds)()
         for seq, t, kind, order, cents, ref, sku, delta, key in self._db.execute(
                 "SELECT seq, t, kind, order_id, cents, ref, sku, delta, key FROM effects ORDER BY seq"):
@@ -148,6 +148,7 @@ class DurableWorld(World):
                 self.holds[sku] -= delta
             if key is not None:
                 self._keys[key] = ref
+                self._asked[key] = ((kind, order, cents, ""), t)   # what the key's first request asked
 
     def effect(self, kind: str, order: str, key: str | None = None, cents: int = 0, stock=None,
                note: str = "") -> str:

@@ -78,9 +78,9 @@ def browser_spec(notebook: Path) -> dict:
     """What the browser test should do with a scene: notebook metadata `durable_sim.browser`."""
     meta = json.loads(notebook.read_text(encoding="utf-8")).get("metadata", {})
     spec = meta.get("durable_sim", {}).get("browser")
-    if not spec or "set" not in spec or "expect" not in spec:
+    if not spec or "expect" not in spec or ("set" not in spec and not spec.get("reading")):
         pytest.fail(f"{notebook.name}: notebook metadata has no durable_sim.browser with 'set' and 'expect' "
-                    "(see tests/browser/test_notebooks.py for the format)")
+                    "(or 'reading' and 'expect'; see tests/browser/test_notebooks.py for the format)")
     return spec
 
 

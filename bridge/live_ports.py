@@ -1,0 +1,174 @@
+"""The scenarios `python -m bridge.live` runs: each one a run on a real Temporal server and the same
+run on the course's engine.
+
+A scenario is (scene, what it shows, the server side, the course side). The server side drives a
+`Live` run (workers of the ports named, the workflow, the SIGKILL, signals, queries, updates) and
+returns what the server recorded; the course side runs the course's own workflow through its engine
+under the same faults, in simulated time, and returns what it recorded. The ports are the bridge's
+Temporal versions of the course's workflows (`PORTS`, by the names the worker takes).
+"""
+from __future__ import annotations
+
+import asyncio
+
+from bridge.live import Side, course_side
+from bridge.order_workflow import FulfillOrder
+from bridge.saga_workflow import OrderSaga
+from bridge.signals_workflow import CancellableOrder
+from bridge.soon import ReviewSoon, VersionedSoonV1, VersionedSoonV2
+
+PORTS = {"order": FulfillOrder, "signals": CancellableOrder, "review": ReviewSoon, "v1": VersionedSoonV1,
+         "v2": VersionedSoonV2, "saga": OrderSaga}
+WID = "order-1001"
+# A new worker starts this long after a kill inside an activity: the attempt times out at 10 s anyway, and
+# the workflow task after it then comes well past the 10 s in which the server still trusts the dead
+# worker's sticky queue (as in the course's engine, whose activity takes its simulated seconds on top).
+AFTER_KILL = 12.0
+
+
+# -- ORDER #1001, killed after the card was charged (scenes 01, 02, 04, 07) ------------------------
+async def order_on_server(live) -> Side:
+    first = live.worker("order", crash_after="ChargeCard")
+    await live.start("fulfill_order", WID, "1001", 4200)
+    await live.died(first)                     # SIGKILL: the card charged, the result never reported
+    await asyncio.sleep(AFTER_KILL)
+    live.worker("order")
+    return await live.side()
+
+
+def order_on_course() -> Side:
+    from simcore import orders
+    from simcore.engine import Engine
+    from simcore.faults import Crash, FaultPlan
+    from simcore.sim import Sim
+    sim = Sim(faults=FaultPlan(crashes=(Crash("ChargeCard", "after_effect"),)))
+    engine = Engine(sim, [orders.fulfill_order], orders.KEYED_ACTIVITIES)
+    engine.start(orders.fulfill_order, WID, "1001", 4200)
+    sim.run()
+    return course_side(sim, WID)
+
+
+# -- scene 09: an update and a query while packing, the worker killed, a cancel signal while no
+#    worker runs, a new worker refunds; a query after the end --------------------------------------
+async def signals_on_server(live) -> Side:
+    first = live.worker("signals")
+    handle = await live.start("cancellable_order", WID, "1001", 4200)
+    await live.until(lambda t: "TimerStarted" in t, 30, "the packing timer")
+    await asyncio.wait_for(handle.execute_update("change_address", "2 New Street"), 20)
+    await asyncio.wait_for(handle.query("status"), 20)
+    live.kill(first)
+    await handle.signal("cancel", "customer changed mind")   # recorded with no worker alive
+    await asyncio.sleep(1)
+    live.worker("signals")
+    side = await live.side()
+    await asyncio.wait_for(handle.query("status"), 20)       # a closed workflow, replayed to answer
+    return side
+
+
+def signals_on_course() -> Side:
+    from simcore.engine import Engine
+    from simcore.faults import FaultPlan, KillWorker
+    from simcore.scenarios import s09
+    from simcore.sim import Sim
+    sim = Sim(faults=FaultPlan(workers=(KillWorker("worker-1", at=60),)), restart_delay=30)
+    engine = Engine(sim, [s09.cancellable_order], s09.ACTIVITIES)
+    engine.start(s09.cancellable_order, WID, "1001", 4200)
+    engine.later(20, engine.update, WID, "change_address", "2 New Street")
+    engine.later(40, engine.query, WID, "status")
+    engine.later(61, engine.signal, WID, "cancel", "customer changed mind")   # (a second after the kill)
+    sim.run(until=3 * 3600)
+    engine.query(WID, "status")
+    return course_side(sim, WID)
+
+
+# -- scene 08: the worker SIGKILLed while the workflow sleeps; the timer fires with no worker ------------
+async def review_on_server(live) -> Side:
+    first = live.worker("review")
+    await live.start("review_soon", WID, "1001", 8.0)
+    await live.until(lambda t: "TimerStarted" in t, 30, "the timer")
+    live.kill(first)
+    await live.until(lambda t: "TimerFired" in t, 30, "the timer firing with no worker")
+    live.worker("review")
+    return await live.side()
+
+
+def review_on_course() -> Side:
+    from bridge.soon import review_soon
+    from simcore.engine import Engine
+    from simcore.faults import FaultPlan, KillWorker
+    from simcore.scenarios.s08 import ACTIVITIES
+    from simcore.sim import Sim
+    sim = Sim(faults=FaultPlan(workers=(KillWorker("worker-1", at=4.0),)), restart_delay=10.0)
+    engine = Engine(sim, [review_soon], ACTIVITIES)
+    engine.start(review_soon, WID, "1001", 8.0)
+    sim.run()
+    return course_side(sim, WID)
+
+
+# -- scene 11: v1 workers stopped and v2-patched ones started, with C past the change point (asleep on
+#    its review timer) and A before it (in the kiln) ----------------------------------------------
+async def patch_on_server(live) -> Side:
+    v1 = live.worker("v1")
+    c = await live.start("versioned_soon", "C", "C", 4200, 1.0, 20.0)
+    await live.until(lambda t: t.count("TimerStarted") == 2, 30, "C asleep after shipping")
+    a = await live.start("versioned_soon", "A", "A", 4200, 15.0, 1.0)
+    await live.until(lambda t: "TimerStarted" in t, 30, "A in the kiln")
+    live.kill(v1)                              # the deploy: v1 stops, v2 (patched) starts
+    live.worker("v2")
+    sides = []
+    for handle in (a, c):
+        live.handle = handle
+        sides.append(await live.side())
+    return _both(*sides)
+
+
+def patch_on_course() -> Side:
+    from bridge.soon import versioned_soon_v1, versioned_soon_v2
+    from simcore.engine import Engine
+    from simcore.scenarios.versions import ACTIVITIES
+    from simcore.sim import Sim
+    sim = Sim()
+    engine = Engine(sim, [versioned_soon_v1], ACTIVITIES)
+    engine.start(versioned_soon_v1, "C", "C", 4200, 1.0, 20.0)
+    engine.later(9.0, engine.start, versioned_soon_v1, "A", "A", 4200, 15.0, 1.0)
+    engine.deploy([versioned_soon_v2], at=13.0)
+    sim.run()
+    return _both(course_side(sim, "A"), course_side(sim, "C"))
+
+
+# -- scene 10: ShipPackage refused for good; the compensations run in reverse, and the worker is
+#    SIGKILLed after the refund acted, before it was recorded ----------------------------------------
+async def saga_on_server(live) -> Side:
+    first = live.worker("saga", crash_after="RefundCard", refuse="ShipPackage")
+    await live.start("order_saga", WID, "1001", 4200, "after", "stop", 0)
+    await live.died(first)
+    await asyncio.sleep(AFTER_KILL)
+    live.worker("saga", refuse="ShipPackage")
+    return await live.side()
+
+
+def saga_on_course() -> Side:
+    from simcore.scenarios import s10
+    run = s10.simulate(crash="refund_unrecorded")
+    return course_side(run.sim, WID)
+
+
+def _both(a: Side, c: Side) -> Side:
+    """Two workflows' histories as one list, A's then C's; the world is the same for both."""
+    return Side(["(order A)"] + a.types + ["(order C)"] + c.types, [a.result, c.result], c.statement_cents,
+                c.effects)
+
+
+SCENARIOS = {
+    "order": ("01-07", "ORDER #1001, the worker SIGKILLed after the card was charged, a new worker finishes",
+              order_on_server, order_on_course),
+    "signals": ("09", "an update and a query while packing, the worker SIGKILLed, a cancel signal with no worker "
+                "alive, a new worker refunds, a query after the end", signals_on_server, signals_on_course),
+    "review": ("08", "the worker SIGKILLed while the workflow sleeps (the month as 8 s); the timer fires with no "
+               "worker; a new worker sends the review request", review_on_server, review_on_course),
+    "saga": ("10", "ShipPackage refused for good: release, then refund, in reverse; the worker SIGKILLed after the "
+             "refund acted and before it was recorded; a new worker finishes the compensation", saga_on_server,
+             saga_on_course),
+    "patch": ("11", "v1 workers stopped, v2 with a patch started: order A in the kiln takes FraudCheck live, "
+              "order C, shipped under v1, replays the old path", patch_on_server, patch_on_course),
+}
