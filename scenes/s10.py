@@ -195,8 +195,10 @@ class S10Diagram(Diagram):
         yield WorldPanel(ax, (33, 1, 31, 31))
         yield HistoryPanel(ax, (66, 1, 33, 46), rows=17)
 
-    def clock_text(self, frame) -> str:
+    def when(self, frame) -> str:
         return model.clock(frame.t)
+
+    clock_text = when
 
 
 def code_panels(run, frame) -> str:
