@@ -117,6 +117,8 @@ def worker_main(ns) -> int:
         defn("ReserveInventory", lambda order: world.reserve(order, "mug", key=key())),
         defn("ReleaseInventory", lambda order: world.release(order, "mug", key=key())),
         defn("ShipPackage", lambda order: world.ship(order, key=key())),
+        defn("ShipExpress", lambda order: world.ship(order, "express", key=key())),
+        defn("ShipStandard", lambda order: world.ship(order, "standard", key=key())),
         defn("FraudCheck", lambda order, cents=0: world.effect("FraudCheck", order, key=key())),
         *(defn(f"Send{kind}", lambda order, kind=kind: world.email(order, kind.removesuffix("Email"), key=key()))
           for kind in ("ConfirmationEmail", "CancellationEmail", "ReviewRequest", "ReturnLabel"))]
@@ -176,6 +178,19 @@ class Live:
         history = await asyncio.wait_for(self.handle.fetch_history(), 15)
         return load(history.to_json(), f"{self.name} on the server").events
 
+    async def chain(self) -> list[str]:
+        """The event types of every run of this workflow id, a continue-as-new chain, each run marked."""
+        from simcore import events as ev
+        from simcore.temporal import load
+        types, run_id, n = [], self.handle.first_execution_run_id or self.handle.run_id, 0
+        while run_id:
+            n += 1
+            h = await asyncio.wait_for(self.client.get_workflow_handle(self.handle.id, run_id=run_id).fetch_history(), 15)
+            events = load(h.to_json(), f"{self.name} run {n}").events
+            types += [f"(run {n})"] + [e.type for e in events]
+            run_id = events[-1].new_run_id if isinstance(events[-1], ev.WorkflowExecutionContinuedAsNew) else None
+        return types
+
     async def until(self, predicate, timeout: float, what: str) -> list[str]:
         deadline = time.monotonic() + timeout
         while True:
@@ -203,8 +218,10 @@ class Live:
         from temporalio.client import WorkflowFailureError
         try:
             result = await asyncio.wait_for(self.handle.result(), result_timeout)
-        except WorkflowFailureError as e:   # a workflow that ends failed, as scene 10's saga does
-            result = f"failed: {getattr(e.cause, 'message', e.cause)}"
+        except WorkflowFailureError as e:   # a workflow that ends failed (scene 10's saga), or cancelled
+            from temporalio.exceptions import CancelledError
+            result = "cancelled" if isinstance(e.cause, CancelledError) else \
+                f"failed: {getattr(e.cause, 'message', e.cause)}"
         world = DurableWorld(self.world, readonly=True)
         return Side(await self.types(), result, world.statement_cents(), dict(world.effects()))
 
@@ -213,7 +230,8 @@ def course_side(sim, wid: str, run: str | None = None) -> Side:
     from simcore import events as ev
     history = sim.history.read(wid, run) if run else sim.history.read(wid)
     end = history[-1]
-    result = f"failed: {end.message}" if isinstance(end, ev.WorkflowExecutionFailed) else getattr(end, "result", None)
+    result = (f"failed: {end.message}" if isinstance(end, ev.WorkflowExecutionFailed) else "cancelled"
+              if isinstance(end, ev.WorkflowExecutionCanceled) else getattr(end, "result", None))
     return Side([e.type for e in history], result, sim.world.statement_cents(), dict(sim.world.effects()))
 
 

@@ -15,10 +15,12 @@ from bridge.live import Side, course_side
 from bridge.order_workflow import FulfillOrder
 from bridge.saga_workflow import OrderSaga
 from bridge.signals_workflow import CancellableOrder
-from bridge.soon import ReviewSoon, VersionedSoonV1, VersionedSoonV2
+from bridge.clock_workflow import FulfillOrderByClock
+from bridge.soon import CancelSoon, ReviewSoon, SubscriptionSoon, VersionedSoonV1, VersionedSoonV2
 
-PORTS = {"order": FulfillOrder, "signals": CancellableOrder, "review": ReviewSoon, "v1": VersionedSoonV1,
-         "v2": VersionedSoonV2, "saga": OrderSaga}
+PORTS = {"order": FulfillOrder, "clock": FulfillOrderByClock, "signals": CancellableOrder, "cancel": CancelSoon,
+         "review": ReviewSoon, "subscription": SubscriptionSoon, "saga": OrderSaga, "v1": VersionedSoonV1,
+         "v2": VersionedSoonV2}
 WID = "order-1001"
 # A new worker starts this long after a kill inside an activity: the attempt times out at 10 s anyway, and
 # the workflow task after it then comes well past the 10 s in which the server still trusts the dead
@@ -44,6 +46,32 @@ def order_on_course() -> Side:
     sim = Sim(faults=FaultPlan(crashes=(Crash("ChargeCard", "after_effect"),)))
     engine = Engine(sim, [orders.fulfill_order], orders.KEYED_ACTIVITIES)
     engine.start(orders.fulfill_order, WID, "1001", 4200)
+    sim.run()
+    return course_side(sim, WID)
+
+
+# -- scene 03: the fixed workflow reads ctx.now(); killed after ReserveInventory acted ---------------
+async def clock_on_server(live) -> Side:
+    first = live.worker("clock", crash_after="ReserveInventory")
+    await live.start("fulfill_order", WID, "1001", 4200)
+    await live.died(first)
+    await asyncio.sleep(AFTER_KILL)
+    live.worker("clock")
+    return await live.side()
+
+
+def clock_on_course() -> Side:
+    """At today's time of day, as the server's run: workflow.now() and ctx.now() pick the same branch."""
+    from datetime import datetime, timezone
+
+    from simcore import orders
+    from simcore.engine import Engine
+    from simcore.faults import Crash, FaultPlan
+    from simcore.scenarios import s03
+    from simcore.sim import Sim
+    sim = Sim(faults=FaultPlan(crashes=(Crash("ReserveInventory", "after_effect"),)), epoch=datetime.now(timezone.utc))
+    engine = Engine(sim, [s03.fulfill_ctx_now], orders.KEYED_ACTIVITIES + (s03.ship_express, s03.ship_standard))
+    engine.start(s03.fulfill_ctx_now, WID, "1001", 4200)
     sim.run()
     return course_side(sim, WID)
 
@@ -81,6 +109,32 @@ def signals_on_course() -> Side:
     return course_side(sim, WID)
 
 
+# -- scene 09: a cancellation request with no worker alive; the code refunds and ends cancelled -------
+async def cancel_on_server(live) -> Side:
+    first = live.worker("cancel")
+    handle = await live.start("cancel_soon", WID, "1001", 4200, 60.0)
+    await live.until(lambda t: "TimerStarted" in t, 30, "the day to change one's mind")
+    live.kill(first)
+    await handle.cancel()
+    await asyncio.sleep(1)
+    live.worker("cancel")
+    return await live.side()
+
+
+def cancel_on_course() -> Side:
+    from bridge.soon import cancel_soon
+    from simcore import orders
+    from simcore.engine import Engine
+    from simcore.faults import FaultPlan, KillWorker
+    from simcore.sim import Sim
+    sim = Sim(faults=FaultPlan(workers=(KillWorker("worker-1", at=3.0),)), restart_delay=5.0)
+    engine = Engine(sim, [cancel_soon], orders.KEYED_ACTIVITIES + (orders.refund_card_keyed,))
+    engine.start(cancel_soon, WID, "1001", 4200, 60.0)
+    engine.later(3.5, engine.cancel, WID, "customer")
+    sim.run()
+    return course_side(sim, WID)
+
+
 # -- scene 08: the worker SIGKILLed while the workflow sleeps; the timer fires with no worker ------------
 async def review_on_server(live) -> Side:
     first = live.worker("review")
@@ -103,6 +157,37 @@ def review_on_course() -> Side:
     engine.start(review_soon, WID, "1001", 8.0)
     sim.run()
     return course_side(sim, WID)
+
+
+# -- scene 08: a subscription continuing as new every 2 months; the worker SIGKILLed in the second run --
+async def subscription_on_server(live) -> Side:
+    first = live.worker("subscription")
+    await live.start("subscription_soon", "sub-42", "c-42", 1, 4, 2.0, 2)
+    deadline = asyncio.get_running_loop().time() + 60
+    while (await live.chain()).count("TimerStarted") < 3:   # the first month of run 2 is asleep
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError("[subscription] run 2 never started its first month")
+        await asyncio.sleep(0.1)
+    live.kill(first)
+    await asyncio.sleep(1)
+    live.worker("subscription")
+    side = await live.side()
+    return Side(await live.chain(), side.result, side.statement_cents, side.effects)
+
+
+def subscription_on_course() -> Side:
+    from bridge.soon import subscription_soon
+    from simcore import orders
+    from simcore.engine import Engine
+    from simcore.faults import FaultPlan, KillWorker
+    from simcore.sim import Sim
+    sim = Sim(faults=FaultPlan(workers=(KillWorker("worker-1", at=12.0),)), restart_delay=1.0)
+    engine = Engine(sim, [subscription_soon], orders.KEYED_ACTIVITIES)
+    engine.start(subscription_soon, "sub-42", "c-42", 1, 4, 2.0, 2)
+    sim.run()
+    sides = [course_side(sim, "sub-42", run) for run in engine.runs("sub-42")]
+    types = [t for n, side in enumerate(sides, 1) for t in [f"(run {n})"] + side.types]
+    return Side(types, sides[-1].result, sim.world.statement_cents(), dict(sim.world.effects()))
 
 
 # -- scene 11: v1 workers stopped and v2-patched ones started, with C past the change point (asleep on
@@ -162,8 +247,15 @@ def _both(a: Side, c: Side) -> Side:
 SCENARIOS = {
     "order": ("01-07", "ORDER #1001, the worker SIGKILLed after the card was charged, a new worker finishes",
               order_on_server, order_on_course),
+    "clock": ("03", "the fixed workflow reads ctx.now() (Temporal: workflow.now()) to choose the shipping; the "
+              "worker SIGKILLed after ReserveInventory acted; the new worker's replay takes the same branch",
+              clock_on_server, clock_on_course),
     "signals": ("09", "an update and a query while packing, the worker SIGKILLed, a cancel signal with no worker "
                 "alive, a new worker refunds, a query after the end", signals_on_server, signals_on_course),
+    "cancel": ("09", "a cancellation request (not a signal) while no worker runs; the code catches it, refunds, "
+               "and the workflow ends cancelled", cancel_on_server, cancel_on_course),
+    "subscription": ("08", "billed every 2 s for 4 months, continuing as new every 2 months; the worker SIGKILLed "
+                     "in the second run", subscription_on_server, subscription_on_course),
     "review": ("08", "the worker SIGKILLed while the workflow sleeps (the month as 8 s); the timer fires with no "
                "worker; a new worker sends the review request", review_on_server, review_on_course),
     "saga": ("10", "ShipPackage refused for good: release, then refund, in reverse; the worker SIGKILLed after the "

@@ -1,7 +1,7 @@
 """Replay a Temporal history JSON against a Temporal port of a course workflow, with Temporal's own
 Replayer: the CI replay test, run by the real SDK.
 
-    python -m bridge.replay HISTORY.json [original|swapped|inserted|clock|review|cancel|subscription|v1|v2-naive|v2-patched|v3-deprecated]
+    python -m bridge.replay HISTORY.json [original|swapped|inserted|clock|review|cancel|subscription|v1|v2-naive|v2-patched|v3-deprecated|s09|saga]
 
 Prints one JSON object as its last line, {"ok": true} or {"ok": false, "error": ..., "message": ...}
 (Temporal's core may log warnings to stdout before it), and exits 0 when the history replays, 1 when
@@ -20,13 +20,15 @@ from temporalio.worker import Replayer
 from .cancel_workflow import CancellableOrder
 from .clock_workflow import FulfillOrderByClock
 from .order_workflow import VARIANTS
+from .saga_workflow import OrderSaga
+from .signals_workflow import CancellableOrder as CancellableOrder09
 from .review_workflow import ReviewLater
 from .subscription_workflow import Subscription
 from .version_workflow import V1, V2Naive, V2Patched, V3Deprecated
 
 PORTS = {**VARIANTS, "clock": FulfillOrderByClock, "review": ReviewLater, "cancel": CancellableOrder,
          "subscription": Subscription, "v1": V1, "v2-naive": V2Naive, "v2-patched": V2Patched,
-         "v3-deprecated": V3Deprecated}
+         "v3-deprecated": V3Deprecated, "s09": CancellableOrder09, "saga": OrderSaga}
 USAGE = "usage: python -m bridge.replay HISTORY.json [" + "|".join(PORTS) + "]"
 
 

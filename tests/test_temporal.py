@@ -192,6 +192,23 @@ def test_scene_03s_clock_replays_against_workflow_now(tmp_path):
         assert temporal_replay(tmp_path, T.export(run.history, epoch=run.sim.epoch), "clock") == {"ok": True}
 
 
+@pytest.mark.parametrize("controls", [dict(cancel="before_shipping", workers="down"),
+                                      dict(cancel="after_shipping", update="while_packing"),
+                                      dict(cancel="never", update="after_shipping")])
+def test_scene_09s_signals_updates_and_cancelled_timers_replay_in_temporal(tmp_path, controls):
+    from simcore.scenarios import s09
+    run = s09.simulate(**controls)
+    assert temporal_replay(tmp_path, T.export(run.history, epoch=run.sim.epoch), "s09") == {"ok": True}
+
+
+@pytest.mark.parametrize("controls", [dict(), dict(crash="refund_unrecorded"), dict(charge="response_lost"),
+                                      dict(release="fails_for_good", on_failure="continue")])
+def test_scene_10s_saga_replays_in_temporal(tmp_path, controls):
+    from simcore.scenarios import s10
+    run = s10.simulate(**controls)
+    assert temporal_replay(tmp_path, T.export(run.history, epoch=run.sim.epoch), "saga") == {"ok": True}
+
+
 @pytest.mark.parametrize("variant, says", [
     ("swapped", "Activity type of scheduled event 'ChargeCard' does not match activity type of activity "
                 "command 'ReserveInventory'"),
