@@ -66,12 +66,7 @@ def colour(state) -> str:
     return to_hex(STATE_COLOURS.get(state, "white"))
 
 
-def states_at(run, frame) -> dict:
-    """(run_id, task_id or None) -> state, as the metadata database held them at this frame."""
-    out = {}
-    for _, rid, tid, state, _ in run.board.transitions[:frame.extra.get("changes", 0)]:
-        out[rid, tid] = state
-    return out
+states_at = model.states_at
 
 
 class DagPanel(Panel):

@@ -229,3 +229,24 @@ def outcome_lines(run) -> list[str]:
         if run.outcome == "success" and c["timetable"] == "trigger":
             lines.append("zero-width interval [D, D): every query for the interval reads nothing")
     return lines
+
+
+def states_at(run, frame) -> dict:
+    """(run_id, task_id or None) -> state, as the metadata database held them at this frame."""
+    out = {}
+    for _, rid, tid, state, _ in run.board.transitions[:frame.extra.get("changes", 0)]:
+        out[rid, tid] = state
+    return out
+
+
+def so_far(run, frame) -> str:
+    """What the player's "so far" line says at a frame: the DAG runs and their tasks, as the metadata
+    database held them then (scene 12's story is runs, not a card)."""
+    states = states_at(run, frame)
+    runs = {rid for rid, tid in states if tid is None}
+    tasks = [s for (rid, tid), s in states.items() if tid is not None]
+    counts = {s: tasks.count(s) for s in ("success", "failed", "upstream_failed", "up_for_retry") if tasks.count(s)}
+    scheduler = frame.extra.get("scheduler", "up")
+    return (f"{len(runs)} DAG run{'s' * (len(runs) != 1)} created; tasks: "
+            + (", ".join(f"{n} {s}" for s, n in counts.items()) or "none finished")
+            + f"; scheduler {scheduler}")
