@@ -145,16 +145,32 @@ def _home_commands(sub) -> None:
     p = sub.add_parser("order", help="run ORDER #1001 as a real process in a home directory; its status")
     actions = p.add_subparsers(dest="action", required=True)
     for name, text in (("run", "run (or resume) the order under the durable engine, in real time"),
-                       ("status", "the order's statement, effects, outcome and history length")):
+                       ("status", "the order's statement, effects, outcome and history length"),
+                       ("signal", "send a signal to the order's workflow (recorded even while no process runs)"),
+                       ("query", "ask the order's workflow a query: replays its history, writes nothing")):
         a = actions.add_parser(name, help=text)
+        if name in ("signal", "query"):
+            a.add_argument("name", help=f"the {name}'s name, e.g. " + ("cancel" if name == "signal" else "status"))
+        if name == "signal":
+            a.add_argument("input", nargs="?", help="its input, as JSON (e.g. '\"changed my mind\"')")
         a.add_argument("--home", required=True, metavar="DIR", help="the home directory (created by `run`)")
-        a.add_argument("--order", type=_order_id, default="1001", help="the order number (default 1001)")
+        which = a.add_mutually_exclusive_group()
+        which.add_argument("--order", type=_order_id, default="1001", help="the order number (default 1001)")
+        if name != "status":
+            which.add_argument("--id", metavar="WORKFLOW_ID", help="the workflow id (any workflow)")
+        if name in ("run", "query"):
+            a.add_argument("--workflow", **({} if name == "run" else {"action": "append"}), metavar="MODULE:NAME",
+                           help="run (or resume) this @workflow instead of ORDER #1001" if name == "run" else
+                           "the @workflow whose query handler answers (default: the course's)")
         if name == "run":
+            a.add_argument("--input", metavar="JSON", help="with --workflow: its arguments, a JSON list")
+            a.add_argument("--review-after", type=_seconds, metavar="DURATION",
+                           help="ORDER #1001 then a review request this long after (30s, 5m, 2h): a durable timer")
             a.add_argument("--pace-ms", type=_count("--pace-ms", 600_000), default=0, metavar="N",
                            help="each activity takes N milliseconds (time for an outside kill to land)")
             a.add_argument("--wait", type=_count("--wait", 3600), default=0, metavar="SECONDS",
                            help="if another process runs the order, wait this long for it (default: exit 3)")
-        else:
+        if name == "status":
             a.add_argument("--json", action="store_true", help="print one JSON object")
     p = sub.add_parser("history", help="print or verify a home's history")
     actions = p.add_subparsers(dest="action", required=True)
@@ -183,6 +199,43 @@ def _home_commands(sub) -> None:
                    help="the @workflow to replay against (repeatable; default: the course's)")
 
 
+def _workflow_and_input(args):
+    """The workflow `order run` runs and its input: ORDER #1001 (with --review-after, its review request
+    later), or any @workflow named MODULE:NAME with --input JSON."""
+    from .orders import CENTS, fulfill_and_review, fulfill_order
+    if args.workflow:
+        if args.review_after is not None:
+            raise registry.RegistryError("--review-after belongs to ORDER #1001; give your workflow's own "
+                                         "input with --input")
+        inputs = _json_arg("--input", args.input or "[]")
+        if not isinstance(inputs, list):
+            raise registry.RegistryError(f"--input takes a JSON list of the workflow's arguments, got {args.input}")
+        return registry.load(args.workflow), inputs
+    if args.input:
+        raise registry.RegistryError("--input goes with --workflow MODULE:NAME (ORDER #1001 takes its number "
+                                     "with --order)")
+    if args.review_after is not None:
+        return fulfill_and_review, [args.order, CENTS, args.review_after]
+    return fulfill_order, [args.order, CENTS]
+
+
+def _json_arg(flag: str, text: str | None):
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError as e:
+        raise registry.RegistryError(f"{flag}: not JSON ({e}); e.g. '[\"1001\", 4200]' or '\"a reason\"'") from None
+
+
+def _seconds(text: str) -> float:
+    """`30s`, `5m`, `2h`, `1d` or plain seconds."""
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([smhd]?)", text.strip())
+    if not m or float(m.group(1)) <= 0:
+        raise argparse.ArgumentTypeError(f"--review-after takes a duration like 30s, 5m, 2h or 1d, got {text!r}")
+    return float(m.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)]
+
+
 def _order_id(text: str) -> str:
     if not re.fullmatch(r"[A-Za-z0-9_-]{1,40}", text):
         raise argparse.ArgumentTypeError(f"{text!r} is not an order number (letters, digits, - and _)")
@@ -198,10 +251,20 @@ def _count(flag: str, most: int):
 
 
 def _order(args) -> int:
-    from . import home
+    from . import home, realtime
+    say = lambda line: print(line, flush=True)   # noqa: E731 (flushed: a kill must not eat lines)
+    wid = getattr(args, "id", None) or f"order-{args.order}"
     if args.action == "run":
-        home.run_order(args.home, args.order, pace_ms=args.pace_ms, wait=args.wait,
-                       say=lambda line: print(line, flush=True))   # flushed: a kill must not eat lines
+        workflow, inputs = _workflow_and_input(args)
+        realtime.run(args.home, workflow, wid, inputs, pace_ms=args.pace_ms, wait=args.wait, say=say,
+                     activities=registry.activities_of(workflow))
+        return 0
+    if args.action == "signal":
+        print(realtime.signal(args.home, wid, args.name, _json_arg("INPUT", args.input)))
+        return 0
+    if args.action == "query":
+        code = registry.workflows(args.workflow) | home.WORKFLOWS
+        print(json.dumps(realtime.query(args.home, wid, args.name, code)))
         return 0
     out = home.status(args.home, args.order)
     if args.json:

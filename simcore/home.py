@@ -1,4 +1,4 @@
-"""A simcore *home*: ORDER #1001 run by a real process, against files on disk, in real time.
+"""A simcore *home*: a workflow run by a real process, against files on disk, in real time.
 
 The simulation proves durability to itself. A home proves it to the operating system: the history and
 the world are files, the process can be killed with `kill -9` at any moment, and running the same
@@ -11,11 +11,9 @@ Two files on purpose: the world is not the engine's to roll back. Each effect is
 `world.sqlite` in one transaction together with its idempotency key, as a payment provider does; the
 key is a unique column, so a repeat returns the first result and acts nothing twice.
 
-Recovery is not a special path. `run_order` is a small real-time driver for the same pieces the
-simulated engine uses: it reads the history, replays it in a `Machine` (which checks the code makes the
-same decisions), appends the commands the code makes live, runs the activity that is scheduled but
-has no recorded result (again: that is what its idempotency key is for), and appends the result. A
-fresh start, a restart after a kill and a finished order all go through the same loop.
+This module is about the files: the two stores, the lease, the inbox of signals, locating and checking
+a home. What runs over them is the scenes' own engine on a real clock (`simcore.realtime`): a fresh
+start, a restart after a kill and a finished order all go through `Engine.resume()`.
 
 Only one process drives a workflow at a time: it first takes a lease in the history store
 (`OwnedHistory.take`), which hands out an increasing fencing token. Every append checks, inside its own
@@ -29,11 +27,11 @@ appended to the history, so a kill can land in that gap on purpose (tests/test_k
 """
 from __future__ import annotations
 
+import json
 import os
 import socket
 import sqlite3
 import time
-import uuid
 from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -43,10 +41,7 @@ from pathlib import Path
 from . import check
 from . import events as ev
 from .history import History, HistoryConflict, HistoryError, _transaction, db_error
-from .orders import CENTS, KEYED_ACTIVITIES, ORDER_ID, fulfill_order
-from .replay import Machine, NonDeterminismError
-from .sim import Outcome, recorded
-from .workflow import ActivityContext, Live
+from .orders import CENTS, KEYED_ACTIVITIES, ORDER_ID, fulfill_and_review, fulfill_order
 from .world import CARD, Effect, IdempotencyKeyMismatch, World
 
 HISTORY, WORLD = "history.sqlite", "world.sqlite"
@@ -54,7 +49,7 @@ SIDECARS = ("", "-wal", "-shm", "-journal")   # the files SQLite keeps beside a 
 GAP_ENV = "SIMCORE_EFFECT_GAP_MS"
 QUEUE, TASK_TIMEOUT = "durable-sim", 10.0   # the workflow tasks' queue and start-to-close timeout, on record
 UNIX_EPOCH = datetime(1970, 1, 1)   # a real process stamps its events with time.time()
-WORKFLOWS = {fulfill_order.name: fulfill_order}
+WORKFLOWS = {w.name: w for w in (fulfill_order, fulfill_and_review)}   # what a home runs without --workflow
 
 
 class HomeError(Exception):
@@ -201,6 +196,26 @@ class OwnedHistory(History):
         self.held: dict[str, int] = {}   # workflow id -> our token
         with _store(self.path, "history"):
             self._db.execute(OWNERS_SCHEMA)
+            self._db.execute(INBOX_SCHEMA)
+
+    # -- signals sent while another process runs the workflow: it records them (`order signal`) --
+    def post(self, workflow_id: str, name: str, value) -> int:
+        """Leave a signal for the process that runs the workflow; returns its inbox id."""
+        with _store(self.path, "history"), _transaction(self._db):
+            cur = self._db.execute("INSERT INTO inbox (workflow_id, name, input, sent) VALUES (?, ?, ?, ?)",
+                                   (workflow_id, name, json.dumps(value), time.time()))
+        return cur.lastrowid
+
+    def inbox(self, workflow_id: str) -> list[tuple[int, str, object]]:
+        with _store(self.path, "history"):
+            rows = self._db.execute("SELECT id, name, input FROM inbox WHERE workflow_id=? ORDER BY id",
+                                    (workflow_id,)).fetchall()
+        return [(i, name, json.loads(value)) for i, name, value in rows]
+
+    def taken(self, ids: list[int]) -> None:
+        """The signals recorded in the history (with their inbox ids as request ids): out of the inbox."""
+        with _store(self.path, "history"), _transaction(self._db):
+            self._db.executemany("DELETE FROM inbox WHERE id=?", [(i,) for i in ids])
 
     def owner(self, workflow_id: str) -> Owner | None:
         row = self._db.execute("SELECT token, holder, expires FROM owners WHERE workflow_id=?",
@@ -237,6 +252,16 @@ class OwnedHistory(History):
             who = f"{current}" if current else "nobody"
             raise LostOwnership(f"{self.path}: {workflow_id} is owned by {who}, not by this process "
                                 f"(token {mine}); nothing was written")
+
+
+INBOX_SCHEMA = """
+CREATE TABLE IF NOT EXISTS inbox (
+    id          INTEGER PRIMARY KEY,
+    workflow_id TEXT NOT NULL,
+    name        TEXT NOT NULL,     -- the signal's name
+    input       TEXT NOT NULL,     -- its input, JSON
+    sent        REAL NOT NULL      -- Unix time
+)"""
 
 
 class LostOwnership(HistoryConflict):
@@ -365,127 +390,18 @@ def locate(path, *, create: bool = False) -> Path:
     return d
 
 
-# -- running an order for real ----------------------------------------------------------------------
+# -- running a workflow for real: simcore.realtime runs the engine over the home ------------------------
 def run_order(home_dir, order: str = ORDER_ID, *, pace_ms: int = 0, wait: float = 0.0, say=print) -> str:
-    """Drive the order's workflow to its end in this process; return its outcome. Safe to run again
-    after any kill, and alongside another process (one of them waits or gives up; see `Busy`)."""
-    wid, args = f"order-{order}", [order, CENTS]
-    gap = _gap_seconds()
-    ttl = 10.0 + 3 * (pace_ms / 1000 + gap)   # renewed before every step, so only a hung owner expires
-    home = Home(home_dir)
-    try:
-        history = _read(home, wid)
-        if _finished(history, wid, say):   # checked before taking the lease: writes nothing
-            return _outcome(history)
-        _verify(home, wid, history)        # a bad history is refused before anything is written
-        deadline = time.monotonic() + wait
-        while (holder := home.history.take(wid, ttl)) is not None:
-            if time.monotonic() >= deadline:
-                raise Busy(f"{home.history_path}: {wid} is being run by {holder}; not starting a second "
-                           f"run (use --wait SECONDS to wait for it)")
-            time.sleep(0.05)
-        try:
-            return _drive(home, wid, args, pace_ms / 1000, gap, ttl, say)
-        finally:
-            try:
-                home.history.release(wid)
-            except (HistoryError, HomeError):
-                pass   # lost or unwritable: the lease expires on its own
-    finally:
-        home.close()
+    """ORDER #1001 (or another order number) run to its end in this process: `order run`."""
+    from . import realtime
+    return realtime.run(home_dir, fulfill_order, f"order-{order}", [order, CENTS], pace_ms=pace_ms, wait=wait,
+                        say=say)
 
 
-def _drive(home: Home, wid: str, args: list, pace: float, gap: float, ttl: float, say) -> str:
-    history = _read(home, wid)   # again: the previous owner may have moved on while we waited
-    if _finished(history, wid, say):
-        return _outcome(history)
-    _verify(home, wid, history)
-    me = f"pid {os.getpid()}@{socket.gethostname()}"
-    if not history:
-        history = [ev.WorkflowExecutionStarted(1, time.time(), fulfill_order.name, wid, args, str(uuid.uuid4())),
-                   ev.WorkflowTaskScheduled(2, time.time(), QUEUE, TASK_TIMEOUT)]
-        _append(home, wid, history)
-        say(f"{wid}: started (ORDER #{args[0]}, ${args[1] / 100:.2f})")
-    where = f"{home.history_path} workflow {wid!r}"
-    m = Machine(WORKFLOWS[history[0].workflow_type], wid, live=Live(time=time.time), epoch=UNIX_EPOCH, identity=me)
-    written, pending = _take_workflow_task(home, wid, history, me)
-    try:
-        m.feed(history + written + pending)
-    except NonDeterminismError as err:   # check_events replays too; kept for a history that changed since
-        raise HomeError(f"{where}: {err}") from None
-    if len(history) > 2:
-        say(f"{wid}: replayed {m.replayed} commands from {len(history)} events")
-    while True:
-        _append(home, wid, pending + m.take_new())
-        if m.closed:
-            outcome = "failed" if isinstance(m.events[-1], ev.WorkflowExecutionFailed) else "completed"
-            say(f"{wid} {outcome}: {m.result if outcome == 'completed' else m.events[-1].message} "
-                f"({m.length} events)")
-            return outcome
-        scheduled = m.events[m.waiting.event_id - 1]
-        if not isinstance(scheduled, ev.ActivityTaskScheduled):
-            raise HomeError(f"{where}: waits on {scheduled.summary()}; real-process mode runs activities only")
-        with _owned(home):
-            home.history.renew(wid, ttl)
-        say(f"{scheduled.activity_type}: running")
-        time.sleep(pace)
-        effects, began = len(home.world.log), time.time()
-        outcome = _perform(home, wid, m.ctx.run_id, scheduled)
-        if not outcome.ok:
-            said = f"failed: {outcome.error_type}: {outcome.message}"
-        elif len(home.world.log) == effects:   # the world knew the key and did nothing again
-            said = f"done -> {outcome.value} (already done by an earlier attempt: same idempotency key)"
-        else:
-            said = f"done -> {outcome.value}"
-        say(f"{scheduled.activity_type}: {said}")
-        time.sleep(gap)   # SIMCORE_EFFECT_GAP_MS: the effect is in the world, not yet in the history
-        result = recorded(m.length + 1, time.time(), scheduled, 1, outcome, started=began)
-        result.append(ev.WorkflowTaskScheduled(m.length + len(result) + 1, time.time(), QUEUE, TASK_TIMEOUT))
-        _append(home, wid, result)   # the result and the workflow task it wakes, in one commit
-        written, pending = _take_workflow_task(home, wid, m.events + result, me)
-        m.feed(result + written + pending)
-
-
-def _take_workflow_task(home: Home, wid: str, history: list, me: str) -> tuple[list, list]:
-    """This process takes the workflow's task, as a worker would: WorkflowTaskStarted, written now.
-    A task a dead owner had started (we hold the lease, so it is dead) is timed out first, and its
-    retry is transient, as on a Temporal server: written only with the task's completion.
-    Returns (the events written now, the transient ones to write with the completion); nothing when
-    no task is due (an activity scheduled earlier still has no result)."""
-    last, n = history[-1], len(history)
-    if isinstance(last, ev.WorkflowTaskScheduled):
-        written = [ev.WorkflowTaskStarted(n + 1, time.time(), n, me)]
-        _append(home, wid, written)
-        return written, []
-    if isinstance(last, ev.WorkflowTaskStarted):
-        written = [ev.WorkflowTaskTimedOut(n + 1, time.time(), last.scheduled_event_id, n, "START_TO_CLOSE")]
-        _append(home, wid, written)
-        n += 1
-    elif isinstance(last, ev.WorkflowTaskTimedOut):
-        written = []
-    else:
-        return [], []
-    return written, [ev.WorkflowTaskScheduled(n + 1, time.time(), QUEUE, TASK_TIMEOUT, attempt=2),
-                     ev.WorkflowTaskStarted(n + 2, time.time(), n + 1, me)]
-
-
-def _perform(home: Home, wid: str, run_id: str, scheduled: ev.ActivityTaskScheduled) -> Outcome:
-    """One attempt. An application error is the workflow's to handle (recorded); a failing store is not
-    an answer from the world, so it stops the process and nothing is recorded."""
-    fn = ACTIVITIES[scheduled.activity_type]
-    act = ActivityContext(home.world, wid, scheduled.activity_id, scheduled.activity_type, 1, run_id)
-    try:
-        return Outcome(True, fn(act, *scheduled.input))
-    except HomeError:
-        raise
-    except Exception as e:
-        return Outcome(False, error_type=type(e).__name__, message=str(e))
-
-
-def _verify(home: Home, wid: str, history: list) -> None:
+def _verify(home: Home, wid: str, history: list, workflows: dict = WORKFLOWS) -> None:
     """Refuse a history that `history check` would not pass, or that the world contradicts."""
     where = f"{home.history_path} workflow {wid!r}"
-    problems = check.check_events(history, wid, where, WORKFLOWS) if history else []
+    problems = check.check_events(history, wid, where, workflows) if history else []
     if problems:
         raise HomeError("the history cannot be trusted, so it is not run:\n  " +
                         "\n  ".join(map(str, problems[:10])) + "\n(`python -m simcore history check` lists all)")

@@ -72,6 +72,11 @@ def release_inventory_keyed(act, order_id):
     return act.world.release(order_id, "mug", key=act.idempotency_key)
 
 
+@activity("SendReviewRequest", seconds=1)
+def send_review_request_keyed(act, order_id):
+    return act.world.email(order_id, "ReviewRequest", key=act.idempotency_key)
+
+
 @workflow
 def fulfill_order(ctx, order_id, cents):
     charged = False
@@ -85,3 +90,30 @@ def fulfill_order(ctx, order_id, cents):
     yield ctx.activity(send_confirmation_email, order_id)
     step = 4
     return f"order {order_id} fulfilled"
+
+
+@activity("SendReturnLabel", seconds=1)
+def send_return_label_keyed(act, order_id):
+    return act.world.email(order_id, "ReturnLabel", key=act.idempotency_key)
+
+
+@workflow
+def fulfill_and_review(ctx, order_id, cents, review_after):
+    """ORDER #1001, then scene 08's review request `review_after` seconds later (`order run
+    --review-after 30s`), unless the customer cancels first (`order signal cancel`, scene 09: after
+    shipping, a return label): a durable timer and a signal in a real process, surviving kill -9."""
+    status = "charging"
+    ctx.set_query_handler("status", lambda: status)   # `order query status`: read, never written
+    yield ctx.activity(charge_card, order_id, cents)
+    yield ctx.activity(reserve_inventory, order_id)
+    yield ctx.activity(ship_package, order_id)
+    yield ctx.activity(send_confirmation_email, order_id)
+    status = f"shipped; a review request in {review_after:g}s unless cancelled"
+    which, why = yield ctx.first(ctx.sleep(review_after), ctx.signal("cancel"))
+    if which == 1:
+        yield ctx.activity(send_return_label_keyed, order_id)
+        status = f"cancelled after shipping ({why}): return label sent"
+        return f"order {order_id} {status}"
+    yield ctx.activity(send_review_request_keyed, order_id)
+    status = "fulfilled and reviewed"
+    return f"order {order_id} {status}"

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import importlib
 
-from .workflow import WorkflowDef
+from .workflow import ActivityDef, WorkflowDef
 
 
 class RegistryError(ValueError):
@@ -17,7 +17,7 @@ class RegistryError(ValueError):
 def course() -> dict[str, WorkflowDef]:
     """What a real-process home runs and checks by default."""
     from . import orders
-    return {orders.fulfill_order.name: orders.fulfill_order}
+    return {w.name: w for w in (orders.fulfill_order, orders.fulfill_and_review)}
 
 
 def load(spec: str) -> WorkflowDef:
@@ -47,3 +47,10 @@ def workflows(specs: list[str] | None) -> dict[str, WorkflowDef]:
                                 "a worker runs one code per workflow type: replay them in separate runs")
         found[w.name] = w
     return found
+
+
+def activities_of(workflow: WorkflowDef) -> tuple[ActivityDef, ...]:
+    """The activities defined in the workflow's own module: what a worker for it registers (beside the
+    course's own)."""
+    module = importlib.import_module(workflow.fn.__module__)
+    return tuple(v for v in vars(module).values() if isinstance(v, ActivityDef))

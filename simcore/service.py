@@ -104,21 +104,6 @@ class HistoryService:
         self.incident("timer", f"timer {started.timer_id} of {wid} fired: the engine wrote TimerFired, with or "
                       "without a worker alive; a workflow task waits in the queue")
 
-    def rearm(self) -> int:
-        """Rebuild the timer queue from the history store alone: every TimerStarted that no TimerFired
-        answers. What an engine does when it starts on an existing store. Returns how many it armed."""
-        armed = 0
-        for wid, run in self.sim.history.workflows():
-            if run != self.run_of(wid):
-                continue   # a run that has continued as new is closed
-            events = self.sim.history.read(wid, run)
-            fired = {e.started_event_id for e in events if isinstance(e, ev.TimerFired)}
-            for e in events:
-                if isinstance(e, ev.TimerStarted) and e.event_id not in fired and (wid, e.timer_id) not in self.timers:
-                    self._arm(wid, e)
-                    armed += 1
-        return armed
-
     def _sticky_timed_out(self, task: Task) -> None:
         """The sticky worker did not come for the task in time: on record, then on the normal queue."""
         wid = task.workflow_id

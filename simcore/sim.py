@@ -27,7 +27,8 @@ EPOCH = ev.EPOCH   # simulated time 0: a Tuesday morning
 class Sim:
     def __init__(self, *, seed: int = 0, faults: FaultPlan = FaultPlan(), history: History | None = None,
                  epoch: datetime = EPOCH, watch: str | None = None, restart_delay: float = 5.0,
-                 env: simpy.Environment | None = None, world: World | None = None):
+                 env: simpy.Environment | None = None, world: World | None = None,
+                 run_ids: random.Random | None = None):
         self.env = env if env is not None else simpy.Environment()   # a RealtimeEnvironment runs in real time
         self.seed, self.epoch, self.restart_delay = seed, epoch, restart_delay
         self.faults = Injector(faults, random.Random(f"faults/{seed}"), clock=lambda: self.env.now)
@@ -39,7 +40,7 @@ class Sim:
         self.trace = Recorder(lambda: self.env.now, lambda: len(self.world.log),
                               lambda: self.history.length(self.watch) if self.watch else 0)
         self.live = Live(time=lambda: self.env.now)
-        self._run_ids = random.Random(f"runs/{seed}")
+        self._run_ids = run_ids or random.Random(f"runs/{seed}")   # a real process passes SystemRandom()
         self.done: set[str] = set()   # the application's "orders marked done" table
         self.messages: list[Message] = []   # what crossed the network between callers and the world
 

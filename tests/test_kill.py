@@ -223,7 +223,7 @@ def test_a_waiting_process_takes_over_when_the_owner_is_killed(tmp_path):
     first.send_signal(signal.SIGKILL)
     first.communicate()
     out, err = (x.decode() for x in second.communicate(timeout=30))
-    assert second.returncode == 0 and f"{WID} completed" in out and "replayed" in out, (out, err)
+    assert second.returncode == 0 and f"{WID} completed" in out and f"{WID}: resumed from" in out, (out, err)
     assert_exactly_once(tmp_path)
     again = spawn(tmp_path, "--wait", "30")
     out, _ = again.communicate(timeout=30)
@@ -241,3 +241,83 @@ def test_other_signals_stop_it_without_a_traceback_and_it_resumes(tmp_path, sig)
     out, err = p.communicate(timeout=30)
     assert p.returncode == 0 and b"completed" in out, (out, err)
     assert_exactly_once(tmp_path)
+
+
+# -- a real process waits in real time: kills during a durable timer and a backoff, a signal between ----
+def wait_for(home_dir, event_type: str, timeout: float = 20.0):
+    deadline = time.monotonic() + timeout
+    while not any(e.type == event_type for e in events_of(home_dir)):
+        assert time.monotonic() < deadline, f"no {event_type} in {timeout:g}s: {[e.type for e in events_of(home_dir)]}"
+        time.sleep(0.02)
+
+
+def killed(p):
+    p.send_signal(signal.SIGKILL)
+    p.communicate()
+
+
+def finish(home_dir, *extra):
+    out = cli("order", "run", "--home", str(home_dir), *extra)
+    assert out.returncode == 0 and "Traceback" not in out.stderr, out
+    assert cli("history", "check", "--home", str(home_dir), *(("--workflow", extra[1]) if extra else ())
+               ).returncode == 0
+    return out.stdout
+
+
+def test_a_durable_timer_fires_at_its_wall_clock_time_after_a_kill(tmp_path):
+    p = spawn(tmp_path, "--review-after", "2s", gap_ms=0)
+    wait_for(tmp_path, "TimerStarted")
+    killed(p)                                     # asleep: the timer lives in the history, not in the process
+    started = next(e for e in events_of(tmp_path) if e.type == "TimerStarted")
+    out = finish(tmp_path)
+    assert "order-1001 completed: order 1001 fulfilled and reviewed" in out
+    fired = next(e for e in events_of(tmp_path) if e.type == "TimerFired")
+    assert fired.time >= started.time + 2.0        # at its time, though no process was there to sleep
+    assert world_of(tmp_path).effects() == {**{step: 1 for step in STEPS}, "SendReviewRequestEmail": 1}
+
+
+def test_a_signal_sent_between_kills_is_recorded_once_and_acted_on(tmp_path):
+    p = spawn(tmp_path, "--review-after", "60s", gap_ms=0)
+    wait_for(tmp_path, "TimerStarted")
+    killed(p)
+    sent = cli("order", "signal", "--home", str(tmp_path), "cancel", '"changed my mind"')
+    assert sent.returncode == 0 and "recorded as event" in sent.stdout and "no process running it" in sent.stdout
+    again = spawn(tmp_path, gap_ms=0)             # killed again, at once: the signal is on record already
+    time.sleep(0.05)
+    killed(again)
+    out = finish(tmp_path)
+    assert "cancelled after shipping (changed my mind): return label sent" in out
+    signals = [e for e in events_of(tmp_path) if e.type == "WorkflowExecutionSignaled"]
+    assert len(signals) == 1 and "TimerCanceled" in [e.type for e in events_of(tmp_path)]
+    assert world_of(tmp_path).effects() == {**{step: 1 for step in STEPS}, "SendReturnLabelEmail": 1}
+
+
+def test_a_signal_to_a_running_process_goes_through_its_inbox_and_a_query_writes_nothing(tmp_path):
+    p = spawn(tmp_path, "--review-after", "60s", gap_ms=0)
+    wait_for(tmp_path, "TimerStarted")
+    before = len(events_of(tmp_path))
+    asked = cli("order", "query", "--home", str(tmp_path), "status")
+    assert asked.returncode == 0 and "a review request in 60s unless cancelled" in asked.stdout
+    assert len(events_of(tmp_path)) == before
+    sent = cli("order", "signal", "--home", str(tmp_path), "cancel", '"too slow"')
+    assert sent.returncode == 0 and "in the inbox" in sent.stdout
+    out, err = (x.decode() for x in p.communicate(timeout=30))
+    assert p.returncode == 0 and "return label sent" in out, (out, err)
+    assert [e.request_id for e in events_of(tmp_path) if e.type == "WorkflowExecutionSignaled"] == ["inbox-1"]
+
+
+def test_a_kill_during_a_backoff_wait_and_the_retries_go_on_in_the_next_process(tmp_path):
+    flaky = "tests.realtime_workflows:flaky_order"
+    p = subprocess.Popen([sys.executable, "-m", "simcore", "order", "run", "--home", str(tmp_path), "--id", "w-1",
+                          "--workflow", flaky, "--input", '["7"]'], cwd=ROOT, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    first = p.stdout.readline()
+    assert b"started" in first, first
+    deadline = time.monotonic() + 10
+    while b"failed" not in p.stdout.readline():      # attempt 1 failed: the process now waits 1 s to retry
+        assert time.monotonic() < deadline
+    killed(p)
+    out = cli("order", "run", "--home", str(tmp_path), "--id", "w-1", "--workflow", flaky)
+    assert out.returncode == 0 and "w-1 completed: order 7 booked" in out.stdout, out
+    assert cli("history", "check", "--home", str(tmp_path), "--id", "w-1", "--workflow", flaky).returncode == 0
+    assert world_of(tmp_path).effects() == {"CallWarehouse": 1}

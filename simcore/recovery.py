@@ -1,0 +1,89 @@
+"""An engine that starts on a history store someone else wrote: a real process after `kill -9`.
+
+A Temporal server that restarts loads what it needs from its database; nothing is lost because
+nothing lived only in memory. `resume()` does the same from the history store alone: every workflow
+whose current run has not closed is picked up where its history stops.
+
+- a workflow task that was scheduled is queued again; one that a dead process had started is timed
+  out first (WorkflowTaskTimedOut, START_TO_CLOSE) and retried transiently, as when a lease runs out;
+- an activity scheduled with no result runs again (its idempotency key makes that safe). The attempt
+  counts from 1 again: the attempts a dead process made were never on record (Temporal keeps them in
+  its mutable state, and would say attempt 2);
+- a timer that has not fired is armed again at its time, firing at once if that time has passed;
+- the request ids of recorded signals are remembered, so a retried send is still dropped.
+"""
+from __future__ import annotations
+
+from . import events as ev
+from .retry import ActivityOptions
+from .taskqueue import Task
+
+ANSWERS = (ev.ActivityTaskCompleted, ev.ActivityTaskFailed, ev.ActivityTaskTimedOut)
+
+
+class Recovery:
+    """The engine's recovery (a part of `simcore.engine.Engine`, which holds its state)."""
+
+    def rearm(self) -> int:
+        """Rebuild the timer queue from the history store alone: every TimerStarted that no TimerFired
+        (or TimerCanceled) answers. Returns how many it armed."""
+        armed = 0
+        for wid, run in self.sim.history.workflows():
+            if run != self.run_of(wid):
+                continue   # a run that has continued as new is closed
+            events = self.sim.history.read(wid, run)
+            done = {getattr(e, "started_event_id", None) for e in events if isinstance(e, (ev.TimerFired, ev.TimerCanceled))}
+            for e in events:
+                if isinstance(e, ev.TimerStarted) and e.event_id not in done and (wid, e.timer_id) not in self.timers:
+                    self._arm(wid, e)
+                    armed += 1
+        return armed
+
+    def resume(self, workflow_ids=None) -> list[str]:
+        """Pick up every open workflow in the store (or those of `workflow_ids`); returns their ids."""
+        latest: dict[str, str] = {}
+        for wid, run in self.sim.history.workflows():
+            if workflow_ids is not None and wid not in workflow_ids:
+                continue
+            if int(run) > int(latest.get(wid, "0")):
+                latest[wid] = run
+        picked = []
+        for wid, run in sorted(latest.items()):
+            self.current_run[wid] = run
+            events = self._read(wid)
+            if not events or events[-1].type in ev.CLOSING:
+                self.closed.add(wid)
+                continue
+            picked.append(wid)
+            self.signal_requests[wid] = {e.request_id for e in events
+                                         if isinstance(e, ev.WorkflowExecutionSignaled) and e.request_id}
+            self._pick_up(wid, events)
+        self.rearm()
+        return picked
+
+    def _pick_up(self, wid: str, events: list) -> None:
+        answered = {e.scheduled_event_id for e in events if isinstance(e, ANSWERS)}
+        for e in events:
+            if isinstance(e, ev.ActivityTaskScheduled) and e.event_id not in answered:
+                self.dispatch(Task("activity", wid, e, options=ActivityOptions.from_json(e.options),
+                                   run_id=events[0].run_id))
+        last = max((i for i, e in enumerate(events) if isinstance(e, ev.WorkflowTaskScheduled)), default=None)
+        if last is None:
+            return
+        after = events[last + 1:]
+        if any(isinstance(e, (ev.WorkflowTaskCompleted, ev.WorkflowTaskFailed)) for e in after):
+            return   # answered: the workflow waits for a result, a timer or a message
+        scheduled = events[last].event_id
+        if any(isinstance(e, ev.WorkflowTaskTimedOut) for e in after):
+            self.workflow_task[wid] = (scheduled, 0)    # its retry is transient: not on record yet
+            self.dispatch(Task("workflow", wid, attempt=2))
+            return
+        started = next((e for e in after if isinstance(e, ev.WorkflowTaskStarted)), None)
+        if started is None:
+            self.workflow_task[wid] = (scheduled, 0)
+            self.dispatch(Task("workflow", wid))
+            return
+        self._append(wid, [ev.WorkflowTaskTimedOut(len(events) + 1, self.env.now, scheduled, started.event_id,
+                                                   "START_TO_CLOSE")])   # its process died holding it
+        self.workflow_task[wid] = (scheduled, 0)
+        self.dispatch(Task("workflow", wid, attempt=2))
