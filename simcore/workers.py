@@ -56,7 +56,7 @@ class WorkerSide:
                 task = yield poll
                 poll, w.poll, w.task, w.status = None, None, task, "busy"
                 self.waits.append((self.env.now, task.kind, self.queue.taken(task)))
-                self.env.process(self._lease(task))
+                self._lease(task)
                 if task.kind == "workflow":
                     yield from self._workflow_task(w, task)
                 else:
