@@ -139,29 +139,28 @@ class HistoryService:
                 after(self.env, s2s, self._schedule_to_start, task, s2s)
         self.queue.put(task)
 
-    def _lease(self, task: Task) -> None:
-        """Taken with a task: if it is not completed in time, the attempt has failed. Checked when the
-        lease would run out, and again at each heartbeat's deadline while the worker beats."""
+    def _lease(self, task: Task, deadline: float | None = None) -> None:
+        """Taken with a task, and looked at again when it would run out (or a heartbeat is due): if
+        the task is not completed in time, the attempt has failed."""
         opts = task.options
         limit = (opts.start_to_close or self.task_timeout) if task.kind == "activity" else self.task_timeout
-        deadline, beat = self.env.now + limit, opts.heartbeat
-        self.heartbeats[task.key] = self.env.now
-
-        def check():
-            if self.leases.get(task.key) != task.token:
-                return   # completed, or taken back already
-            until = min(deadline, self.heartbeats[task.key] + beat) if beat else deadline
-            if self.env.now < until:
-                after(self.env, until - self.env.now, check)
-                return
-            reason = "StartToCloseTimeout" if until == deadline else "HeartbeatTimeout"
-            self.incident("lease", f"{task}: {reason}, the lease is taken back")
-            if task.kind == "workflow":
-                self._workflow_task_timed_out(task)
-            else:
-                self._attempt_failed(task, reason, f"no result within {limit:g}s" if until == deadline
-                                     else f"no heartbeat for {beat:g}s")
-        check()
+        if deadline is None:   # the task is taken now
+            deadline = self.env.now + limit
+            self.heartbeats[task.key] = self.env.now
+        if self.leases.get(task.key) != task.token:
+            return   # completed, or taken back already
+        beat = opts.heartbeat
+        until = min(deadline, self.heartbeats[task.key] + beat) if beat else deadline
+        if self.env.now < until:
+            after(self.env, until - self.env.now, self._lease, task, deadline)
+            return
+        reason = "StartToCloseTimeout" if until == deadline else "HeartbeatTimeout"
+        self.incident("lease", f"{task}: {reason}, the lease is taken back")
+        if task.kind == "workflow":
+            self._workflow_task_timed_out(task)
+        else:
+            self._attempt_failed(task, reason, f"no result within {limit:g}s" if until == deadline
+                                 else f"no heartbeat for {beat:g}s")
 
     def _workflow_task_timed_out(self, task: Task) -> None:
         """The worker holding a workflow task never answered. The first attempt's failure is recorded;
