@@ -130,7 +130,7 @@ class HistoryService:
 
     def dispatch(self, task: Task) -> None:
         build = self.pinned.get(task.workflow_id) if task.kind == "workflow" else None
-        task = replace(task, token=next(self._tokens), build=build)
+        task = ev.copy_with(task, token=next(self._tokens), build=build)
         self.leases[task.key] = task.token
         if task.kind == "activity":
             self.first_scheduled.setdefault(task.key, self.env.now)
@@ -291,7 +291,7 @@ class HistoryService:
             self.buffered.setdefault(wid, []).extend(events)
             return
         n = self._length(wid)
-        events = [replace(e, event_id=n + i) for i, e in enumerate(events, start=1)]
+        events = [ev.copy_with(e, event_id=n + i) for i, e in enumerate(events, start=1)]
         if pending:   # a task is scheduled and not yet taken: it will see these too
             self._append(wid, events)
         else:
