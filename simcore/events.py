@@ -398,6 +398,18 @@ def from_record(event_id: int, type_name: str, time: float, payload: str, where:
 _new, _set = object.__new__, object.__setattr__   # a frozen instance made without its __init__
 
 
+def copy_with(obj, **changes):
+    """`dataclasses.replace(obj, **changes)` for the frozen dataclasses the engine copies at every
+    step (events, tasks, frames: none has a __post_init__), a few times faster: the copy gets its
+    fields in one go instead of through the generated __init__. An unknown field is a TypeError."""
+    if not changes.keys() <= obj.__dataclass_fields__.keys():
+        unknown = sorted(changes.keys() - obj.__dataclass_fields__.keys())
+        raise TypeError(f"{type(obj).__name__} has no field {unknown[0]!r}")
+    copy = _new(type(obj))
+    _set(copy, "__dict__", {**obj.__dict__, **changes})
+    return copy
+
+
 @functools.cache
 def _shapes() -> dict:
     """Type name -> (class, its payload field names), for `from_records`."""

@@ -81,7 +81,12 @@ class History:
         """Append `events` atomically. Their ids must continue the stored sequence without a gap."""
         if not events:
             return
-        rows = [(e.event_id, e.type, e.time, _payload(e, workflow_id)) for e in events]
+        if self._mem is None:
+            rows = [(e.event_id, e.type, e.time, _payload(e, workflow_id)) for e in events]
+        else:   # nothing is encoded, but what a file would refuse is refused
+            for e in events:
+                if not _plain(vars(e).values()):
+                    _payload(e, workflow_id)
         first = events[0].event_id
         for offset, e in enumerate(events):
             if e.event_id != first + offset:
@@ -183,6 +188,29 @@ def _payload(event: Event, workflow_id: str) -> str:
     except (TypeError, ValueError) as e:
         raise HistoryError(f"{workflow_id}: {event.type} carries a value that is not JSON data ({e}); "
                            "workflow inputs and activity results must be JSON (str, number, list, dict)") from None
+
+
+_SCALARS = frozenset({str, float, bool, type(None)})
+
+
+def _plain(values) -> bool:
+    """True if every value is JSON data of the plainest kind, which `to_json` always encodes: str,
+    float, bool, None, an int of 64 bits, and lists and str-keyed dicts of them. Anything else (a
+    tuple, a longer int, a cycle) is left to `to_json`, to encode or refuse."""
+    try:
+        for v in values:
+            t = type(v)
+            if t is list:
+                ok = _plain(v)
+            elif t is dict:
+                ok = all(type(k) is str for k in v) and _plain(v.values())
+            else:
+                ok = -2**63 <= v < 2**63 if t is int else t in _SCALARS
+            if not ok:
+                return False
+        return True
+    except RecursionError:
+        return False
 
 
 def _conflict(workflow_id, first, end):

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 from . import events as ev
 from .replay import Machine, NonDeterminismError
 from .retry import ActivityOptions
-from .sim import Outcome, recorded
+from .sim import Outcome, after, recorded
 from .taskqueue import Task
 from .workflow import WorkflowDef
 
@@ -94,10 +94,9 @@ class HistoryService:
         in the history and an entry in this queue (Temporal keeps a timer task per history shard)."""
         due = started.time + started.seconds
         self.timers[wid, started.timer_id] = due
-        self.env.process(self._fire_at(wid, started, due))
+        after(self.env, max(0.0, due - self.env.now), self._fire, wid, started)   # simulated time skips the idle month
 
-    def _fire_at(self, wid: str, started: ev.TimerStarted, due: float):
-        yield self.env.timeout(max(0.0, due - self.env.now))   # simulated time skips the idle month
+    def _fire(self, wid: str, started: ev.TimerStarted) -> None:
         if self.timers.pop((wid, started.timer_id), None) is None:
             return   # cancelled meanwhile
         self._deliver(wid, [ev.TimerFired(0, self.env.now, started.timer_id, started.event_id)])
@@ -116,33 +115,37 @@ class HistoryService:
 
     def dispatch(self, task: Task) -> None:
         build = self.pinned.get(task.workflow_id) if task.kind == "workflow" else None
-        task = replace(task, token=next(self._tokens), build=build)
+        task = ev.copy_with(task, token=next(self._tokens), build=build)
         self.leases[task.key] = task.token
         if task.kind == "activity":
             self.first_scheduled.setdefault(task.key, self.env.now)
             s2s = task.options.schedule_to_start
             if s2s:
-                self.env.process(self._schedule_to_start(task, s2s))
+                after(self.env, s2s, self._schedule_to_start, task, s2s)
         self.queue.put(task)
 
-    def _lease(self, task: Task):
-        """Runs beside a taken task: if it is not completed in time, the attempt has failed."""
+    def _lease(self, task: Task, deadline: float | None = None) -> None:
+        """Taken with a task, and looked at again when it would run out (or a heartbeat is due): if
+        the task is not completed in time, the attempt has failed."""
         opts = task.options
         limit = (opts.start_to_close or self.task_timeout) if task.kind == "activity" else self.task_timeout
-        deadline, beat = self.env.now + limit, opts.heartbeat
-        self.heartbeats[task.key] = self.env.now
-        while self.leases.get(task.key) == task.token:
-            until = min(deadline, self.heartbeats[task.key] + beat) if beat else deadline
-            if self.env.now >= until:
-                reason = "StartToCloseTimeout" if until == deadline else "HeartbeatTimeout"
-                self.incident("lease", f"{task}: {reason}, the lease is taken back")
-                if task.kind == "workflow":
-                    self._workflow_task_timed_out(task)
-                else:
-                    self._attempt_failed(task, reason, f"no result within {limit:g}s" if until == deadline
-                                         else f"no heartbeat for {beat:g}s")
-                return
-            yield self.env.timeout(until - self.env.now)
+        if deadline is None:   # the task is taken now
+            deadline = self.env.now + limit
+            self.heartbeats[task.key] = self.env.now
+        if self.leases.get(task.key) != task.token:
+            return   # completed, or taken back already
+        beat = opts.heartbeat
+        until = min(deadline, self.heartbeats[task.key] + beat) if beat else deadline
+        if self.env.now < until:
+            after(self.env, until - self.env.now, self._lease, task, deadline)
+            return
+        reason = "StartToCloseTimeout" if until == deadline else "HeartbeatTimeout"
+        self.incident("lease", f"{task}: {reason}, the lease is taken back")
+        if task.kind == "workflow":
+            self._workflow_task_timed_out(task)
+        else:
+            self._attempt_failed(task, reason, f"no result within {limit:g}s" if until == deadline
+                                 else f"no heartbeat for {beat:g}s")
 
     def _workflow_task_timed_out(self, task: Task) -> None:
         """The worker holding a workflow task never answered. The first attempt's failure is recorded;
@@ -183,8 +186,7 @@ class HistoryService:
         self.stuck[wid] = err
         self.incident("stuck", f"STUCK: {err}", replaying=False)
 
-    def _schedule_to_start(self, task: Task, seconds: float):
-        yield self.env.timeout(seconds)
+    def _schedule_to_start(self, task: Task, seconds: float) -> None:
         if self.queue.remove(task):   # still waiting for a worker: not retried, the queue is the problem
             del self.leases[task.key]
             self._record(task, ev_failed("ScheduleToStartTimeout", f"no worker took it within {seconds:g}s"))
@@ -209,15 +211,11 @@ class HistoryService:
         if retry and not out_of_time:
             self.last_failure[task.key] = {"error_type": error_type, "message": message}   # for the next attempt's record
             self.incident("retry", f"{task} failed ({error_type}); retry in {wait:g}s")
-            self.env.process(self._retry_later(task, wait))
+            after(self.env, wait, self.dispatch, replace(task, attempt=task.attempt + 1))
             return
         if retry:   # the policy would try again, but the whole activity's deadline comes first
             error_type, message = "ScheduleToCloseTimeout", f"{message}; no time left for another attempt"
         self._record(task, ev_failed(error_type, message))
-
-    def _retry_later(self, task: Task, wait: float):
-        yield self.env.timeout(wait)
-        self.dispatch(replace(task, attempt=task.attempt + 1))
 
     def _finish(self, task: Task, outcome) -> None:
         """A worker's result: recorded if the worker still holds the lease, refused if not."""
@@ -278,7 +276,7 @@ class HistoryService:
             self.buffered.setdefault(wid, []).extend(events)
             return
         n = self._length(wid)
-        events = [replace(e, event_id=n + i) for i, e in enumerate(events, start=1)]
+        events = [ev.copy_with(e, event_id=n + i) for i, e in enumerate(events, start=1)]
         if pending:   # a task is scheduled and not yet taken: it will see these too
             self._append(wid, events)
         else:

@@ -139,6 +139,17 @@ def _call(activity, act, scheduled, fault) -> Outcome:
             "recorded in the history as JSON; return a dict, list, str, number, bool or None"))
 
 
+def after(env: simpy.Environment, seconds: float, action, *args) -> None:
+    """Call `action(*args)` once `seconds` of simulated time have passed: a timeout with a callback,
+    which costs a third of a process (the engine needs one per task, per lease and per timer)."""
+    env.timeout(seconds, (action, args)).callbacks.append(_act)
+
+
+def _act(timeout: simpy.Timeout) -> None:
+    action, args = timeout.value
+    action(*args)
+
+
 def _work(sim: Sim, seconds: float, heartbeat):
     """Spend `seconds`, reporting a heartbeat every so often if asked to."""
     if not heartbeat:

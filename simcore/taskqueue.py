@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 
 from . import events as ev
 from .retry import ActivityOptions
+from .sim import after
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,7 @@ class TaskQueue:
         self.lines.setdefault(line, deque()).append(task)
         self.waiting[id(task)] = (line, next(self._order))
         if task.sticky is not None:
-            self.env.process(self._unstick(task))
+            after(self.env, self.sticky_timeout, self._unstick, task)
 
     def poll(self, worker: str, build: str | None = None):
         """An event that fires with a task for `worker` (of `build`). Cancel it with `cancel` if the
@@ -129,8 +130,7 @@ class TaskQueue:
         """Seconds the task waited in the queue (schedule-to-start)."""
         return self.env.now - self.queued_at.pop(task.key, self.env.now)
 
-    def _unstick(self, task):
-        yield self.env.timeout(self.sticky_timeout)
+    def _unstick(self, task) -> None:
         if self.remove(task):
             self.on_unstick(task)
 

@@ -6,7 +6,7 @@ durable), so a thousand frames cost little and every panel reads the same ground
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from . import events as ev
 from .replay import running
@@ -43,8 +43,8 @@ class Recorder:
         self.state = Frame()
 
     def frame(self, caption: str, **changes) -> Frame:
-        f = replace(self.state, t=self.now(), caption=caption, effects=self.effects(),
-                    history=self.history(), skull=False, **changes)
+        f = ev.copy_with(self.state, t=self.now(), caption=caption, effects=self.effects(),
+                            history=self.history(), skull=False, **changes)
         self.state = f
         self.frames.append(f)
         return f
@@ -93,4 +93,4 @@ class Recorder:
     def crash(self, point: str) -> None:
         self.frame(f"CRASH ({point}): the process dies and its RAM is gone", ram=None, step=None,
                    line=None, replaying=False, cursor=None)
-        self.frames[-1] = self.state = replace(self.state, skull=True)
+        self.frames[-1] = self.state = ev.copy_with(self.state, skull=True)

@@ -56,7 +56,7 @@ class WorkerSide:
                 task = yield poll
                 poll, w.poll, w.task, w.status = None, None, task, "busy"
                 self.waits.append((self.env.now, task.kind, self.queue.taken(task)))
-                self.env.process(self._lease(task))
+                self._lease(task)
                 if task.kind == "workflow":
                     yield from self._workflow_task(w, task)
                 else:
@@ -120,7 +120,11 @@ class WorkerSide:
                     self.incident("replay", f"{w.name} has no cached state for {wid}: replay {len(fresh)} "
                                   "events from line one", ram={}, replaying=True, cursor=1)
             m.update_requests = list(self.update_requests.get(wid, ()))   # run in this task, if it completes
-            m.feed(fresh)
+            replayed = m.steps_replayed
+            try:
+                m.feed(fresh)
+            finally:   # counted even if the code stops fitting its history halfway
+                self.steps_replayed += m.steps_replayed - replayed
         except NonDeterminismError as err:
             w.cache.pop(wid, None)
             if self._settle(task):
@@ -244,7 +248,5 @@ class WorkerSide:
         if workflow_type not in code:
             raise NonDeterminismError(wid, None, f"no workflow named {workflow_type!r} is registered on "
                                       f"this worker (it has: {', '.join(code)})", 1)
-        m = Machine(code[workflow_type], wid, live=self.sim.live, on_step=self.sim.trace.on_step,
-                    epoch=self.sim.epoch, identity=w.name)
-        self.machines.append(m)
-        return m
+        return Machine(code[workflow_type], wid, live=self.sim.live, on_step=self.sim.trace.on_step,
+                       epoch=self.sim.epoch, identity=w.name)
