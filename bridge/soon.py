@@ -11,8 +11,8 @@ from temporalio import workflow as temporal
 from simcore.orders import charge_card_keyed as charge_card
 from simcore.orders import refund_card_keyed as refund_card
 from simcore.orders import reserve_inventory_keyed as reserve_inventory
+from simcore.orders import send_review_request_keyed as send_review_request
 from simcore.orders import ship_package_keyed as ship_package
-from simcore.scenarios.s08 import send_review_request
 from simcore.scenarios.versions import fraud_check
 from simcore.workflow import CancelledError, workflow
 

@@ -14,19 +14,13 @@ import json
 import re
 
 from . import orders
-from .workflow import activity
 
 DAY, INVOKE, INTERPRETER = 86400.0, "arn:aws:states:::lambda:invoke", "interpreter"
 ARN, RES = "arn:aws:states:us-east-1:123456789012:execution:Order:", {"resourceType": "lambda", "resource": "invoke"}
 
 
-@activity("SendReviewRequest", seconds=1)
-def send_review_request(act, order_id):   # scene 08's; simcore does not import the scenes
-    return act.world.email(order_id, "ReviewRequest", key=act.idempotency_key)
-
-
 FUNCTIONS = {a.name: a for a in (orders.charge_card_keyed, orders.reserve_inventory_keyed, orders.ship_package_keyed,
-                                 send_review_request, orders.release_inventory_keyed, orders.refund_card_keyed)}
+                                 orders.send_review_request_keyed, orders.release_inventory_keyed, orders.refund_card_keyed)}
 RETRY = {"ErrorEquals": ["States.ALL"], "IntervalSeconds": 2, "MaxAttempts": 3, "BackoffRate": 2.0}
 
 

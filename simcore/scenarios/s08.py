@@ -33,6 +33,7 @@ import simpy
 from .. import events as ev
 from ..engine import Engine
 from ..faults import FaultPlan, KillWorker, Redeploy
+from ..orders import send_review_request_keyed as send_review_request
 from ..orders import ship_package_keyed as ship_package
 from ..replay import Machine
 from ..sim import Run, Sim, perform, recorded
@@ -60,11 +61,6 @@ CONTROLS = (
     Control("day_30", ("up", "down"), "up", "at the moment the 30 days are up: a worker is up, or every worker "
             "is down for a 3-hour deploy"),
 )
-
-
-@activity("SendReviewRequest", seconds=1)
-def send_review_request(act, order_id):
-    return act.world.email(order_id, "ReviewRequest", key=act.idempotency_key)
 
 
 ACTIVITIES = (ship_package, send_review_request)

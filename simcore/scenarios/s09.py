@@ -23,11 +23,12 @@ from ..orders import charge_card_keyed as charge_card
 from ..orders import refund_card_keyed as refund_card
 from ..orders import release_inventory_keyed as release_inventory
 from ..orders import reserve_inventory_keyed as reserve_inventory
+from ..orders import send_return_label_keyed as send_return_label
 from ..orders import ship_package_keyed as ship_package
 from ..service import QueryFailed, UpdateRejected, WorkflowClosed
 from ..sim import Run, Sim
 from ..trace import Recorder
-from ..workflow import activity, workflow
+from ..workflow import workflow
 from . import Control
 
 NUMBER = 9
@@ -51,11 +52,6 @@ CONTROLS = (
 )
 UPDATE_AT = {"while_packing": 5 * MINUTE, "after_shipping": DAY}
 NEW_ADDRESS = "2 New Street"
-
-
-@activity("SendReturnLabel", seconds=1)
-def send_return_label(act, order_id):
-    return act.world.email(order_id, "ReturnLabel", key=act.idempotency_key)
 
 
 ACTIVITIES = (charge_card, reserve_inventory, ship_package, refund_card, release_inventory, send_return_label)

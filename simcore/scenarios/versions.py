@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from ..orders import charge_card_keyed as charge_card
 from ..orders import reserve_inventory_keyed as reserve_inventory
+from ..orders import send_review_request_keyed as send_review_request
 from ..orders import ship_package_keyed as ship_package
 from ..workflow import activity, workflow
-from .s08 import send_review_request
 
 
 @activity("FraudCheck", seconds=1)
