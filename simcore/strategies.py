@@ -16,9 +16,11 @@ from __future__ import annotations
 import sys
 from types import SimpleNamespace
 
+import simpy
+
 from . import events as ev
 from .engine import Engine
-from .faults import ProcessCrashed
+from .faults import KillWorker, ProcessCrashed, Redeploy
 from .replay import Machine
 from .sim import Outcome, Run, Sim, perform, recorded
 from .trace import show
@@ -66,6 +68,17 @@ class Shop:
 
     def __init__(self, sim: Sim, function, activities: dict, orders: dict, horizon: float | None = None):
         self.sim, self.function, self.activities, self.orders, self.horizon = sim, function, activities, orders, horizon
+        self.running = None   # the SimPy process the order's process is waiting on, if one is running
+        for fault in sim.faults.plan.workers:   # a plain process has no worker: kill -9, a host down or a
+            at = getattr(fault, "at", None)     # deploy all end the process that is running then
+            if isinstance(fault, (KillWorker, Redeploy)):
+                sim.env.timeout(max(0.0, at - sim.env.now)).callbacks.append(lambda _, f=fault: self._kill(f))
+
+    def _kill(self, fault) -> None:
+        if self.running is not None and self.running.is_alive:
+            what = "a deploy stops the process" if isinstance(fault, Redeploy) else "the process is killed (kill -9)"
+            self.sim.faults.fired.append((self.sim.env.now, fault))
+            self.running.interrupt(what)   # it dies where it is: mid-call, its request perhaps in flight
 
     def run(self, wid: str) -> None:
         """One process runs the function for this order, from line one, until it returns or dies."""
@@ -104,7 +117,13 @@ class Shop:
         `OutOfTime`: the caller is still waiting when the run ends."""
         env = self.sim.env
         until = event if self.horizon is None else env.any_of([event, env.timeout(max(0.0, self.horizon - env.now))])
-        self.sim.run(until=until)
+        outer, self.running = self.running, event if isinstance(event, simpy.Process) else self.running
+        try:
+            self.sim.run(until=until)
+        except simpy.Interrupt as killed:
+            raise ProcessCrashed(killed.cause) from None
+        finally:
+            self.running = outer
         if not event.triggered:
             raise OutOfTime()
         return event.value

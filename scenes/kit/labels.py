@@ -67,6 +67,18 @@ LABELS = {   # value -> (label, tooltip)
     "naive": ("naive deploy", "v2's code replaces v1's on every worker"),
     "patched": ("patch marker", "if (yield ctx.patched(\"fraud-check\")): the new step; else the old path"),
     "pinned": ("pinned to a build", "each order finishes on the build that started it; v1 workers drain"),
+    # scene 13: the canvas, the shards, the scoreboard
+    "crash_after_charge": ("crash after the charge", "the card was charged; the process dies before anything records it"),
+    "kill_during_wait": ("kill -9 on day 8", "whatever runs the order is killed on day 8 of the 30-day wait"),
+    "day 10": ("on day 10", "the customer cancels on day 10 of the wait"),
+    "31 days": ("31 days", "the sensor's timeout is set longer than the wait"),
+    "7 days (default)": ("7 days (Airflow's default)", "[sensors] default_timeout: the sensor fails after 7 days"),
+    "kill and zombie": ("kill one, freeze one", "host-2 dies at 8 s; host-3 freezes at 16 s for 12 s"),
+    "kill host-2": ("kill host-2", "host-2 dies at 8 s"),
+    "zombie host-3": ("freeze host-3", "host-3 freezes at 16 s for 12 s, past its membership timeout"),
+    "default": ("default", "crash 10 %, lost 10 %, duplicate 5 %, worker kill 5 %, host kill 2 %, redeploy 5 %"),
+    "gentle": ("gentle", "a fifth as often as the default"),
+    "harsh": ("harsh", "three times as often as the default"),
 }
 PER_CONTROL = {   # (control, value) -> (label, tooltip), where a value means something else per control
     ("crash_after", "none"): ("no crash", "the process runs to the end"),
@@ -74,11 +86,16 @@ PER_CONTROL = {   # (control, value) -> (label, tooltip), where a value means so
     ("deploy", "none"): ("no deploy", "the workers keep running the code they have"),
     ("kill", "none"): ("nobody", "no worker is killed"),
     ("fault", "none"): ("nothing", "nothing else goes wrong"),
+    ("cancel", "none"): ("no cancel", "the customer keeps the order"),
+    ("hosts", "none"): ("no fault", "every host keeps running"),
+    ("fence", True): ("range-id fence on", "every write checks the range id its writer holds"),
+    ("fence", False): ("fence off", "writes do not check the range id (to show what the fence prevents)"),
 }
 CONTROL_LABELS = {"crash_after": "crash after", "crash_when": "crash when", "record": "record",
                   "side_effects": "side effects", "max_attempts": "max attempts", "code": "the code's clock",
                   "key": "idempotency key", "kill": "kill -9", "zombie": "zombie worker", "day_30": "on day 30",
-                  "on_failure": "a compensation fails", "register": "register the refund"}
+                  "on_failure": "a compensation fails", "register": "register the refund",
+                  "sensor_timeout": "sensor timeout", "hosts": "hosts", "replay": "replay a row", "rates": "fault rates"}
 
 
 def _entry(name: str, value):

@@ -32,11 +32,18 @@ class Task:
     retries: int = 0        # Airflow's default_task_retries is 0
     retry_delay: timedelta = timedelta(seconds=300)   # Airflow's default: 300 s, no exponential backoff
     trigger_rule: str = "all_success"
+    poke_interval: float | None = None   # a sensor (reschedule mode): fn says whether to go on; if not,
+    timeout: float = 7 * 24 * 3600.0     # it pokes again this many seconds later, until `timeout`
+    #                                      ([sensors] default_timeout: 7 days) from its first poke
 
     def __post_init__(self):
         if self.trigger_rule not in TRIGGER_RULES:
             raise ValueError(f"{self.task_id}: trigger_rule {self.trigger_rule!r}; choose one of "
                              f"{', '.join(TRIGGER_RULES)}")
+
+
+class Skip(Exception):
+    """Raised by a task's code: the task instance is marked skipped (Airflow's AirflowSkipException)."""
 
 
 @dataclass
@@ -57,6 +64,7 @@ class DAG:
 
     def add(self, task: Task, upstream=()) -> Task:
         self.graph.add_node(task.task_id, task=task)
+        self._order = None
         for up in upstream:
             if up not in self.graph:
                 raise ValueError(f"{task.task_id}: upstream {up!r} is not in the DAG (add it first)")
@@ -69,8 +77,10 @@ class DAG:
     @property
     def task_ids(self) -> list[str]:
         """In a fixed topological order (ties by insertion), the order the grid view lists them."""
-        order = {t: i for i, t in enumerate(self.graph.nodes)}
-        return list(nx.lexicographical_topological_sort(self.graph, key=order.get))
+        if getattr(self, "_order", None) is None:   # computed once the graph stops changing
+            order = {t: i for i, t in enumerate(self.graph.nodes)}
+            self._order = list(nx.lexicographical_topological_sort(self.graph, key=order.get))
+        return self._order
 
     def upstream(self, task_id: str) -> list[str]:
         return list(self.graph.predecessors(task_id))

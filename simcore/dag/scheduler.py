@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from ..faults import ProcessCrashed
-from .dag import DAG, FINISHED, decide, run_state
+from ..faults import KillWorker, ProcessCrashed
+from .dag import DAG, FINISHED, Skip, decide, run_state
 from .store import Metadata, iso, parse
 from .timetables import DataInterval
 
@@ -112,7 +112,7 @@ class Scheduler:
             times.append(self.at(info.run_after))
         for run in self.meta.runs("running"):
             times += [self.at(parse(ti["next_try_at"])) for ti in self.meta.task_instances(run["run_id"]).values()
-                      if ti["state"] == "up_for_retry"]
+                      if ti["state"] in ("up_for_retry", "up_for_reschedule")]
         return min(times, default=math.inf)
 
     def schedule(self) -> list[str]:
@@ -148,8 +148,14 @@ class Scheduler:
             for t in dag.task_ids:
                 task, state = dag.task(t), states[t]
                 verdict = decide(task.trigger_rule, [states[u] for u in dag.upstream(t)]) if state is None else \
-                    "run" if state == "up_for_retry" and parse(tis[t]["next_try_at"]) <= now else None
-                if verdict == "run":   # Airflow counts the try when it schedules it
+                    "run" if state == "up_for_retry" and parse(tis[t]["next_try_at"]) <= now else \
+                    "poke" if state == "up_for_reschedule" and parse(tis[t]["next_try_at"]) <= now else None
+                if verdict == "poke":   # a sensor's next poke: the same try, scheduled again
+                    states[t] = "queued"
+                    self.meta.set_ti(rid, t, state="queued", job_id=self.job)
+                    self.board.note(rid, t, "queued", tries[t])
+                    self.tasks.append(self.env.process(self._execute(run, t, tries[t])))
+                elif verdict == "run":   # Airflow counts the try when it schedules it
                     states[t], tries[t] = "queued", tries[t] + 1
                     self.meta.set_ti(rid, t, state="queued", try_number=tries[t], job_id=self.job)
                     self.board.note(rid, t, "scheduled", tries[t])
@@ -178,18 +184,22 @@ class Scheduler:
             meta.set_ti(rid, task_id, state="running")
             meta.start_try(rid, task_id, try_number, self.job, self.now())
             self.board.note(rid, task_id, "running", try_number)
-            self.board.frame(f"{task_id} running (run {parse(run['logical_date']):%m-%d}, try {try_number})",
-                             step=task_id)
+            if task.poke_interval is None or not meta.first_poke(rid, task_id, try_number):
+                self.board.frame(f"{task_id} running (run {parse(run['logical_date']):%m-%d}, try {try_number})",
+                                 step=task_id)
             yield self.env.timeout(task.seconds / 2)
             ctx = Context(rid, task_id, try_number, parse(run["logical_date"]), parse(run["data_interval_start"]),
                           parse(run["data_interval_end"]), meta, self.data)
+            started = self.now()
             try:
                 value = task.fn(ctx)
                 self.sim.faults.reached("after_effect", f"{task_id} (watched run)" if run["watched"] else task_id)
                 fault = self.sim.faults.call_fault(task_id, try_number, who)
                 if fault:
                     raise TaskFailed(f"{fault.error_type} (after its code ran)")
-                outcome = "success"
+                outcome = "success" if task.poke_interval is None or value else "reschedule"
+            except Skip as e:
+                value, outcome = None, f"skipped: {e}"
             except ProcessCrashed:
                 self.die(f"CRASH: the scheduler is killed while {task_id} runs (after its write, before "
                          f"its success is recorded); its task processes die with it", task_id)
@@ -199,19 +209,30 @@ class Scheduler:
             yield self.env.timeout(task.seconds / 2)
         except Interrupt:
             return
-        now = self.now()
+        now, last = self.now(), try_number > task.retries
+        if outcome == "reschedule":   # the sensor's condition is not met: free the slot, poke again later
+            first = meta.first_poke(rid, task_id, try_number) or started
+            if (now - first).total_seconds() < task.timeout:
+                again = now + timedelta(seconds=task.poke_interval)
+                meta.reschedule(rid, task_id, try_number, started, again)
+                meta.set_ti(rid, task_id, state="up_for_reschedule", next_try_at=iso(again))
+                self.board.note(rid, task_id, "up_for_reschedule", try_number)
+                return self._wake()
+            outcome, last = f"AirflowSensorTimeout: not done {task.timeout / 86400:g} days after its first poke", True
         meta.end_try(rid, task_id, try_number, outcome, now)
         if outcome == "success":
             meta.push(rid, task_id, value)
-            state = "success"
-        else:
-            state = "up_for_retry" if try_number <= task.retries else "failed"
-            meta.set_ti(rid, task_id, next_try_at=iso(now + task.retry_delay) if state == "up_for_retry" else None)
-        meta.set_ti(rid, task_id, state=state)
+        state = "success" if outcome == "success" else "skipped" if outcome.startswith("skipped") else \
+            "failed" if last else "up_for_retry"
+        meta.set_ti(rid, task_id, state=state, next_try_at=iso(now + task.retry_delay) if state == "up_for_retry" else None)
         self.board.note(rid, task_id, state, try_number)
         retry = f"; retry in {task.retry_delay.total_seconds() / 60:g} min" if state == "up_for_retry" else ""
-        self.board.frame(f"{task_id} {state if outcome == 'success' else 'failed: ' + outcome}{retry} "
-                         f"(run {parse(run['logical_date']):%m-%d}, try {try_number})", step=task_id)
+        said = state if state in ("success", "skipped") else "failed: " + outcome
+        self.board.frame(f"{task_id} {said}{retry} (run {parse(run['logical_date']):%m-%d}, try {try_number})",
+                         step=task_id)
+        self._wake()
+
+    def _wake(self):
         if not self.wake.triggered:
             self.wake.succeed()
 
@@ -240,10 +261,15 @@ class Scheduler:
 def supervise(sim, dag, meta, board, outages=(), restart_delay=120.0, data=None, watch_from=None):
     """A SimPy process: keep a scheduler running, except during `outages` ((down, back) in simulated
     seconds); a scheduler that dies is replaced after `restart_delay` (systemd, Kubernetes)."""
-    periods = list(outages) + [(math.inf, math.inf)]
+    periods, current = list(outages) + [(math.inf, math.inf)], []
+    for f in sim.faults.plan.workers:   # KillWorker("scheduler", at): kill -9 of the scheduler job at `at`
+        if isinstance(f, KillWorker) and f.worker == "scheduler":
+            sim.env.timeout(f.at).callbacks.append(lambda _: current and current[-1].alive and current[-1].die(
+                "CRASH: the scheduler is killed (kill -9); its tables keep every decision"))
     for down, back in periods:
         while sim.env.now < down:
             s = Scheduler(sim, dag, meta, board, data, watch_from)
+            current.append(s)
             end = sim.env.timeout(down - sim.env.now) if down < math.inf else sim.env.event()
             yield sim.env.any_of([s.died, end])
             if s.died.triggered:
@@ -255,8 +281,16 @@ def supervise(sim, dag, meta, board, outages=(), restart_delay=120.0, data=None,
 
 
 def _seconds(s):
-    from datetime import timedelta
     return timedelta(seconds=s)
+
+
+def trigger(dag: DAG, meta: Metadata, now: datetime, watched: bool = True) -> str:
+    """A manual run, as `airflow dags trigger` makes one: run id manual__<time>, a zero-width interval."""
+    from .timetables import DagRunInfo
+    run_id = f"manual__{iso(now)}"
+    meta.create_run(run_id, DagRunInfo(DataInterval(now, now), now), dag.task_ids,
+                    {t: dag.task(t).retries for t in dag.task_ids}, now, watched)
+    return run_id
 
 
 def created_runs(dag: DAG, up: list[tuple[datetime, datetime]], sim=None) -> list[tuple]:

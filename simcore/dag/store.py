@@ -27,6 +27,8 @@ CREATE TABLE IF NOT EXISTS task_instance (
 CREATE TABLE IF NOT EXISTS task_try (
     run_id TEXT, task_id TEXT, try_number INTEGER, job_id INTEGER, started TEXT, ended TEXT, outcome TEXT,
     PRIMARY KEY (run_id, task_id, try_number));
+CREATE TABLE IF NOT EXISTS task_reschedule (
+    run_id TEXT, task_id TEXT, try_number INTEGER, start_date TEXT, reschedule_date TEXT);
 CREATE TABLE IF NOT EXISTS xcom (run_id TEXT, task_id TEXT, value TEXT, PRIMARY KEY (run_id, task_id));
 """
 
@@ -42,11 +44,13 @@ def parse(text: str | None) -> datetime | None:
 class Metadata:
     """A thin door onto the tables, one method per thing the scheduler asks or records."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, synchronous: str = "FULL"):
+        """`synchronous="NORMAL"`: each commit survives the process's death, not the machine's power
+        (SQLite's WAL mode); a scene whose scheduler is killed, not its machine, may take it for speed."""
         self.path = str(path)
         self.db = sqlite3.connect(self.path, isolation_level=None)   # autocommit: each write is durable
         self.db.row_factory = sqlite3.Row
-        self.db.executescript("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;" + SCHEMA)
+        self.db.executescript(f"PRAGMA journal_mode=WAL; PRAGMA synchronous={synchronous};" + SCHEMA)
 
     def close(self):
         self.db.close()
@@ -107,6 +111,15 @@ class Metadata:
     def end_try(self, run_id, task_id, try_number, outcome, now):
         self.db.execute("UPDATE task_try SET ended=?, outcome=? WHERE run_id=? AND task_id=? AND try_number=?",
                         (iso(now), outcome, run_id, task_id, try_number))
+
+    def reschedule(self, run_id, task_id, try_number, started, again):
+        self.db.execute("INSERT INTO task_reschedule VALUES (?, ?, ?, ?, ?)",
+                        (run_id, task_id, try_number, iso(started), iso(again)))
+
+    def first_poke(self, run_id, task_id, try_number) -> datetime | None:
+        row = self.db.execute("SELECT MIN(start_date) FROM task_reschedule WHERE run_id=? AND task_id=? AND "
+                              "try_number=?", (run_id, task_id, try_number)).fetchone()
+        return parse(row[0])
 
     def tries(self) -> list[sqlite3.Row]:
         return self.db.execute("SELECT * FROM task_try ORDER BY started, run_id, task_id").fetchall()

@@ -182,11 +182,21 @@ class DeltaTriggerTimetable(_DeltaSchedule, _TriggerTimetable):
 KINDS = ("trigger", "data_interval")
 
 
+class NullTimetable:
+    """`schedule=None`: the scheduler creates no runs; each run is triggered (`airflow dags trigger`,
+    the REST API), with a zero-width data interval at the moment it was asked for."""
+
+    def next_dagrun_info(self, last, restriction, now):
+        return None
+
+
 def timetable(schedule, kind: str = "trigger"):
-    """What Airflow makes of `schedule=` (a cron string or a timedelta). Airflow 3 makes a trigger
+    """What Airflow makes of `schedule=` (a cron string, a timedelta, or None). Airflow 3 makes a trigger
     timetable unless `[scheduler] create_cron_data_intervals` is True (Airflow 2's default)."""
     if kind not in KINDS:
         raise ValueError(f"timetable kind {kind!r}: choose one of {', '.join(KINDS)}")
+    if schedule is None:
+        return NullTimetable()
     if isinstance(schedule, timedelta):
         return DeltaTriggerTimetable(schedule) if kind == "trigger" else DeltaDataIntervalTimetable(schedule)
     return CronTriggerTimetable(schedule) if kind == "trigger" else CronDataIntervalTimetable(schedule)

@@ -465,7 +465,7 @@ def set_control(page, name: str, value):
 
     from scenes.kit.labels import label as shown_as
 
-    root = page.locator(f".ds-control-{name}")
+    root = first_scene(page).locator(f".ds-control-{name}")
     expect(root, f"one control with class ds-control-{name}").to_have_count(1)
     kind = root.evaluate(_CONTROL_KIND)
     label = shown_as(name, value)   # the notebook names the model's value; the control shows its label
@@ -513,7 +513,7 @@ def check_outcome(page, spec: dict):
     Without a `then_set`, `spec["set"]` itself must change the outcome text."""
     from playwright.sync_api import expect
 
-    outcome = page.locator(".ds-outcome")
+    outcome = first_scene(page).locator(".ds-outcome")
     expect(outcome, "the scene's outcome text (.ds-outcome)").to_have_count(1)
     before = outcome.inner_text()
     for name, value in spec["set"].items():
@@ -537,7 +537,7 @@ def check_outcome(page, spec: dict):
 
 
 def frame_number(page) -> tuple[int, int]:
-    text = page.locator(".ds-frame").inner_text()
+    text = first_scene(page).locator(".ds-frame").inner_text()
     m = _FRAME.search(text)
     assert m, f"the frame text (.ds-frame) does not read 'frame N / M': {text!r}"
     return int(m.group(1)), int(m.group(2))
@@ -553,18 +553,18 @@ def play_and_check_frames(page):
     if start == total:                       # the Play widget would restart from the first frame
         start = 1
     target = min(start + 2, total)
-    image = page.locator(".ds-diagram")
+    image = first_scene(page).locator(".ds-diagram")
     expect(image, "the diagram (.ds-diagram)").to_have_count(1)
     src_before = image.get_attribute("src")
-    play = page.locator(".ds-play button").first
-    for icon in page.locator(".ds-play button i").all():
+    play = first_scene(page).locator(".ds-play button").first
+    for icon in first_scene(page).locator(".ds-play button i").all():
         if icon.is_visible():
             box = icon.bounding_box()
             assert box and box["width"] > 0, "the player's icons do not show (Font Awesome not loaded)"
     play.click()
     page.wait_for_function(
         """([re, target]) => {
-            const m = (document.querySelector('.ds-frame')?.textContent || '').match(new RegExp(re));
+            const m = (document.querySelector('.ds-scene .ds-frame')?.textContent || '').match(new RegExp(re));
             return m && +m[1] >= target;
         }""", arg=[_FRAME.pattern, target], timeout=UI_TIMEOUT)
     expect(image).not_to_have_attribute("src", src_before or "")
@@ -577,11 +577,11 @@ def ask_question(page, question: str | None = None):
     """Tap a staff-engineer question (the first, unless named): its answer must appear in the chat."""
     from playwright.sync_api import expect
 
-    buttons = page.locator(".ds-question")
+    buttons = first_scene(page).locator(".ds-question")
     expect(buttons.first, "a staff-engineer question (.ds-question)").to_be_visible()
     button = buttons.filter(has_text=question.replace("`", "")).first if question else buttons.first
     asked = button.inner_text().strip()
-    answers = page.locator(".ds-chat .ds-answer")
+    answers = first_scene(page).locator(".ds-chat .ds-answer")
     before = answers.count()
     button.click()
     expect(answers).to_have_count(before + 1)
@@ -601,10 +601,15 @@ def wait_for_scene(page, watched: Watched, timeout: float = KERNEL_TIMEOUT):
 
     expect(page.locator(f".ds-scene, {_ERROR_OUTPUTS}").first).to_be_attached(timeout=timeout)
     assert_no_errors(page, watched)
-    scene = page.locator(".ds-scene")
-    expect(scene).to_have_count(1)
+    scene = first_scene(page)
     expect(scene).to_be_visible()
     return scene
+
+
+def first_scene(page):
+    """The notebook's first scene: what the checks play and set. A notebook may show more after it
+    (scene 13's shard ring and scoreboard); each is a scene of its own, with the same widgets."""
+    return page.locator(".ds-scene").first
 
 
 def assert_no_errors(page, watched: Watched):
@@ -634,18 +639,18 @@ def check_crash_moment(page, shot: Path, min_width: float):
     under it, inside the window too. Saves the window as `shot`."""
     from playwright.sync_api import expect
 
-    crash = page.locator(".ds-jump-crash")
-    button = crash if crash.is_enabled() else page.locator(".ds-next-incident")
+    crash = first_scene(page).locator(".ds-jump-crash")
+    button = crash if crash.is_enabled() else first_scene(page).locator(".ds-next-incident")
     expect(button, "jump to the crash, or to the next incident").to_be_enabled()
-    before = page.locator(".ds-frame").inner_text()
+    before = first_scene(page).locator(".ds-frame").inner_text()
     button.click()
-    expect(page.locator(".ds-frame")).not_to_have_text(before)
-    expect(page.locator(".ds-now .ds-lit"), "the lit code line under the player (.ds-now)").to_have_count(1)
-    image = page.locator(".ds-diagram")
+    expect(first_scene(page).locator(".ds-frame")).not_to_have_text(before)
+    expect(first_scene(page).locator(".ds-now .ds-lit"), "the lit code line under the player (.ds-now)").to_have_count(1)
+    image = first_scene(page).locator(".ds-diagram")
     image.evaluate("e => e.scrollIntoView({block: 'start'})")
     page.wait_for_timeout(300)
     view = page.viewport_size
-    box, lit = _box(image), _box(page.locator(".ds-now .ds-lit"))
+    box, lit = _box(image), _box(first_scene(page).locator(".ds-now .ds-lit"))
     natural = image.evaluate("e => e.naturalWidth")
     page.screenshot(path=str(shot))
     assert box["width"] >= min_width, f"the diagram is shown {box['width']:.0f} px wide (at least {min_width})"

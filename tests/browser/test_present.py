@@ -91,7 +91,7 @@ def test_present_takes_any_scene():
 def assert_fits_a_projector(page):
     """At 1280 x 720, with the scene scrolled to the top of the window (under the notebook's opening
     text), the controls, the diagram and the player are all in view."""
-    page.locator(".ds-scene").evaluate("e => e.scrollIntoView({block: 'start'})")
+    page.locator(".ds-scene").first.evaluate("e => e.scrollIntoView({block: 'start'})")
     page.wait_for_timeout(300)
     height = page.viewport_size["height"]
     for css in ("[class*='ds-control-']", ".ds-diagram", ".ds-player"):

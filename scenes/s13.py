@@ -1,0 +1,262 @@
+"""Scene 13 · Design canvas: choose the right engine, then prove it under chaos: the view.
+
+The model is `simcore.scenarios.s13` (with `canvas.py`, `cards.py`, `simcore.shards`, `simcore.chaos`).
+Three views, one a part: the canvas (three lanes, one per model, each showing its own run at the
+moment of the frame), the shard ring (hosts and the shards they hold, the dead host's skull, refused
+writes), and the scoreboard with the replayed order (the kit's process box, $ meter and history).
+"""
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+from matplotlib.patches import Ellipse, Rectangle
+
+from simcore import asl, orders
+from simcore.scenarios import canvas
+from simcore.scenarios import s13 as model
+
+from .kit.code import code_html, running_line, source_of
+from .kit.diagram import Diagram
+from .kit.panels import (DANGER, DONE, DURABLE, INK, KILLED, LIT, MONO, MUTED, TODO, DollarMeter, HistoryPanel, Panel,
+                         ProcessBox, SkullGlyph, clip)
+from .kit.view import SceneView, try_it as _try_it
+from .s13_questions import QUESTIONS
+
+ROWS = (("ChargeCard", ("ChargeCard", "charge_card")), ("ReserveInventory", ("ReserveInventory", "reserve_inventory")),
+        ("ShipPackage", ("ShipPackage", "ship_package")),
+        ("SendConfirmationEmail", ("SendConfirmationEmail", "send_confirmation_email")),
+        ("wait 30 days", ("timer", "wait_30_days", "WaitThirtyDays", "WantsReview")),
+        ("SendReturnLabelEmail", ("SendReturnLabel", "send_return_label")),
+        ("SendReviewRequestEmail", ("SendReviewRequest", "send_review_request")))
+LABEL = {"SendReturnLabelEmail": "return label (cancelled)", "SendReviewRequestEmail": "review request"}
+
+
+def part_model(part: str):
+    """Scene 13's model cut to one part: what SceneView needs (its controls, simulate, outcome lines)."""
+    return SimpleNamespace(NUMBER=13, TITLE=f"{model.TITLE} · {part}", CONTROLS=model.PARTS[part],
+                           simulate=lambda seed=0, **c: model.simulate(part=part, seed=seed, **c),
+                           outcome_lines=model.outcome_lines, so_far=model.so_far)
+
+
+class Lane(Panel):
+    """One model's run: its steps ticked as their effects happen, the step running lit, the wait's progress."""
+
+    def __init__(self, ax, box, lane):
+        super().__init__(ax, box, canvas.NAMES[lane])
+        self.lane, self.row = lane, (self.h - 10) / len(ROWS)
+        self.wash = self.moving(Rectangle((self.x, self.y), self.w, self.h, fc=DANGER, alpha=0.10, ec=DANGER, lw=2.5,
+                                          zorder=4, visible=False))
+        ax.add_patch(self.wash)
+        self.skull = SkullGlyph(ax)
+        self.dynamic.extend(self.skull.dynamic)
+        self.boxes, self.counts = [], []
+        for i, (name, _) in enumerate(ROWS):
+            y = self.y + self.h - 4 - (i + 1) * self.row + 0.5
+            self.boxes.append(self.moving(Rectangle((self.x + 1.5, y), self.w - 3, self.row - 1, fc=TODO, ec=MUTED,
+                                                    lw=0.8, zorder=2)))
+            ax.add_patch(self.boxes[-1])
+            mid = y + (self.row - 1) / 2
+            self.moving(ax.text(self.x + 2.5, mid, LABEL.get(name, name), fontsize=8.5, va="center", zorder=3))
+            self.counts.append(self.moving(ax.text(self.x + self.w - 2.5, mid, "", ha="right", va="center",
+                                                   fontsize=8.5, zorder=3)))
+        self.note = self.text(1.5, self.h - 5.2, "", fontsize=8, color=MUTED)
+        self.stats = self.text(1.5, self.h - 2.6, "", fontsize=8.5, family=MONO)
+
+    def update(self, run, frame):
+        lane = run.lanes[self.lane]
+        lf = model.lane_frame(run, frame, self.lane)
+        done = lane.sim.world.effects(lf.effects)
+        for (name, steps), box, count in zip(ROWS, self.boxes, self.counts):
+            n = done.get(name, 0)
+            lit = lf.step in steps and not lf.skull
+            box.set_facecolor(KILLED if lf.skull and lit else LIT if lit else DONE if n else TODO)
+            count.set_text(("\u2713" if n == 1 else f"\u2713 x{n}") if n else "")
+            count.set_color(DANGER if n > 1 else INK)
+        if self.lane == "state_machine":
+            self.counts[3].set_text("no such state")
+            self.counts[3].set_color(MUTED)
+        self.counts[4].set_text(self._wait(run, lane, lf, frame))
+        self.counts[4].set_color(MUTED)
+        self.wash.set_visible(lf.skull and lf is not lane.sim.trace.frames[0] and frame.extra["lane"] == self.lane)
+        self.skull.hide()
+        if self.wash.get_visible():
+            self.skull.show(self.x + self.w - 4, self.y + self.h - 2.5, 0.45)
+        records = self._records(lane, lf, frame)
+        what = "state changes" if self.lane == "dag" else "events on record"
+        self.stats.set_text(f"{records:>4} {what} \u00b7 ${lane.sim.world.statement_cents(lf.effects) / 100:.2f} charged")
+        ended = lf is lane.sim.trace.frames[-1] and frame is run.frames[-1]
+        self.note.set_text(f"ended: {lane.outcome}" if ended else clip(lf.caption, 52))
+        self.note.set_color(DANGER if ended and lane.outcome != "completed" else MUTED)
+
+    def _wait(self, run, lane, lf, frame):
+        if self.lane == "dag":
+            pokes = sum(1 for tr in lane.extra["board"].transitions if tr[3] == "up_for_reschedule" and tr[0] <= frame.t)
+            return f"{pokes} pokes" if pokes else ""
+        return f"day {min(int(frame.t // model.DAY), 30)}" if lf.step in ROWS[4][1] else ""
+
+    def _records(self, lane, lf, frame):
+        if self.lane == "dag":
+            return sum(1 for tr in lane.extra["board"].transitions if tr[0] <= frame.t)
+        return lf.history
+
+
+class CanvasDiagram(Diagram):
+    size = (10.0, 5.0)
+    caption_x = 16
+
+    def build(self, ax):
+        for i, lane in enumerate(canvas.MODELS):
+            yield Lane(ax, (1 + 33 * i, 1, 32, 45), lane)
+
+    def when(self, frame) -> str:
+        return model._day(frame.t)
+
+    clock_text = when
+
+
+class ShardRing(Panel):
+    """The hosts in a ring, each with the shards it holds; a dead host's skull, a frozen one greyed."""
+
+    def __init__(self, ax, box, hosts):
+        super().__init__(ax, box, "history hosts and the shards they hold (range ids fence every write)")
+        cx, cy = self.x + self.w / 2, self.y + self.h / 2 - 1
+        self.spots, self.names, self.held, self.skulls = [], [], [], []
+        ax.add_patch(Ellipse((cx, cy), 60, 26, fc="none", ec=MUTED, lw=0.8, ls="--", zorder=1))
+        spots = [(cx, cy + 13), (cx + 30, cy), (cx, cy - 13), (cx - 30, cy)]
+        for (x, y), name in zip(spots, hosts):
+            dot = self.moving(Ellipse((x, y), 9, 4.2, fc=DONE, ec=INK, lw=1, zorder=2))
+            ax.add_patch(dot)
+            self.spots.append(dot)
+            self.names.append(self.moving(ax.text(x, y, name, ha="center", va="center", fontsize=9, zorder=3)))
+            self.held.append(self.moving(ax.text(x, y - 2.6, "", ha="center", va="top", fontsize=8.5, family=MONO,
+                                                 zorder=3)))
+            self.skulls.append(SkullGlyph(ax))
+            self.dynamic.extend(self.skulls[-1].dynamic)
+        self.counts = self.text(1.5, self.h - 2.0, "", fontsize=9, family=MONO)
+        self.label(self.w - 1.5, self.h - 2.0, "under each host: the shards it holds; red: membership gave it more",
+                   fontsize=8, color=MUTED, ha="right")
+
+    def update(self, run, frame):
+        snap = frame.extra["snap"]
+        for h, dot, held, skull, name in zip(snap["hosts"], self.spots, self.held, self.skulls, self.names):
+            dot.set_facecolor({"alive": DONE, "dead": KILLED, "paused": "#dddddd"}[h["state"]])
+            held.set_text(" ".join(map(str, h["shards"])) or "(none)")
+            told = set(h["told"]) - set(h["shards"])
+            name.set_text(h["name"] + (" (frozen)" if h["state"] == "paused" else ""))
+            skull.hide()
+            if h["state"] == "dead":
+                x, y = dot.center
+                skull.show(x + 7.5, y, 0.5)
+            held.set_color(DANGER if told and h["state"] == "alive" else INK)
+        c = snap["counts"]
+        self.counts.set_text(f"writes accepted {c.get('writes_accepted', 0):>4}  refused {c.get('writes_refused', 0):>3}"
+                             f"  shard moves {c.get('shard_moves', 0):>3}")
+
+
+class ShardsDiagram(Diagram):
+    size = (10.0, 4.4)
+    caption_x = 10
+
+    def build(self, ax):
+        yield ShardRing(ax, (1, 1, 98, 45), [f"host-{i}" for i in range(1, 5)])
+
+    def when(self, frame) -> str:
+        return f"t={frame.t:5.1f}s"
+
+    clock_text = when
+
+
+class Board(Panel):
+    """The scoreboard: one row a strategy, what went wrong counted; the replayed row marked."""
+
+    def __init__(self, ax, box):
+        super().__init__(ax, box, "1,000 orders through the same random faults")
+        self.label(1.5, 3.6, f"{'strategy':<21}{'double':>7}{'lost':>6}{'stuck':>6}", family=MONO, fontsize=8.5)
+        self.rows = [self.text(1.5, 6.4 + 2.8 * i, "", family=MONO, fontsize=8.5) for i in range(5)]
+        self.replayed = [self.text(1.5, 20.6 + 2.4 * i, "", fontsize=8, color=MUTED) for i in range(2)]
+
+    def update(self, run, frame):
+        for text, r in zip(self.rows, run.board):
+            mark = "\u25b6" if r["row"] == run.controls["replay"] else " "
+            text.set_text(f"{mark}{r['row']:<20}{r['double_charges']:>7,}{r['lost']:>6,}{r['stuck']:>6,}")
+            text.set_color(DANGER if r["double_charges"] or r["lost"] or r["stuck"] else DURABLE)
+        self.replayed[0].set_text(f"\u25b6 replayed from its seed: order {run.order} of the board")
+        self.replayed[1].set_text(clip("faults: " + ("; ".join(run.extra["order_faults"]) or "none"), 70))
+
+
+class ChaosDiagram(Diagram):
+    size = (10.0, 4.6)
+
+    def build(self, ax):
+        yield Board(ax, (1, 19, 40, 27))
+        yield DollarMeter(ax, (1, 1, 40, 16))
+        yield ProcessBox(ax, (43, 1, 22, 45), orders.STEPS, title="the replayed order")
+        yield HistoryPanel(ax, (67, 1, 32, 45), rows=14, empty="no history: this strategy keeps none")
+
+
+def canvas_code(run, frame) -> str:
+    wf = run.lanes["workflow"]
+    lf = model.lane_frame(run, frame, "workflow")
+    lane_run = SimpleNamespace(frames=wf.sim.trace.frames)
+    return (code_html("fulfill_and_review (workflow code)", "the wait is ctx.sleep, the cancel ctx.signal, whichever "
+                      "comes first", source_of(orders.fulfill_and_review), running_line(lane_run, lf), lf.replaying)
+            + code_html("order_dag (a DAG, simcore/dag)", "the wait is a sensor; the cancel a row it reads",
+                        source_of(canvas.order_dag) + "\n" + source_of(canvas.wait_30_days))
+            + code_html("ORDER_1001 (Amazon States Language)", "the wait is a Wait state; the cancel is StopExecution",
+                        json.dumps(asl.ORDER_1001["States"], indent=1)[:2400]))
+
+
+def shards_code(run, frame) -> str:
+    from simcore import ownership
+    return code_html("workflow_shard and the fenced write", "Temporal: Fingerprint32(namespace_id + '_' + workflow_id)"
+                     " % shards + 1; each write checks the range id the writer holds",
+                     source_of(ownership.workflow_shard) + "\n" + source_of(ownership.ShardStore.append))
+
+
+def chaos_code(run, frame) -> str:
+    from simcore import chaos
+    return code_html("faults_for: what order i meets", "drawn from Random(f'chaos/{seed}/{i}'): the same faults "
+                     "for every strategy, and again on replay", source_of(chaos.faults_for))
+
+
+VIEWS = {"canvas": (CanvasDiagram, canvas_code), "shards": (ShardsDiagram, shards_code),
+         "chaos": (ChaosDiagram, chaos_code)}
+
+
+class Scene(SceneView):
+    def __init__(self, part="canvas", **controls):
+        diagram, code = VIEWS[part]
+        super().__init__(part_model(part), diagram(), code, QUESTIONS, **controls)
+
+
+def show(part="canvas", **controls):
+    """The interactive scene, one part: `show("canvas", cancel="none")`, `show("shards")`, `show("chaos")`."""
+    return Scene(part, **controls).widget
+
+
+def try_it(part="canvas", **controls):
+    """Run one configuration headless and print what the scene teaches."""
+    _try_it(part_model(part), **controls)
+
+
+def scoreboard(rates="default", orders=1000, seed=0, progress=True):
+    """Run the whole board (every row) with a progress bar, and print it."""
+    from simcore import chaos
+    bar = None
+    if progress:
+        import ipywidgets as widgets
+        from IPython.display import display
+        bar = widgets.IntProgress(min=0, max=1, description="orders run", style={"description_width": "initial"})
+        display(bar)
+    rows = model.board(rates, orders, seed, progress=bar and (
+        lambda n, total: (setattr(bar, "max", total), setattr(bar, "value", n))))
+    print("\n".join(chaos.table(rows)))
+
+
+
+
+def workload_cards():
+    """Print each card's verdict for each model, and the scenes that taught each requirement."""
+    from simcore.scenarios import cards
+    print("\n".join(cards.lines()))

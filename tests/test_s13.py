@@ -1,0 +1,58 @@
+"""Scene 13 (simcore/scenarios/s13.py and scenes/s13.py): three parts, each a real run; the view draws each."""
+import json
+
+import pytest
+
+from simcore import cli
+from simcore.scenarios import s13 as model
+
+
+@pytest.mark.parametrize("part", ["canvas", "shards"])
+def test_each_part_runs_and_says_what_happened(part):
+    run = model.simulate(part=part)
+    json.dumps(run.summary())
+    lines = model.outcome_lines(run)
+    assert lines and run.frames
+    assert all(model.so_far(run, f) for f in run.frames[::7])
+    assert [f.t for f in run.frames] == sorted(f.t for f in run.frames)
+
+
+def test_the_canvas_shows_the_three_models_and_the_cards():
+    run = model.simulate(part="canvas", fault="crash_after_charge", cancel="day 10")
+    lines = model.outcome_lines(run)
+    assert [m for m in run.extra["models"]] == ["workflow", "dag", "state_machine"]
+    assert all(m["charged_cents"] == 4200 for m in run.extra["models"].values())
+    assert any(f.skull for f in run.frames)
+    assert sum(line.startswith("Card ") for line in lines) == 4
+    assert run.extra["cards"]["nightly warehouse refresh"] == ["dag"]
+
+
+def test_the_shards_part_refuses_the_zombie_and_not_without_the_fence():
+    fenced, open_ = model.simulate(part="shards"), model.simulate(part="shards", fence=False)
+    assert fenced.extra["shards"]["writes_refused"] > 0 and fenced.extra["ranges_written_by_two_hosts"] == 0
+    assert fenced.extra["shards"]["workflows_lost"] == 0 and fenced.extra["shards"]["shard_moves"] > 0
+    assert open_.extra["ranges_written_by_two_hosts"] > 0
+
+
+def test_the_chaos_part_replays_the_rows_first_order_gone_wrong():
+    a = model.simulate(part="chaos", orders=100, replay="durable, no keys")
+    b = model.simulate(part="chaos", orders=100, replay="durable, no keys")
+    assert a.frames == b.frames and a.order == b.order
+    assert sum(e.kind == "ChargeCard" for e in a.world.log) == 2
+    assert "Replayed from its seed" in model.outcome_lines(a)[-1]
+
+
+@pytest.mark.parametrize("part", ["canvas", "shards", "chaos"])
+def test_the_command_line_runs_each_part(part, capsys):
+    assert cli.main(["run", "13", "--set", f"part={part}", "--set", "orders=100"]) == 0
+    assert capsys.readouterr().out.count("\n") >= 5
+
+
+@pytest.mark.parametrize("part", ["canvas", "shards", "chaos"])
+def test_the_view_draws_every_part(part):
+    from scenes import s13
+    scene = s13.Scene(part, **({"orders": 100} if part == "chaos" else {}))
+    for i in (0, len(scene.run.frames) // 2, len(scene.run.frames) - 1):
+        scene.goto(i)
+        assert scene.image.value[:4] == b"\x89PNG"
+        assert "so far" in scene.outcome.value or "end of the run" in scene.outcome.value
