@@ -41,6 +41,10 @@ time.perf_counter; a figure is the median over its rounds. Files go in a Tempora
    while playing, the diagram at its full size (twice the pixels it is shown at). Targets: a frame at
    most 20 ms median and 50 ms worst; a control change to its first frame at most 150 ms worst. A
    scene whose view does not exist yet is skipped with a note.
+6. sleepers: see bench_sleepers.
+7. chaos: scene 13's scoreboard, 1,000 orders under each of its five strategies (each order a seeded
+   simulation of its own), on two processes as the notebook runs it, against one process in the same
+   session, alternating; both boards must be equal. Target: at most 3 s for the whole board.
 """
 from __future__ import annotations
 
@@ -77,9 +81,10 @@ from simcore.world import World  # noqa: E402
 # Small batches, many rounds: the finer the alternation, the less a burst of noise favours one side.
 # Per scene: at most `combos` control changes and `frames` frames (spread evenly over its runs).
 FULL = dict(appends=50, append_rounds=60, orders=2, order_rounds=100, replay_sizes=(1000, 10000, 51200),
-            replay_rounds=5, sweep=1000, combos=8, frames=60, sleepers=100_000)
+            replay_rounds=5, sweep=1000, combos=8, frames=60, sleepers=100_000, chaos=1000,
+            chaos_rounds=3)
 QUICK = dict(appends=20, append_rounds=4, orders=2, order_rounds=3, replay_sizes=(100, 1000),
-             replay_rounds=1, sweep=12, combos=1, frames=2, sleepers=200)
+             replay_rounds=1, sweep=12, combos=1, frames=2, sleepers=200, chaos=20, chaos_rounds=1)
 ROWS: list[tuple] = []   # the printed table: (section, figure, value, reference, ratio, target, verdict)
 
 
@@ -489,6 +494,7 @@ def measure_scene(q, Scene, model, name):
     t = perf_counter()
     view = Scene()
     build = perf_counter() - t
+    model = view.model   # scene 13's view shows one part of its scene: that part's controls
     combos = [dict(zip([c.name for c in model.CONTROLS], values))
               for values in itertools.product(*[c.choices for c in model.CONTROLS])]
     random.Random(name).shuffle(combos)   # a learner's changes come in no particular order
@@ -521,8 +527,31 @@ def measure_scene(q, Scene, model, name):
     return out
 
 
+# -- 7. chaos ------------------------------------------------------------------------------------
+def bench_chaos(q, tmp):
+    """Scene 13's scoreboard: `chaos.scoreboard(orders)` over its five rows, on two processes (what the
+    notebook runs) and on one (the reference, in the same session), alternating. The boards must agree."""
+    from simcore import chaos
+    n, boards = q["chaos"], {}
+
+    def timed(processes):
+        def go(_):
+            t = perf_counter()
+            boards[processes] = chaos.scoreboard(n, seed=0, processes=processes)
+            return [perf_counter() - t]
+        return go
+    got = interleaved({"two": timed(2), "one": timed(1)}, q["chaos_rounds"])
+    two, one = median(got["two"]), median(got["one"])
+    met = two <= 3 if n >= 1000 else None
+    row("chaos", f"scoreboard: {n:,} orders x {len(chaos.ROWS)} strategies, 2 processes", f"{two:.2f} s",
+        f"1 process {one:.2f} s", f"{one / two:.2f}x", "<= 3 s", met)
+    assert boards[1] == boards[2], "the two boards differ: a row depends on how the orders were split"
+    return dict(orders=n, rows=len(chaos.ROWS), two_processes_s=two, one_process_s=one, speedup=one / two,
+                target="<= 3 s", met=met, board=boards[2])
+
+
 SECTIONS = {"append": bench_append, "order": bench_order, "replay": bench_replay, "sweep": bench_sweep,
-            "sleepers": bench_sleepers, "interaction": bench_interaction}
+            "sleepers": bench_sleepers, "interaction": bench_interaction, "chaos": bench_chaos}
 
 
 def main(argv=None) -> int:

@@ -195,16 +195,38 @@ class ChaosDiagram(Diagram):
         yield HistoryPanel(ax, (67, 1, 32, 45), rows=14, empty="no history: this strategy keeps none")
 
 
+DAG_SOURCE = source_of(canvas.order_dag) + "\n" + "\n".join(
+    source_of(f) for f in (canvas.charge_card, canvas.wait_30_days, canvas.send_return_label))
+ASL_SOURCE = json.dumps(asl.ORDER_1001["States"], indent=1)
+
+
+def _line_of(source: str, marker: str | None) -> int | None:
+    return next((n for n, line in enumerate(source.splitlines(), 1) if marker and marker in line), None)
+
+
 def canvas_code(run, frame) -> str:
-    wf = run.lanes["workflow"]
-    lf = model.lane_frame(run, frame, "workflow")
-    lane_run = SimpleNamespace(frames=wf.sim.trace.frames)
-    return (code_html("fulfill_and_review (workflow code)", "the wait is ctx.sleep, the cancel ctx.signal, whichever "
-                      "comes first", source_of(orders.fulfill_and_review), running_line(lane_run, lf), lf.replaying)
-            + code_html("order_dag (a DAG, simcore/dag)", "the wait is a sensor; the cancel a row it reads",
-                        source_of(canvas.order_dag) + "\n" + source_of(canvas.wait_30_days))
-            + code_html("ORDER_1001 (Amazon States Language)", "the wait is a Wait state; the cancel is StopExecution",
-                        json.dumps(asl.ORDER_1001["States"], indent=1)[:2400]))
+    """The three definitions; in each, the line of the step its run is at (red in the lane that just died).
+    The frame's own lane comes first, so the strip under the player shows its line."""
+    panels = {}
+    for m in canvas.MODELS:
+        lf = model.lane_frame(run, frame, m)
+        died = lf.skull and frame.extra["lane"] == m
+        if m == "workflow":
+            lit = running_line(SimpleNamespace(frames=run.lanes[m].sim.trace.frames), lf)
+            panels[m] = code_html("fulfill_and_review (workflow code)", "the wait is ctx.sleep, the cancel "
+                                  "ctx.signal, whichever comes first", source_of(orders.fulfill_and_review), lit,
+                                  lf.replaying, crashed=died)
+        elif m == "dag":
+            step = lf.step or model.dying_step_of(run, m, lf)
+            panels[m] = code_html("order_dag (a DAG, simcore/dag)", "the wait is a sensor; the cancel a row it reads",
+                                  DAG_SOURCE, _line_of(DAG_SOURCE, step and f'Task("{step}"'), crashed=died)
+        else:
+            step = lf.step or model.dying_step_of(run, m, lf)
+            panels[m] = code_html("ORDER_1001 (Amazon States Language)", "the wait is a Wait state; the cancel is "
+                                  "StopExecution", ASL_SOURCE, _line_of(ASL_SOURCE, step and f' "{step}": {{'),
+                                  crashed=died)
+    first = frame.extra["lane"]
+    return panels[first] + "".join(html for m, html in panels.items() if m != first)
 
 
 def shards_code(run, frame) -> str:

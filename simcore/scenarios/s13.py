@@ -94,6 +94,13 @@ def lane_frame(run, frame, model):
     return run.lanes[model].sim.trace.frames[frame.extra["at"][model]]
 
 
+def dying_step_of(run, model, lane_frame):
+    """At a lane's skull: the step that lane was at before it died."""
+    frames = run.lanes[model].sim.trace.frames
+    i = next(i for i, f in enumerate(frames) if f is lane_frame)
+    return next((f.step for f in reversed(frames[:i]) if f.step), None)
+
+
 def _money(cents):
     return f"${cents / 100:,.2f}"
 
