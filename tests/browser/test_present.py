@@ -18,7 +18,7 @@ import pytest
 from playwright.sync_api import expect
 
 from .conftest import (ARTIFACTS, KERNEL_TIMEOUT, PROJECTOR, REPO, assert_no_errors, browser_spec, check_crash_moment,
-                       check_outcome, play_and_check_frames, scene_notebooks, wait_for_scene)
+                       check_outcome, first_scene, play_and_check_frames, scene_notebooks, wait_for_scene)
 
 pytestmark = pytest.mark.browser
 
@@ -89,13 +89,14 @@ def test_present_takes_any_scene():
 
 
 def assert_fits_a_projector(page):
-    """At 1280 x 720, with the scene scrolled to the top of the window (under the notebook's opening
-    text), the controls, the diagram and the player are all in view."""
-    page.locator(".ds-scene").first.evaluate("e => e.scrollIntoView({block: 'start'})")
+    """At 1280 x 720, with the (first) scene scrolled to the top of the window (under the notebook's
+    opening text), its controls, diagram and player are all in view."""
+    scene = first_scene(page)
+    scene.evaluate("e => e.scrollIntoView({block: 'start'})")
     page.wait_for_timeout(300)
     height = page.viewport_size["height"]
     for css in ("[class*='ds-control-']", ".ds-diagram", ".ds-player"):
-        for part in page.locator(css).all():
+        for part in scene.locator(css).all():
             box = part.bounding_box()
             assert box and box["y"] + box["height"] <= height, f"{css} ends at {box and box['y'] + box['height']:.0f} px, " \
                                                                f"below the {height} px window"
