@@ -274,6 +274,8 @@ def scoreboard(rates="default", orders=1000, seed=0, progress=True):
     rows = model.board(rates, orders, seed, progress=bar and (
         lambda n, total: (setattr(bar, "max", total), setattr(bar, "value", n))))
     print("\n".join(chaos.table(rows)))
+    print(f"{sum(r['runs'] for r in rows):,} runs for {orders * len(rows):,} orders: each distinct fault plan ran "
+          "once under each strategy")
 
 
 

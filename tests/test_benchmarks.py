@@ -20,7 +20,7 @@ KEYS = {
     "replay": {"runs", "growth", "target", "met", "replay_alone_met"},
     "sweep": {"orders", "strategies", "total_s", "target", "met"},
     "interaction": {"scenes", "targets"},
-    "chaos": {"orders", "rows", "two_processes_s", "one_process_s", "speedup", "target", "met", "board"},
+    "chaos": {"orders", "rows", "plans_s", "every_s", "speedup", "runs", "target", "met", "board"},
 }
 REPLAY_RUN = {"events", "open_s", "read_s", "replay_s", "total_s", "events_per_s", "us_per_event",
               "replay_us_per_event"}

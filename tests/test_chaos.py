@@ -15,7 +15,7 @@ N = 300
 
 @pytest.fixture(scope="module")
 def board():
-    return {r["row"]: r for r in chaos.scoreboard(N, seed=0, processes=1)}
+    return {r["row"]: r for r in chaos.scoreboard(N, seed=0)}
 
 
 def test_what_the_scene_must_show(board):
@@ -27,8 +27,20 @@ def test_what_the_scene_must_show(board):
     assert keyed["effects"] == 4 * N   # each step once, for every order
 
 
-def test_two_processes_count_the_same_as_one(board):
-    assert {r["row"]: r for r in chaos.scoreboard(N, seed=0, processes=2)} == board
+def test_running_every_order_counts_what_running_each_fault_plan_once_counts(board):
+    every = {r["row"]: r for r in chaos.scoreboard(N, seed=0, every=True)}
+    assert all(every[row]["runs"] == N and board[row]["runs"] < N / 3 for row in chaos.ROWS)
+    assert {row: {**r, "runs": 0} for row, r in every.items()} == {row: {**r, "runs": 0} for row, r in board.items()}
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.sampled_from(list(chaos.ROWS)), st.integers(0, 999), st.integers(1, 10**6))
+def test_an_orders_outcome_is_a_function_of_its_faults_not_its_seed(row, i, other):
+    strategy, activities = chaos.ROWS[row]
+    sim = Sim(seed=other, faults=chaos.faults_for(0, i))
+    again = run_workflow(strategy, fulfill_order, activities, (f"{1001 + i}", 4200), wid=f"order-{1001 + i}", sim=sim,
+                         horizon=chaos.HORIZON, **({"workers": chaos.WORKERS} if strategy == "durable" else {}))
+    assert chaos.tally(again) == chaos.tally(chaos.run_order(row, 0, i))
 
 
 def test_a_row_that_went_wrong_replays_from_its_seed_frame_for_frame(board):
