@@ -263,7 +263,8 @@ def try_it(part="canvas", **controls):
 
 
 def scoreboard(rates="default", orders=1000, seed=0, progress=True):
-    """Run the whole board (every row) with a progress bar, and print it."""
+    """Run the whole board (every row) with a progress bar, and print it. `rates`: "gentle", "default",
+    "harsh", or your own: `scoreboard(rates=chaos.Rates(crash=0.3, lost=0, duplicate=0, ...))`."""
     from simcore import chaos
     bar = None
     if progress:
@@ -278,6 +279,33 @@ def scoreboard(rates="default", orders=1000, seed=0, progress=True):
           "once under each strategy")
 
 
+
+
+def cards_view():
+    """The workload cards: pick a model for each card; the canvas says whether it fits, and why."""
+    import html as _html
+
+    import ipywidgets as widgets
+
+    from simcore.scenarios import cards
+    rows = []
+    for card, (what, _) in cards.CARDS.items():
+        pick = widgets.ToggleButtons(options=[(cards.MODEL_NAMES[m], m) for m in cards.MODELS], value=None,
+                                     style={"button_width": "auto"}, tooltip=f"which model would you use for {card}?")
+        pick.add_class(f"ds-card-{card.replace(' ', '-')}")
+        said = widgets.HTML("<i>pick a model</i>")
+
+        def judge(change, card=card, said=said):
+            verdict, answers = cards.verdict(card, change["new"])
+            best = " or ".join(cards.MODEL_NAMES[m] for m in cards.recommend(card))
+            why = "".join(f"<li>{_html.escape(r)}: {a}, {_html.escape(w)} (scene {s})</li>" for r, a, w, s in answers)
+            said.value = (f"<b>{verdict}</b>{'' if change['new'] in cards.recommend(card) else f'; the canvas would use {best}'}"
+                          f"<ul style='margin:2px 0'>{why}</ul>")
+        pick.observe(judge, names="value")
+        rows.append(widgets.VBox([widgets.HTML(f"<b>{_html.escape(card)}</b>: {_html.escape(what)}"), pick, said]))
+    box = widgets.VBox(rows)
+    box.add_class("ds-cards")
+    return box
 
 
 def workload_cards():

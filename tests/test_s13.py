@@ -56,3 +56,13 @@ def test_the_view_draws_every_part(part):
         scene.goto(i)
         assert scene.image.value[:4] == b"\x89PNG"
         assert "so far" in scene.outcome.value or "end of the run" in scene.outcome.value
+
+
+def test_the_cards_view_judges_the_learners_pick_from_the_table():
+    from scenes import s13
+    view = s13.cards_view()
+    pick, said = view.children[1].children[1:]   # the nightly warehouse refresh
+    pick.value = "state_machine"
+    assert "does not fit" in said.value and "scene 12" in said.value and "a DAG" in said.value
+    pick.value = "dag"
+    assert said.value.startswith("<b>fits</b>") and "would use" not in said.value

@@ -161,12 +161,15 @@ _BOARDS: dict = {}
 
 
 def board(rates="default", orders=1000, seed=0, progress=None) -> list[dict]:
-    """The whole board, every row; kept, so that choosing another row to replay does not run it again."""
+    """The whole board, every row; kept, so that choosing another row to replay does not run it again.
+    `rates`: a preset's name, or a `chaos.Rates` of your own."""
+    if not isinstance(rates, chaos.Rates) and rates not in RATES:
+        raise ValueError(f"rates={rates!r}: name a preset ({', '.join(RATES)}) or pass chaos.Rates(crash=0.2, ...)")
     key = (rates, orders, seed)
     if key not in _BOARDS:
         if len(_BOARDS) >= 8:
             _BOARDS.clear()
-        _BOARDS[key] = chaos.scoreboard(orders, seed, RATES[rates], progress=progress)
+        _BOARDS[key] = chaos.scoreboard(orders, seed, RATES.get(rates, rates), progress=progress)
     return _BOARDS[key]
 
 
