@@ -136,7 +136,8 @@ def _run(args) -> int:
     if args.json:
         print(json.dumps(run.summary(), sort_keys=True))
     else:
-        print(f"scene {m.NUMBER:02d} · {m.TITLE}: " + ", ".join(f"{k}={v}" for k, v in controls.items()))
+        shown = getattr(m, "shown", lambda c: c)(controls)   # a scene in parts names only the part's controls
+        print(f"scene {m.NUMBER:02d} · {m.TITLE}: " + ", ".join(f"{k}={v}" for k, v in shown.items()))
         print("\n".join(m.outcome_lines(run)))
     return 0
 

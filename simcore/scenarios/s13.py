@@ -51,6 +51,12 @@ RECORDS = {"workflow": "events in its history", "dag": "rows in its metadata tab
 PARTS = {"canvas": CANVAS, "shards": SHARDS, "chaos": CHAOS}
 
 
+def shown(controls: dict) -> dict:
+    """The controls that matter to the part chosen: the part, and its own."""
+    part = controls.get("part", "canvas")
+    return {"part": part, **{c.name: controls[c.name] for c in PARTS[part] if c.name in controls}}
+
+
 def simulate(part="canvas", fault="crash_after_charge", cancel="day 10", sensor_timeout="31 days",
              hosts="kill and zombie", fence=True, rates="default", replay="durable, no keys", orders=1000,
              seed=0, folder=None) -> Run:
