@@ -3,7 +3,8 @@
 A nightly revenue report as an Airflow-style DAG (`extract_orders` -> `compute_revenue`,
 `compute_refunds` -> `publish_report`) on the course's clock, scheduled daily from 2026-03-01 by
 simcore/dag. The orders and the revenue table (one partition per data interval) are a real SQLite
-file; so is the scheduler's metadata. The scheduler can be down from 03-05 00:30 to 03-08 06:00
+file; so is the scheduler's metadata (WAL, synchronous=NORMAL: each commit survives the death of the
+scheduler's process, which is what the scene kills; not a power loss). The scheduler can be down from 03-05 00:30 to 03-08 06:00
 (catchup decides what it makes of the missed days), and the first run it creates on 03-08 (the
 watched run) can meet a flaky or failing compute_refunds, a publish_report that fails after its
 write, or a scheduler killed while publish_report runs. Retries run the task again from its start:
@@ -134,7 +135,7 @@ def simulate(timetable="data_interval", catchup=True, outage="3 days", refunds="
     for f in home.glob("*.sqlite*"):
         f.unlink()
     sim = Sim(seed=seed, faults=fault_plan(refunds, fault), epoch=EPOCH)
-    meta, data = Metadata(home / "metadata.sqlite"), shop_data(home / "shop.sqlite", seed)
+    meta, data = Metadata(home / "metadata.sqlite", synchronous="NORMAL"), shop_data(home / "shop.sqlite", seed)
     board, dag = Board(sim), revenue_dag(timetable, catchup, publish, max_active_runs)
     outages = [(_secs(DOWN), _secs(BACK))] if outage == "3 days" else []
     board.frame(f"nightly_revenue: schedule='@daily' ({timetable} timetable), catchup={catchup}, start 03-01")
