@@ -2,12 +2,14 @@
 
     python -m bridge.live                    # every scenario; exit 1 if a difference is unexplained
     python -m bridge.live order signals      # some; --json FILE writes the comparison; --keep keeps logs
+    python -m bridge.live --jobs 1           # one scenario at a time (default: all at once, on one server)
     python -m bridge.live --save             # all, saved as bridge/live-comparison.json (for the notebook)
 
 For each scenario this starts the run on a real dev server (bridge/server.py) with a worker process of
 Temporal ports, kills that worker with SIGKILL at the scene's crash point (the activity's process kills
 itself right after the world acted, before anyone recorded the result: the moment of scene 01), starts
-a new worker, and lets it finish. The activities act on a durable world (a SQLite file, the course's
+a new worker, and lets it finish. The scenarios run side by side on the one server, each on a task queue
+of its own, with workflow ids of its own. The activities act on a durable world (a SQLite file, the course's
 card network) with the course's idempotency key, the run id and the activity id, so the statement
 shows what really happened to the card. The same run then goes through the course's engine, and the
 two histories are compared event type by event type: each difference is named, and explained from
@@ -31,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 WORKER_LIFETIME = 300      # a worker process exits on its own after this many seconds, whatever happens
 SAVED = ROOT / "bridge" / "live-comparison.json"   # the last full run, for a machine without the server
-TASK_QUEUE = "durable-sim"
+TASK_QUEUE = "durable-sim"   # each scenario's own is durable-sim-<name>
 
 # What may differ between the two histories, and why. A difference not listed is a finding.
 EXPLAINED = {
@@ -126,7 +128,7 @@ def worker_main(ns) -> int:
     async def serve():
         client = await asyncio.wait_for(Client.connect(ns.address), 20)
         ports = [PORTS[name] for name in ns.ports.split(",")]
-        async with Worker(client, task_queue=TASK_QUEUE, workflows=ports, activities=activities):
+        async with Worker(client, task_queue=ns.task_queue, workflows=ports, activities=activities):
             Path(ns.ready).write_text(str(os.getpid()))
             await asyncio.sleep(WORKER_LIFETIME)
     asyncio.run(serve())
@@ -135,14 +137,15 @@ def worker_main(ns) -> int:
 
 # -- the parent: a run on the server -------------------------------------------------------------
 class Live:
-    """One scenario's run on the server: its world file, its workers, its workflow."""
+    """One scenario's run on the server: its world file, its task queue, its workers, its workflow."""
 
     def __init__(self, server, client, name: str):
         self.server, self.client, self.name = server, client, name
         self.world = str(server.logs / f"{name}.world.sqlite")
+        self.task_queue = f"{TASK_QUEUE}-{name}"   # so that scenarios running side by side never meet
         self.workers, self.procs = 0, []
 
-    def worker(self, ports: str, crash_after: str = "", refuse: str = "") -> object:
+    async def worker(self, ports: str, crash_after: str = "", refuse: str = "") -> object:
         """A worker process with these ports (names in PORTS, comma-separated), ready to poll; it kills
         itself after the world's `crash_after` effect, and its activities in `refuse` fail for good."""
         self.workers += 1
@@ -151,23 +154,25 @@ class Live:
         proc = self.server.spawn(tag, [sys.executable, "-m", "bridge.live", "worker", "--address",
                                        self.server.address, "--world", self.world, "--crash-after",
                                        crash_after or "-", "--ready", str(ready), "--ports", ports,
-                                       "--refuse", refuse])
+                                       "--refuse", refuse, "--task-queue", self.task_queue])
+        self.procs.append(proc)
         deadline = time.monotonic() + 30
-        while not ready.exists():
+        while not ready.exists():   # (asleep in between: the other scenarios' runs go on meanwhile)
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"worker {tag} did not start: {self.server.log(tag)[-1500:]}")
-            time.sleep(0.05)
-        self.procs.append(proc)
+            await asyncio.sleep(0.05)
         return proc
 
     def close(self) -> None:
-        """Stop this run's workers (by pid), so the next scenario's tasks reach only its own."""
+        """Stop this run's workers (by pid)."""
         from bridge.server import stop
         for proc in self.procs:
             stop(proc, signal.SIGKILL)
 
     async def start(self, workflow_type: str, wid: str, *args):
-        self.handle = await self.client.start_workflow(workflow_type, args=list(args), id=wid, task_queue=TASK_QUEUE)
+        """Start a workflow on this run's task queue; its id on the server is `<scenario>/<wid>`."""
+        self.handle = await self.client.start_workflow(workflow_type, args=list(args), id=f"{self.name}/{wid}",
+                                                       task_queue=self.task_queue)
         return self.handle
 
     async def types(self) -> list[str]:
@@ -235,30 +240,43 @@ def course_side(sim, wid: str, run: str | None = None) -> Side:
     return Side([e.type for e in history], result, sim.world.statement_cents(), dict(sim.world.effects()))
 
 
-async def run_all(names: list[str], keep: bool, pids: list | None = None) -> list[Comparison]:
+async def run_all(names: list[str], keep: bool, pids: list | None = None, jobs: int = 0) -> list[Comparison]:
+    """The scenarios side by side on one server, at most `jobs` at a time (0: all), each reported in
+    the order named, as soon as it and those before it are done."""
     from temporalio.client import Client
 
     from bridge.live_ports import SCENARIOS
     from bridge.server import DevServer
-    out = []
-    with DevServer(keep_logs=keep) as server:
-        client = await asyncio.wait_for(Client.connect(server.address), 20)
-        if pids is not None:
-            pids.append(server.server.pid)
-        for name in names:
-            scene, what, on_server, on_course = SCENARIOS[name]
+    pids = [] if pids is None else pids
+    room = asyncio.Semaphore(jobs or len(names))
+
+    async def one(server, client, name: str) -> tuple[Comparison, float]:
+        scene, what, on_server, on_course = SCENARIOS[name]
+        async with room:
             t = time.monotonic()
             live = Live(server, client, name)
             try:
                 theirs = await asyncio.wait_for(on_server(live), 180)
             finally:
                 live.close()
-                if pids is not None:
-                    pids.extend(p.pid for p in live.procs)
+                pids.extend(p.pid for p in live.procs)
             ours = on_course()
-            c = Comparison(name, scene, what, theirs, ours, compare(theirs.types, ours.types))
-            print(report(c, time.monotonic() - t), flush=True)
-            out.append(c)
+            return Comparison(name, scene, what, theirs, ours, compare(theirs.types, ours.types)), time.monotonic() - t
+
+    out = []
+    with DevServer(keep_logs=keep) as server:
+        client = await asyncio.wait_for(Client.connect(server.address), 20)
+        pids.append(server.server.pid)
+        runs = [asyncio.create_task(one(server, client, name)) for name in names]
+        try:
+            for run in runs:
+                c, seconds = await run
+                print(report(c, seconds), flush=True)
+                out.append(c)
+        finally:   # after a failure, the others stop (and stop their workers) before the server does
+            for run in runs:
+                run.cancel()
+            await asyncio.gather(*runs, return_exceptions=True)
     return out
 
 
@@ -307,7 +325,7 @@ def show(*names: str) -> None:
 def main(argv: list[str]) -> int:
     if argv[:1] == ["worker"]:
         w = argparse.ArgumentParser(prog="python -m bridge.live worker")
-        for opt in ("--address", "--world", "--crash-after", "--ready", "--ports"):
+        for opt in ("--address", "--task-queue", "--world", "--crash-after", "--ready", "--ports"):
             w.add_argument(opt, required=True)
         w.add_argument("--refuse", default="")
         return worker_main(w.parse_args(argv[1:]))
@@ -316,6 +334,8 @@ def main(argv: list[str]) -> int:
     p.add_argument("scenarios", nargs="*", metavar="SCENARIO", help=f"any of {', '.join(SCENARIOS)} (default: all)")
     p.add_argument("--json", help="write the comparison to this file")
     p.add_argument("--keep", action="store_true", help="keep the server's and workers' logs")
+    p.add_argument("-j", "--jobs", type=int, default=0, metavar="N",
+                   help="run at most N scenarios at a time on the one server (default: all at once)")
     p.add_argument("--save", action="store_true", help=f"save the comparison as {SAVED.relative_to(ROOT)}, which "
                    "the Graduate notebook shows where no server is installed")
     ns = p.parse_args(argv)
@@ -324,7 +344,7 @@ def main(argv: list[str]) -> int:
         p.error(f"no scenario {unknown[0]!r}; choose from {', '.join(SCENARIOS)}")
     pids: list[int] = []
     try:
-        results = asyncio.run(run_all(ns.scenarios or list(SCENARIOS), ns.keep, pids))
+        results = asyncio.run(run_all(ns.scenarios or list(SCENARIOS), ns.keep, pids, ns.jobs))
     except (RuntimeError, TimeoutError, OSError) as e:
         print(f"python -m bridge.live: {e}", file=sys.stderr)
         return 2

@@ -30,11 +30,11 @@ AFTER_KILL = 12.0
 
 # -- ORDER #1001, killed after the card was charged (scenes 01, 02, 04, 07) ------------------------
 async def order_on_server(live) -> Side:
-    first = live.worker("order", crash_after="ChargeCard")
+    first = await live.worker("order", crash_after="ChargeCard")
     await live.start("fulfill_order", WID, "1001", 4200)
     await live.died(first)                     # SIGKILL: the card charged, the result never reported
     await asyncio.sleep(AFTER_KILL)
-    live.worker("order")
+    await live.worker("order")
     return await live.side()
 
 
@@ -52,11 +52,11 @@ def order_on_course() -> Side:
 
 # -- scene 03: the fixed workflow reads ctx.now(); killed after ReserveInventory acted ---------------
 async def clock_on_server(live) -> Side:
-    first = live.worker("clock", crash_after="ReserveInventory")
+    first = await live.worker("clock", crash_after="ReserveInventory")
     await live.start("fulfill_order", WID, "1001", 4200)
     await live.died(first)
     await asyncio.sleep(AFTER_KILL)
-    live.worker("clock")
+    await live.worker("clock")
     return await live.side()
 
 
@@ -79,7 +79,7 @@ def clock_on_course() -> Side:
 # -- scene 09: an update and a query while packing, the worker killed, a cancel signal while no
 #    worker runs, a new worker refunds; a query after the end --------------------------------------
 async def signals_on_server(live) -> Side:
-    first = live.worker("signals")
+    first = await live.worker("signals")
     handle = await live.start("cancellable_order", WID, "1001", 4200)
     await live.until(lambda t: "TimerStarted" in t, 30, "the packing timer")
     await asyncio.wait_for(handle.execute_update("change_address", "2 New Street"), 20)
@@ -87,7 +87,7 @@ async def signals_on_server(live) -> Side:
     live.kill(first)
     await handle.signal("cancel", "customer changed mind")   # recorded with no worker alive
     await asyncio.sleep(1)
-    live.worker("signals")
+    await live.worker("signals")
     side = await live.side()
     await asyncio.wait_for(handle.query("status"), 20)       # a closed workflow, replayed to answer
     return side
@@ -111,13 +111,13 @@ def signals_on_course() -> Side:
 
 # -- scene 09: a cancellation request with no worker alive; the code refunds and ends cancelled -------
 async def cancel_on_server(live) -> Side:
-    first = live.worker("cancel")
+    first = await live.worker("cancel")
     handle = await live.start("cancel_soon", WID, "1001", 4200, 60.0)
     await live.until(lambda t: "TimerStarted" in t, 30, "the day to change one's mind")
     live.kill(first)
     await handle.cancel()
     await asyncio.sleep(1)
-    live.worker("cancel")
+    await live.worker("cancel")
     return await live.side()
 
 
@@ -137,12 +137,12 @@ def cancel_on_course() -> Side:
 
 # -- scene 08: the worker SIGKILLed while the workflow sleeps; the timer fires with no worker ------------
 async def review_on_server(live) -> Side:
-    first = live.worker("review")
+    first = await live.worker("review")
     await live.start("review_soon", WID, "1001", 8.0)
     await live.until(lambda t: "TimerStarted" in t, 30, "the timer")
     live.kill(first)
     await live.until(lambda t: "TimerFired" in t, 30, "the timer firing with no worker")
-    live.worker("review")
+    await live.worker("review")
     return await live.side()
 
 
@@ -161,7 +161,7 @@ def review_on_course() -> Side:
 
 # -- scene 08: a subscription continuing as new every 2 months; the worker SIGKILLed in the second run --
 async def subscription_on_server(live) -> Side:
-    first = live.worker("subscription")
+    first = await live.worker("subscription")
     await live.start("subscription_soon", "sub-42", "c-42", 1, 4, 2.0, 2)
     deadline = asyncio.get_running_loop().time() + 60
     while (await live.chain()).count("TimerStarted") < 3:   # the first month of run 2 is asleep
@@ -170,7 +170,7 @@ async def subscription_on_server(live) -> Side:
         await asyncio.sleep(0.1)
     live.kill(first)
     await asyncio.sleep(1)
-    live.worker("subscription")
+    await live.worker("subscription")
     side = await live.side()
     return Side(await live.chain(), side.result, side.statement_cents, side.effects)
 
@@ -193,13 +193,13 @@ def subscription_on_course() -> Side:
 # -- scene 11: v1 workers stopped and v2-patched ones started, with C past the change point (asleep on
 #    its review timer) and A before it (in the kiln) ----------------------------------------------
 async def patch_on_server(live) -> Side:
-    v1 = live.worker("v1")
+    v1 = await live.worker("v1")
     c = await live.start("versioned_soon", "C", "C", 4200, 1.0, 20.0)
     await live.until(lambda t: t.count("TimerStarted") == 2, 30, "C asleep after shipping")
     a = await live.start("versioned_soon", "A", "A", 4200, 15.0, 1.0)
     await live.until(lambda t: "TimerStarted" in t, 30, "A in the kiln")
     live.kill(v1)                              # the deploy: v1 stops, v2 (patched) starts
-    live.worker("v2")
+    await live.worker("v2")
     sides = []
     for handle in (a, c):
         live.handle = handle
@@ -224,11 +224,11 @@ def patch_on_course() -> Side:
 # -- scene 10: ShipPackage refused for good; the compensations run in reverse, and the worker is
 #    SIGKILLed after the refund acted, before it was recorded ----------------------------------------
 async def saga_on_server(live) -> Side:
-    first = live.worker("saga", crash_after="RefundCard", refuse="ShipPackage")
+    first = await live.worker("saga", crash_after="RefundCard", refuse="ShipPackage")
     await live.start("order_saga", WID, "1001", 4200, "after", "stop", 0)
     await live.died(first)
     await asyncio.sleep(AFTER_KILL)
-    live.worker("saga", refuse="ShipPackage")
+    await live.worker("saga", refuse="ShipPackage")
     return await live.side()
 
 
