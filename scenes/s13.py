@@ -312,3 +312,12 @@ def workload_cards():
     """Print each card's verdict for each model, and the scenes that taught each requirement."""
     from simcore.scenarios import cards
     print("\n".join(cards.lines()))
+
+
+def replay(row="durable, no keys", rates="default", orders=1000, seed=0):
+    """Replay a row's first order that went wrong from its seed, twice, and print its frames: the same."""
+    a, b = (model.simulate(part="chaos", replay=row, rates=rates, orders=orders, seed=seed) for _ in range(2))
+    print(f"order {a.order} under '{row}', faults: {'; '.join(a.extra['order_faults']) or 'none'}")
+    for f in a.frames:
+        print(f"  t={f.t:7.2f}s  {'SKULL ' if f.skull else ''}{f.caption}")
+    print(f"replayed twice from its seed: {len(a.frames)} frames, frame for frame the same: {a.frames == b.frames}")
