@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from types import SimpleNamespace
 
+from matplotlib.collections import PolyCollection
 from matplotlib.patches import Ellipse, Rectangle
 
 from simcore import asl, orders
@@ -50,38 +51,45 @@ class Lane(Panel):
         ax.add_patch(self.wash)
         self.skull = SkullGlyph(ax)
         self.dynamic.extend(self.skull.dynamic)
-        self.boxes, self.counts = [], []
+        self.counts, corners = [], []
         for i, (name, _) in enumerate(ROWS):
             y = self.y + self.h - 4 - (i + 1) * self.row + 0.5
-            self.boxes.append(self.moving(Rectangle((self.x + 1.5, y), self.w - 3, self.row - 1, fc=TODO, ec=MUTED,
-                                                    lw=0.8, zorder=2)))
-            ax.add_patch(self.boxes[-1])
+            x0, x1, y1 = self.x + 1.5, self.x + self.w - 1.5, y + self.row - 1
+            corners.append([(x0, y), (x1, y), (x1, y1), (x0, y1)])
             mid = y + (self.row - 1) / 2
             self.moving(ax.text(self.x + 2.5, mid, LABEL.get(name, name), fontsize=8.5, va="center", zorder=3))
             self.counts.append(self.moving(ax.text(self.x + self.w - 2.5, mid, "", ha="right", va="center",
                                                    fontsize=8.5, zorder=3)))
+        # the seven steps as one collection: one draw call a frame, their colours set per frame
+        self.boxes = self.moving(ax.add_collection(PolyCollection(corners, facecolors=TODO, edgecolors=MUTED,
+                                                                  linewidths=0.8, zorder=2)))
         self.note = self.text(1.5, self.h - 5.2, "", fontsize=8, color=MUTED)
         self.stats = self.text(1.5, self.h - 2.6, "", fontsize=8.5, family=MONO)
 
     def update(self, run, frame):
         lane = run.lanes[self.lane]
         lf = model.lane_frame(run, frame, self.lane)
-        done = lane.sim.world.effects(lf.effects)
-        for (name, steps), box, count in zip(ROWS, self.boxes, self.counts):
+        done, colours = lane.sim.world.effects(lf.effects), []
+        died = lf.skull and frame.extra["lane"] == self.lane
+        killed = model.dying_step_of(run, self.lane, lf) if died else None
+        for (name, steps), count in zip(ROWS, self.counts):
             n = done.get(name, 0)
-            lit = lf.step in steps and not lf.skull
-            box.set_facecolor(KILLED if lf.skull and lit else LIT if lit else DONE if n else TODO)
+            lit = (lf.step in steps or name == "wait 30 days" and _waiting(lf)) and not lf.skull
+            colours.append(KILLED if killed in steps else LIT if lit else DONE if n else TODO)
             count.set_text(("\u2713" if n == 1 else f"\u2713 x{n}") if n else "")
             count.set_color(DANGER if n > 1 else INK)
+        self.boxes.set_facecolor(colours)
         if self.lane == "state_machine":
             self.counts[3].set_text("no such state")
             self.counts[3].set_color(MUTED)
         self.counts[4].set_text(self._wait(run, lane, lf, frame))
         self.counts[4].set_color(MUTED)
-        self.wash.set_visible(lf.skull and lf is not lane.sim.trace.frames[0] and frame.extra["lane"] == self.lane)
+        self.wash.set_visible(died)
         self.skull.hide()
-        if self.wash.get_visible():
-            self.skull.show(self.x + self.w - 4, self.y + self.h - 2.5, 0.45)
+        if died:   # beside the step it killed, left of its tick
+            row = next((i for i, (_, steps) in enumerate(ROWS) if killed in steps), None)
+            y = self.y + self.h - 2.5 if row is None else self.y + self.h - 4 - (row + 0.5) * self.row
+            self.skull.show(self.x + self.w * 0.6, y, 0.42)
         records = self._records(lane, lf, frame)
         what = "state changes" if self.lane == "dag" else "events on record"
         self.stats.set_text(f"{records:>4} {what} \u00b7 ${lane.sim.world.statement_cents(lf.effects) / 100:.2f} charged")
@@ -93,12 +101,17 @@ class Lane(Panel):
         if self.lane == "dag":
             pokes = sum(1 for tr in lane.extra["board"].transitions if tr[3] == "up_for_reschedule" and tr[0] <= frame.t)
             return f"{pokes} pokes" if pokes else ""
-        return f"day {min(int(frame.t // model.DAY), 30)}" if lf.step in ROWS[4][1] else ""
+        return f"day {min(int(frame.t // model.DAY), 30)}" if lf.step in ROWS[4][1] or _waiting(lf) else ""
 
     def _records(self, lane, lf, frame):
         if self.lane == "dag":
             return sum(1 for tr in lane.extra["board"].transitions if tr[0] <= frame.t)
         return lf.history
+
+
+def _waiting(lane_frame) -> bool:
+    """The workflow waits on its timer and its signal at once (`ctx.first`): its frame says so."""
+    return lane_frame.caption.startswith("waits:")
 
 
 class CanvasDiagram(Diagram):

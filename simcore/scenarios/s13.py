@@ -15,6 +15,7 @@ from .. import chaos, shards
 from ..sim import Run, Sim
 from ..trace import Frame
 from . import Control, canvas, cards
+from .s08 import day_of
 
 NUMBER = 13
 TITLE = "Design canvas: choose the right engine, then prove it under chaos"
@@ -142,7 +143,8 @@ def _how(model, lane, controls):
 
 
 def _day(t):
-    return f"day {int(t // DAY)} {int(t % DAY // 3600):02d}:{int(t % 3600 // 60):02d}"
+    """As scenes 08 and 09 say it: the calendar day since the order's, and the time (t=0 is 09:00)."""
+    return day_of(t)
 
 
 # -- the shards -------------------------------------------------------------------------------------------
