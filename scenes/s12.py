@@ -8,6 +8,7 @@ interval against the time it was created, with the other timetable kind's runs b
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import lru_cache
 
 import networkx as nx
 from matplotlib.colors import to_hex
@@ -144,6 +145,14 @@ class GridPanel(Panel):
                 cell.set_facecolor(colour(s.get((rid, tid))) if rid else "white")
 
 
+@lru_cache(maxsize=16)
+def ghost_runs(timetable: str, catchup: bool, outage: str) -> tuple:
+    """The runs the other timetable kind would have created, for the greyed row: a scheduler run of its
+    own, the same for the same three controls, so it is kept."""
+    up = [(model.EPOCH, model.DOWN), (model.BACK, model.END)] if outage == "3 days" else [(model.EPOCH, model.END)]
+    return tuple(created_runs(model.revenue_dag(timetable, catchup), up))
+
+
 class IntervalTimeline(PlotPanel):
     """Each run's data interval (a bar; zero width: a diamond) and the moment it was created (a dot),
     for this timetable and, greyed beneath, the other one; the outage shaded."""
@@ -152,22 +161,27 @@ class IntervalTimeline(PlotPanel):
         super().prepare(run)
         p, c = self.plot, run.controls
         other = "trigger" if c["timetable"] == "data_interval" else "data_interval"
-        up = [(model.EPOCH, model.DOWN), (model.BACK, model.END)] if c["outage"] == "3 days" else [(model.EPOCH, model.END)]
-        ghost = created_runs(model.revenue_dag(other, c["catchup"]), up)
+        ghost = ghost_runs(other, c["catchup"], c["outage"])
         ours = [(parse(r["logical_date"]), parse(r["data_interval_start"]), parse(r["data_interval_end"]),
                  parse(r["created"])) for r in run.meta.runs()]
         s = lambda d: (d - model.EPOCH).total_seconds()   # noqa: E731
         if c["outage"] == "3 days":
             self.drawn.append(p.axvspan(s(model.DOWN), s(model.BACK), color="#e4e7eb", lw=0, zorder=0))
-        for row, runs, alpha in ((1, ours, 1.0), (0, ghost, 0.45)):
-            for k, (_, a, b, made) in enumerate(runs):
-                if a == b:
-                    self.drawn += p.plot([s(a)], [row + 0.18], marker="D", ms=5, color="#2f80ed", alpha=alpha, lw=0)
-                else:
-                    self.drawn.append(p.broken_barh([(s(a) + 1800, s(b) - s(a) - 3600)], (row + 0.05, 0.26),
-                                                    color=("#2f80ed", "#56ccf2")[k % 2], alpha=alpha, lw=0))
-                self.drawn += p.plot([s(b), s(made)], [row + 0.05, row - 0.18], color=MUTED, lw=0.6, alpha=alpha)
-                self.drawn += p.plot([s(made)], [row - 0.18], marker="o", ms=4, color=INK, alpha=alpha, lw=0)
+        nan = float("nan")
+        for row, runs, alpha in ((1, ours, 1.0), (0, ghost, 0.45)):   # a few artists a row, not a few a run
+            zero = [s(a) for _, a, b, _ in runs if a == b]
+            bars = [(s(a) + 1800, s(b) - s(a) - 3600) for _, a, b, _ in runs if a != b]
+            if zero:
+                self.drawn += p.plot(zero, [row + 0.18] * len(zero), marker="D", ms=5, color="#2f80ed", alpha=alpha,
+                                     lw=0)
+            if bars:
+                self.drawn.append(p.broken_barh(bars, (row + 0.05, 0.26), alpha=alpha, lw=0,
+                                                color=[("#2f80ed", "#56ccf2")[k % 2] for k in range(len(bars))]))
+            xs = [x for _, _, b, made in runs for x in (s(b), s(made), nan)]
+            ys = [y for _ in runs for y in (row + 0.05, row - 0.18, nan)]
+            self.drawn += p.plot(xs, ys, color=MUTED, lw=0.6, alpha=alpha)
+            made = [s(m) for *_, m in runs]
+            self.drawn += p.plot(made, [row - 0.18] * len(made), marker="o", ms=4, color=INK, alpha=alpha, lw=0)
         p.set_yticks([1, 0], [f"{c['timetable']} (this run)", f"{other}"], fontsize=7, color=INK)
         days = [s(model.EPOCH) + 86400 * d for d in range(8)]
         p.set_xticks(days, [f"03-{d + 1:02d}" for d in range(8)], fontsize=7)
