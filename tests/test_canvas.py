@@ -41,9 +41,9 @@ def test_the_wait_and_the_cancel_each_model_its_own_way(lanes):
         assert runs["dag"].extra["pokes"] >= 30 * DAY / canvas.POKE - 1
         return
     label = first(wf, "SendReturnLabelEmail")
-    assert label and 10 * DAY <= label.t < 10 * DAY + 60                       # the signal wakes the code at once
+    assert label and canvas.CANCEL_AT <= label.t < canvas.CANCEL_AT + 60          # the signal wakes the code at once
     seen = first(dag, "SendReturnLabelEmail")
-    assert seen and 10 * DAY <= seen.t <= 10 * DAY + canvas.POKE + 60          # the DAG learns at its next poke
+    assert seen and canvas.CANCEL_AT + 3600 <= seen.t <= canvas.CANCEL_AT + canvas.POKE + 60   # at its next poke
     assert runs["dag"].extra["tasks"]["send_review_request"] == "skipped"
     assert runs["state_machine"].outcome == "aborted" and "SendReturnLabelEmail" not in sm.effects()
     for w in (wf, dag, sm):

@@ -103,14 +103,16 @@ class Scheduler:
             return
 
     def _next_wake(self) -> float:
-        """The next moment a pass could change something: a run falling due, a retry's delay ending."""
-        times = []
-        last = self.meta.last_automated_interval()
-        info = self.dag.timetable.next_dagrun_info(last and DataInterval(*last), self.dag.restriction, self.now())
-        full = len(self.meta.runs("queued")) + len(self.meta.runs("running")) >= self.dag.max_active_runs
-        if info is not None and not full:   # when full, a finishing task wakes the loop instead
-            times.append(self.at(info.run_after))
-        for run in self.meta.runs("running"):
+        """The next moment a pass could change something: a run falling due, a retry's delay ending, a
+        sensor's next poke."""
+        times, running = [], self.meta.runs("running")
+        full = len(self.meta.runs("queued")) + len(running) >= self.dag.max_active_runs
+        if getattr(self.dag.timetable, "periodic", True) and not full:   # when full, a finishing task wakes it
+            last = self.meta.last_automated_interval()
+            info = self.dag.timetable.next_dagrun_info(last and DataInterval(*last), self.dag.restriction, self.now())
+            if info is not None:
+                times.append(self.at(info.run_after))
+        for run in running:
             times += [self.at(parse(ti["next_try_at"])) for ti in self.meta.task_instances(run["run_id"]).values()
                       if ti["state"] in ("up_for_retry", "up_for_reschedule")]
         return min(times, default=math.inf)
@@ -118,7 +120,8 @@ class Scheduler:
     def schedule(self) -> list[str]:
         """One pass: create the runs that are due, start queued runs, move task instances on."""
         said, now, dag, meta = [], self.now(), self.dag, self.meta
-        while len(meta.runs("queued")) + len(meta.runs("running")) < dag.max_active_runs:
+        periodic = getattr(dag.timetable, "periodic", True)   # schedule=None: runs are triggered, not made
+        while periodic and len(meta.runs("queued")) + len(meta.runs("running")) < dag.max_active_runs:
             last = meta.last_automated_interval()
             info = dag.timetable.next_dagrun_info(last and DataInterval(*last), dag.restriction, now)
             if info is None or info.run_after > now:

@@ -185,6 +185,7 @@ KINDS = ("trigger", "data_interval")
 class NullTimetable:
     """`schedule=None`: the scheduler creates no runs; each run is triggered (`airflow dags trigger`,
     the REST API), with a zero-width data interval at the moment it was asked for."""
+    periodic = False   # the scheduler need not ask it for a next run
 
     def next_dagrun_info(self, last, restriction, now):
         return None

@@ -4,7 +4,7 @@ each one run on simcore under the same fault.
 - workflow:      `orders.fulfill_and_review` on the durable engine (scenes 01-09): the wait is a durable
                  timer, the cancel a signal the code waits for beside it;
 - DAG:           the same steps as tasks on scene 12's scheduler (simcore/dag), one run triggered per
-                 order; the wait is a sensor in reschedule mode, poking every 4 hours; the cancel is a row
+                 order; the wait is a sensor in reschedule mode, poking every 6 hours; the cancel is a row
                  in the shop's database that the sensor reads when it pokes, and two tasks skip or run
                  by what it says (Airflow has no message into a running DAG run);
 - state machine: `asl.ORDER_1001` on the Amazon States Language interpreter (simcore/statemachine); the
@@ -35,8 +35,9 @@ from ..orders import (CENTS, KEYED_ACTIVITIES, ORDER_ID, fulfill_and_review, sen
 from ..sim import Sim
 
 DAY = 86400.0
-WAIT, CANCEL_DAY, KILL_DAY, HORIZON = 30 * DAY, 10, 8, 31 * DAY
-POKE = 4 * 3600.0   # the sensor's poke_interval (Airflow's default is 60 s; reschedule mode asks for more)
+WAIT, KILL_DAY, HORIZON = 30 * DAY, 8, 31 * DAY
+CANCEL_AT = 10 * DAY + 13 * 3600   # day 10, 22:00 (t=0 is 09:00 on the order's day)
+POKE = 6 * 3600.0   # the sensor's poke_interval (Airflow's default is 60 s; reschedule mode asks for more)
 FOLDER = Path(tempfile.gettempdir()) / "durable-sim" / "s13"
 MODELS = ("workflow", "dag", "state_machine")
 NAMES = {"workflow": "workflow code (durable engine)", "dag": "DAG (scheduler)", "state_machine": "state machine (ASL)"}
@@ -68,7 +69,7 @@ def run_workflow(fault: str, cancel: bool, seed: int) -> Lane:
     engine = Engine(sim, [fulfill_and_review], [*KEYED_ACTIVITIES, send_review_request_keyed, send_return_label_keyed])
     engine.start(fulfill_and_review, "order-1001", ORDER_ID, CENTS, WAIT)
     if cancel:
-        sim.env.timeout(CANCEL_DAY * DAY).callbacks.append(
+        sim.env.timeout(CANCEL_AT).callbacks.append(
             lambda _: engine.signal("order-1001", "cancel", "customer cancelled"))
     sim.run(until=HORIZON)
     history = sim.history.read("order-1001")
@@ -147,7 +148,7 @@ def run_dag(fault: str, cancel: bool, seed: int, sensor_timeout: float, folder: 
         def cancel_row(_):
             shop.execute("INSERT INTO cancellation VALUES (?, ?)", (ORDER_ID, iso(sim.clock())))
             board.frame("the customer cancels: the shop writes a row; nothing tells the DAG run until its sensor pokes")
-        sim.env.timeout(CANCEL_DAY * DAY).callbacks.append(cancel_row)
+        sim.env.timeout(CANCEL_AT).callbacks.append(cancel_row)
     data = SimpleNamespace(world=sim.world, db=shop, now=sim.clock)
     sim.env.process(supervise(sim, dag, meta, board, data=data))
     sim.run(until=HORIZON)
@@ -168,7 +169,7 @@ def run_state_machine(fault: str, cancel: bool, seed: int, folder: Path) -> Lane
     path = folder / "state-machine.sqlite"
     for f in folder.glob("state-machine.sqlite*"):
         f.unlink()
-    r = statemachine.run(faults=fault_plan(fault, "state_machine"), stop_at=CANCEL_DAY * DAY if cancel else None,
+    r = statemachine.run(faults=fault_plan(fault, "state_machine"), stop_at=CANCEL_AT if cancel else None,
                          seed=seed, path=path, horizon=HORIZON)
     outcome = {"succeeded": "completed"}.get(r.outcome, r.outcome)
     return Lane("state_machine", r.sim, outcome, len(r.history), {"history": r.history, "result": r})

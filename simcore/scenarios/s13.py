@@ -30,7 +30,7 @@ CANVAS = (
     Control("fault", ("none", "crash_after_charge", "kill_during_wait"), "crash_after_charge",
             "the same fault for all three: the process dies after the card is charged, before anything records "
             "it; or the process that runs the order is killed on day 8 of the wait"),
-    Control("cancel", ("none", "day 10"), "day 10", "the customer cancels on day 10 of the 30-day wait"),
+    Control("cancel", ("none", "day 10"), "day 10", "the customer cancels on day 10 of the 30-day wait, at 22:00"),
     Control("sensor_timeout", tuple(TIMEOUTS), "31 days", "the DAG's sensor timeout: set to 31 days, or left at "
             "Airflow's default ([sensors] default_timeout, 7 days)"),
 )
@@ -136,10 +136,16 @@ def _how(model, lane, controls):
             return (f"The sensor poked {lane.extra['pokes']} times and failed: {lane.extra['timeout']}; the "
                     "review and the return label are upstream_failed.")
         return (f"The wait is a sensor: {lane.extra['pokes']} pokes, one every {canvas.POKE / 3600:g} h" + (
-            "; the cancel is a row it reads at its next poke" if cancelled else "") + when + ".")
+            f"; the cancel is a row it reads at its next poke, {_late(label)} after it was written" if cancelled and label
+            else "") + when + ".")
     return ("The wait is a Wait state, a timestamp on record" + (
         "; the cancel is StopExecution from outside: ExecutionAborted, no Catch runs, no return label, and the card "
         "keeps its charge" if cancelled and lane.outcome == "aborted" else "") + when + ".")
+
+
+def _late(effect) -> str:
+    hours = (effect.t - canvas.CANCEL_AT) / 3600
+    return f"{hours:.1f} h"
 
 
 def _day(t):
