@@ -1,4 +1,5 @@
 """Scene 13's chat: the staff engineer's answers (each at most 120 words; tests/test_texts.py checks)."""
+from simcore.scenarios.canvas import POKE
 
 QUESTIONS = {
     "When is a DAG the better choice?": (
@@ -6,7 +7,7 @@ QUESTIONS = {
         "a backfill after an outage. Each run has its data interval, the grid shows every interval's state, "
         "and catchup and backfill come built in. Make each task idempotent (overwrite the interval's "
         "partition), since a retry runs it from its first line.\n\n"
-        "It goes awkward when one run must wait and listen: the canvas's DAG pokes every 6 hours for 30 days "
+        f"It goes awkward when one run must wait and listen: the canvas's DAG pokes every {POKE / 3600:g} hours for 30 days "
         "to notice a cancel, and with Airflow's default sensor timeout (7 days) the run fails before the "
         "review is due. A workflow waits on a timer and a signal, and is woken by either."),
     "What does a real deployment look like past one machine?": (
