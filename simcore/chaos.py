@@ -45,6 +45,10 @@ class Rates:
     host_kill: float = 0.02
     redeploy: float = 0.05
 
+    def scaled(self, k: float) -> Rates:
+        """Every rate times `k` (at most 1)."""
+        return Rates(**{name: min(1.0, round(p * k, 6)) for name, p in asdict(self).items()})
+
     def __post_init__(self):
         for name, p in asdict(self).items():
             if not isinstance(p, (int, float)) or not 0 <= p <= 1:

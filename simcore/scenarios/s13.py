@@ -23,9 +23,7 @@ DAY = canvas.DAY
 TIMEOUTS = {"31 days": 31 * DAY, "7 days (default)": 7 * 86400.0}
 HOST_FAULTS = {"kill and zombie": ("host-2", "host-3"), "kill host-2": ("host-2", None),
                "zombie host-3": (None, "host-3"), "none": (None, None)}
-RATES = {"default": chaos.Rates(),
-         "gentle": chaos.Rates(crash=0.02, lost=0.02, duplicate=0.01, worker_kill=0.01, host_kill=0.005, redeploy=0.01),
-         "harsh": chaos.Rates(crash=0.3, lost=0.3, duplicate=0.15, worker_kill=0.15, host_kill=0.05, redeploy=0.15)}
+RATES = {"default": chaos.Rates(), "gentle": chaos.Rates().scaled(0.2), "harsh": chaos.Rates().scaled(3)}
 CANVAS = (
     Control("fault", ("none", "crash_after_charge", "kill_during_wait"), "crash_after_charge",
             "the same fault for all three: the process dies after the card is charged, before anything records "
