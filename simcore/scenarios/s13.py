@@ -161,7 +161,8 @@ def simulate_shards(hosts="kill and zombie", fence=True, seed=0):
                                       skull=snap["note"].startswith("CRASH") if snap["note"] else False,
                                       extra={"snap": snap}))
     lost = result["counts"]["workflows_lost"]
-    run = Run("13", dict(part="shards", hosts=hosts, fence=fence), seed, sim, None, "", "lost" if lost else "completed")
+    run = Run("13", dict(part="shards", hosts=hosts, fence=fence), seed, sim, None, "",
+              "lost" if lost else "completed")
     run.shards = result
     run.extra = {"shards": {k: result["counts"][k] for k in ("writes_accepted", "writes_refused", "shard_moves",
                                                              "workflows_completed", "workflows_lost")},
