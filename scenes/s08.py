@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from matplotlib.patches import Rectangle
+from matplotlib.collections import PolyCollection
 
 from simcore import events as ev
 from simcore.scenarios import s08 as model
@@ -93,21 +93,22 @@ class CalendarPanel(Panel):
         super().__init__(ax, box, "calendar: November - December 2026")
         cw, top = (self.w - 2) / 7, 5.0
         self.ch = ch = (self.h - top - 1.2) / 5
-        self.cells, self.dates, self.notes, self.day0 = [], [], [], 1   # day 0 (Tuesday) is in column 1
+        corners, self.dates, self.notes, self.day0 = [], [], [], 1   # day 0 (Tuesday) is in column 1
         for k, d in enumerate(WEEK):
             self.label(1 + cw * (k + 0.5), 3.2, d, ha="center", color=MUTED)
         for i in range(35):
             r, c = divmod(i, 7)
             x, y = self.x + 1 + c * cw, self.y + self.h - top - (r + 1) * ch
-            cell = self.moving(Rectangle((x + 0.15, y + 0.15), cw - 0.3, ch - 0.3, fc=PAPER, ec="#cbd2d9", lw=0.6,
-                                         zorder=2))
-            ax.add_patch(cell)
-            self.cells.append(cell)
+            x0, y0, x1, y1 = x + 0.15, y + 0.15, x + cw - 0.15, y + ch - 0.15
+            corners.append([(x0, y0), (x1, y0), (x1, y1), (x0, y1)])
             date = model.ev.EPOCH + timedelta(days=i - self.day0)
             self.dates.append(self.moving(ax.text(x + 0.5, y + ch - 0.5, str(date.day), fontsize=8, va="top",
                                                   color=MUTED, zorder=3)))
             self.notes.append(self.moving(ax.text(x + 0.5, y + ch - 2.6, "", fontsize=8, va="top", zorder=3,
                                                   linespacing=1.15)))
+        # the 35 days as one collection: one draw call a frame, each day's colours set per frame
+        self.cells = self.moving(ax.add_collection(PolyCollection(corners, facecolors=PAPER, edgecolors="#cbd2d9",
+                                                                  linewidths=0.6, zorder=2)))
 
     def update(self, run, frame):
         today = model.day_number(frame.t) + self.day0
@@ -116,10 +117,11 @@ class CalendarPanel(Panel):
         for t, kind in run.extra["marks"]:
             if t <= frame.t and kind in MARK:
                 by_day.setdefault(model.day_number(t) + self.day0, []).append(kind)
-        for i, (cell, date, note) in enumerate(zip(self.cells, self.dates, self.notes)):
-            cell.set_facecolor(LIT if i == today else DONE if i < today and i >= self.day0 else PAPER)
-            cell.set_edgecolor(DURABLE if i == due else "#cbd2d9")
-            cell.set_linewidth(2.0 if i == due else 0.6)
+        days = range(len(self.dates))
+        self.cells.set_facecolor([LIT if i == today else DONE if self.day0 <= i < today else PAPER for i in days])
+        self.cells.set_edgecolor([DURABLE if i == due else "#cbd2d9" for i in days])
+        self.cells.set_linewidth([2.0 if i == due else 0.6 for i in days])
+        for i, (date, note) in enumerate(zip(self.dates, self.notes)):
             kinds = list(dict.fromkeys(by_day.get(i, [])))
             note.set_text("\n".join(MARK[k][0] for k in kinds[:3]) or ("due" if i == due else ""))
             note.set_color(MARK[kinds[0]][1] if kinds else DURABLE)
