@@ -12,6 +12,7 @@ from functools import lru_cache
 
 import networkx as nx
 from matplotlib.colors import to_hex
+from matplotlib.collections import PolyCollection
 from matplotlib.patches import FancyBboxPatch, Rectangle
 
 from simcore.dag.dag import STATE_COLOURS
@@ -76,10 +77,12 @@ class DagPanel(Panel):
     def __init__(self, ax, box):
         super().__init__(ax, box, "DAG nightly_revenue (the watched run)")
         g = model.revenue_dag().graph
-        for layer, nodes in enumerate(nx.topological_generations(g)):
-            for n in nodes:
-                g.nodes[n]["layer"] = layer
-        pos = nx.multipartite_layout(g, subset_key="layer", scale=1.0)
+        # networkx's generations in layers left to right; in a layer, the DAG's own order top down
+        # (multipartite_layout groups a layer as a set: its order would change with the hash seed)
+        order = {n: i for i, n in enumerate(g.nodes)}
+        pos = {n: (layer, -k + (len(nodes) - 1) / 2)
+               for layer, nodes in enumerate(nx.topological_generations(g))
+               for k, n in enumerate(sorted(nodes, key=order.get))}
         xs, ys = [p[0] for p in pos.values()], [p[1] for p in pos.values()]
         fit = lambda v, lo, hi, a, b: a + (v - lo) / ((hi - lo) or 1) * (b - a)   # noqa: E731
         self.pos = {n: (fit(x, min(xs), max(xs), self.x + 7, self.x + self.w - 7),
@@ -118,12 +121,15 @@ class GridPanel(Panel):
         super().__init__(ax, box, "grid: runs x tasks (Airflow's colours)")
         self.cols, cw, top = columns, (self.w - 13) / columns, self.y + self.h - 4.6
         self.heads = [self.text(12 + cw * (i + 0.5), 2.6, "", fontsize=7, ha="center") for i in range(columns)]
-        self.cells = []
+        corners = []
         for r, name in enumerate(["run"] + TASKS):
             self.label(1, 5.8 + 3.0 * r, SHORT.get(name, name), fontsize=8)
-            self.cells.append([self.moving(ax.add_patch(Rectangle((self.x + 12 + cw * i + 0.3, top - 3.0 * (r + 1) + 0.3),
-                                                                  cw - 0.6, 2.4, ec=MUTED, lw=0.5, zorder=3)))
-                               for i in range(columns)])
+            for i in range(columns):
+                x0, y0 = self.x + 12 + cw * i + 0.3, top - 3.0 * (r + 1) + 0.3
+                corners.append([(x0, y0), (x0 + cw - 0.6, y0), (x0 + cw - 0.6, y0 + 2.4), (x0, y0 + 2.4)])
+        # the squares as one collection, row by row: one draw call a frame; an empty column draws nothing
+        self.cells = self.moving(ax.add_collection(PolyCollection(corners, facecolors="none", edgecolors="none",
+                                                                  linewidths=0.5, zorder=3)))
         legend = ["success", "running", "queued", "up_for_retry", "failed", "upstream_failed", "skipped"]
         for i, st in enumerate(legend):
             x = self.x + 1 + (i % 4) * (self.w - 2) / 4
@@ -135,14 +141,13 @@ class GridPanel(Panel):
         s = states_at(run, frame)
         runs = [rid for (rid, tid), _ in s.items() if tid is None]
         runs = sorted(dict.fromkeys(runs))[-self.cols:]
-        for i in range(self.cols):
-            rid = runs[i] if i < len(runs) else None
-            self.heads[i].set_text(rid.split("__")[1][5:10] if rid else "")
-            self.heads[i].set_color(DANGER if rid == run.workflow_id else INK)
-            for r, tid in enumerate([None] + TASKS):
-                cell = self.cells[r][i]
-                cell.set_visible(rid is not None)
-                cell.set_facecolor(colour(s.get((rid, tid))) if rid else "white")
+        columns = [runs[i] if i < len(runs) else None for i in range(self.cols)]
+        for head, rid in zip(self.heads, columns):
+            head.set_text(rid.split("__")[1][5:10] if rid else "")
+            head.set_color(DANGER if rid == run.workflow_id else INK)
+        rows = [None] + TASKS
+        self.cells.set_facecolor([colour(s.get((rid, tid))) if rid else "none" for tid in rows for rid in columns])
+        self.cells.set_edgecolor([MUTED if rid else "none" for _ in rows for rid in columns])
 
 
 @lru_cache(maxsize=16)
