@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from . import events as ev
-from .history import DB_ERRORS, FORMAT, db_error
+from .history import DB_ERRORS, FORMAT, db_error, opened
 
 TYPES = {"str": (str,), "int": (int,), "float": (int, float), "list": (list,), "dict": (dict,),
          "dict | None": (dict, type(None))}   # "Any": anything JSON
@@ -101,14 +101,7 @@ def _read_rows(path: Path) -> dict[tuple[str, str], list[tuple]]:
     db = connect_readonly(path)
     db.text_factory = _text
     try:
-        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        if not {"meta", "events"} <= tables:
-            raise ev.HistoryError(f"{path}: a SQLite file, but not a simcore history (tables: "
-                                  f"{', '.join(sorted(tables)) or 'none'})")
-        row = db.execute("SELECT value FROM meta WHERE key='format'").fetchone()
-        if not row or row[0] != FORMAT:
-            raise ev.HistoryError(f"{path}: history format {row[0] if row else None!r}, this engine reads "
-                                  f"{FORMAT!r}")
+        opened(db, path, "history", FORMAT, {"meta", "events"})
         runs: dict[tuple[str, str], list[tuple]] = {}
         for wid, run, *rest in db.execute("SELECT workflow_id, run_id, event_id, type, time, payload "
                                           "FROM events ORDER BY workflow_id, run_id, event_id"):

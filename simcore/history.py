@@ -34,8 +34,7 @@ CREATE TABLE IF NOT EXISTS events (
     time        REAL NOT NULL,
     payload     TEXT NOT NULL,      -- JSON: the event's fields; never pickle
     PRIMARY KEY (workflow_id, run_id, event_id)
-) WITHOUT ROWID;
-"""
+) WITHOUT ROWID"""
 
 
 DB_ERRORS = (sqlite3.DatabaseError, UnicodeDecodeError)   # the second: Python's sqlite3 decodes SQLite's own
@@ -223,23 +222,36 @@ def _open(path: Path, synchronous: str) -> sqlite3.Connection:
     if path.is_dir():
         raise HistoryError(f"{path}: is a folder, not a history file")
     try:
-        db = sqlite3.connect(path, isolation_level=None, timeout=10)  # transactions are explicit
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute(f"PRAGMA synchronous={synchronous}")
-        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        if tables and "meta" not in tables:
-            raise HistoryError(f"{path}: a SQLite file, but not a simcore history (tables: "
-                               f"{', '.join(sorted(tables))}); point at a history file or a new path")
-        if not tables:
-            db.executescript(SCHEMA)
-            db.execute("INSERT OR IGNORE INTO meta VALUES ('format', ?)", (FORMAT,))
-        row = db.execute("SELECT value FROM meta WHERE key='format'").fetchone()
-        fmt = row[0] if row else None
+        db = connect(path, synchronous)
+        opened(db, path, "history", FORMAT, {"meta", "events"}, SCHEMA, hint="; point at a history file or a new path")
     except DB_ERRORS as e:
         raise HistoryError(f"{path}: cannot open as a history file ({db_error(e)})") from None
-    if fmt != FORMAT:
-        raise HistoryError(f"{path}: history format {fmt!r}, this engine reads {FORMAT!r}")
     return db
+
+
+def connect(path: Path, synchronous: str = "FULL") -> sqlite3.Connection:
+    """A connection for writing: transactions explicit (`_transaction`), WAL, each commit synced."""
+    db = sqlite3.connect(path, isolation_level=None, timeout=10)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute(f"PRAGMA synchronous={synchronous}")
+    return db
+
+
+def opened(db: sqlite3.Connection, path, what: str, fmt: str, tables: set, schema: str = "", *,
+           hint: str = "", error=HistoryError) -> dict:
+    """The meta table of the simcore `what` (its `tables`, format `fmt`) that `db` holds; an empty
+    database is first given the `schema`, when there is one. Any other database raises `error`."""
+    found = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    if not found and schema:
+        db.executescript(f"BEGIN IMMEDIATE; {schema}; INSERT OR IGNORE INTO meta VALUES ('format', '{fmt}'); COMMIT")
+        found = tables
+    if not tables <= found:
+        raise error(f"{path}: a SQLite file, but not a simcore {what} (tables: {', '.join(sorted(found)) or 'none'})"
+                    f"{hint}")
+    meta = dict(db.execute("SELECT key, value FROM meta"))
+    if meta.get("format") != fmt:
+        raise error(f"{path}: {what} format {meta.get('format')!r}, this engine reads {fmt!r}")
+    return meta
 
 
 @contextmanager

@@ -127,17 +127,22 @@ class World:
             self.downstream[kind].call()    # may refuse: overloaded, or down
         if key is not None and key in self._asked:
             return self._repeat(key, (kind, order, cents, note))   # the first result, no second effect
-        if stock:
-            sku, delta = stock
-            self.stock[sku] += delta
-            self.holds[sku] -= delta
         ref = f"{kind[:4].lower()}_{len(self.log) + 1}" + (f" {note}" if note else "")
-        self.log.append(Effect(self.clock(), kind, order, cents, ref))
-        if key is not None:
-            self._keys[key] = ref
-            self._asked[key] = ((kind, order, cents, note), self.clock() + self.processing)
+        self._book(Effect(self.clock(), kind, order, cents, ref), stock, key, note, self.clock() + self.processing)
         self.on_effect(kind)   # it has happened; a crash from here on cannot undo it
         return ref
+
+    def _book(self, e: Effect, stock, key: str | None, note: str, done_at: float) -> None:
+        """Keep an effect that has happened: in the log, in the stock and holds it moved, and as its
+        key's first result (with what was asked, for a repeat to be compared with)."""
+        self.log.append(e)
+        if stock:
+            sku, delta = stock
+            self.stock[sku] = self.stock.get(sku, 0) + delta
+            self.holds[sku] -= delta
+        if key is not None:
+            self._keys[key] = e.ref
+            self._asked[key] = ((e.kind, e.order, e.cents, note), done_at)
 
     def _repeat(self, key: str, asked: tuple) -> str:
         first, done_at = self._asked[key]
