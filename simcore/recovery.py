@@ -24,12 +24,13 @@ ANSWERS = (ev.ActivityTaskCompleted, ev.ActivityTaskFailed, ev.ActivityTaskTimed
 class Recovery:
     """The engine's recovery (a part of `simcore.engine.Engine`, which holds its state)."""
 
-    def rearm(self) -> int:
-        """Rebuild the timer queue from the history store alone: every TimerStarted that no TimerFired
-        (or TimerCanceled) answers. Returns how many it armed."""
+    def rearm(self, workflow_ids=None) -> int:
+        """Rebuild the timer queue from the history store alone (for every workflow, or those of
+        `workflow_ids`): every TimerStarted that no TimerFired (or TimerCanceled) answers. Returns how
+        many it armed."""
         armed = 0
         for wid, run in self.sim.history.workflows():
-            if run != self.run_of(wid):
+            if run != self.run_of(wid) or workflow_ids is not None and wid not in workflow_ids:
                 continue   # a run that has continued as new is closed
             events = self.sim.history.read(wid, run)
             done = {getattr(e, "started_event_id", None) for e in events if isinstance(e, (ev.TimerFired, ev.TimerCanceled))}
@@ -43,9 +44,7 @@ class Recovery:
         """Pick up every open workflow in the store (or those of `workflow_ids`); returns their ids."""
         latest: dict[str, str] = {}
         for wid, run in self.sim.history.workflows():
-            if workflow_ids is not None and wid not in workflow_ids:
-                continue
-            if int(run) > int(latest.get(wid, "0")):
+            if (workflow_ids is None or wid in workflow_ids) and int(run) > int(latest.get(wid, "0")):
                 latest[wid] = run
         picked = []
         for wid, run in sorted(latest.items()):
@@ -58,7 +57,7 @@ class Recovery:
             self.signal_requests[wid] = {e.request_id for e in events
                                          if isinstance(e, ev.WorkflowExecutionSignaled) and e.request_id}
             self._pick_up(wid, events)
-        self.rearm()
+        self.rearm(workflow_ids)
         return picked
 
     def _pick_up(self, wid: str, events: list) -> None:
@@ -68,22 +67,13 @@ class Recovery:
                 self.dispatch(Task("activity", wid, e, options=ActivityOptions.from_json(e.options),
                                    run_id=events[0].run_id))
         last = max((i for i, e in enumerate(events) if isinstance(e, ev.WorkflowTaskScheduled)), default=None)
-        if last is None:
-            return
-        after = events[last + 1:]
-        if any(isinstance(e, (ev.WorkflowTaskCompleted, ev.WorkflowTaskFailed)) for e in after):
+        after = events[last + 1:] if last is not None else []
+        if last is None or any(isinstance(e, (ev.WorkflowTaskCompleted, ev.WorkflowTaskFailed)) for e in after):
             return   # answered: the workflow waits for a result, a timer or a message
-        scheduled = events[last].event_id
-        if any(isinstance(e, ev.WorkflowTaskTimedOut) for e in after):
-            self.workflow_task[wid] = (scheduled, 0)    # its retry is transient: not on record yet
-            self.dispatch(Task("workflow", wid, attempt=2))
-            return
         started = next((e for e in after if isinstance(e, ev.WorkflowTaskStarted)), None)
-        if started is None:
-            self.workflow_task[wid] = (scheduled, 0)
-            self.dispatch(Task("workflow", wid))
-            return
-        self._append(wid, [ev.WorkflowTaskTimedOut(len(events) + 1, self.env.now, scheduled, started.event_id,
-                                                   "START_TO_CLOSE")])   # its process died holding it
-        self.workflow_task[wid] = (scheduled, 0)
-        self.dispatch(Task("workflow", wid, attempt=2))
+        timed_out = any(isinstance(e, ev.WorkflowTaskTimedOut) for e in after)
+        if started and not timed_out:   # its process died holding it
+            self._append(wid, [ev.WorkflowTaskTimedOut(len(events) + 1, self.env.now, events[last].event_id,
+                                                       started.event_id, "START_TO_CLOSE")])
+        self.workflow_task[wid] = (events[last].event_id, 0)   # a retry after a timeout is transient: not on record yet
+        self.dispatch(Task("workflow", wid, attempt=2 if started or timed_out else 1))

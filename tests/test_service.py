@@ -89,6 +89,10 @@ def test_a_sleeping_workflow_holds_nothing_in_a_worker_and_the_store_can_rebuild
     assert engine.timers == {("order-1001", "1"): fired_at(sim)} and engine.rearm() == 0
     after = Engine(sim, [review_later], [ship, send_review])   # a new engine on the same store
     assert after.rearm() == 1 and after.timers == engine.timers
+    engine.start(review_later, "order-1002", "1002")
+    sim.run(until=2 * DAY)
+    one = Engine(sim, [review_later], [ship, send_review])   # a process that resumes one workflow of the store
+    assert one.resume(["order-1002"]) == ["order-1002"] and list(one.timers) == [("order-1002", "1")]
 
 
 def fired_at(sim):
