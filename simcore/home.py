@@ -1,29 +1,21 @@
-"""A simcore *home*: a workflow run by a real process, against files on disk, in real time.
+"""A simcore *home*: the files a real process runs a workflow against (`simcore.realtime` runs it).
 
 The simulation proves durability to itself. A home proves it to the operating system: the history and
 the world are files, the process can be killed with `kill -9` at any moment, and running the same
 command again must finish the order with one charge.
 
-    DIR/history.sqlite   the engine's event history (`simcore.history`), plus the `owners` table
+    DIR/history.sqlite   the engine's event history (`simcore.history`), plus the `owners` and `inbox` tables
     DIR/world.sqlite     the outside world's own database: card statement, warehouse, shipments, mail
 
 Two files on purpose: the world is not the engine's to roll back. Each effect is committed to
 `world.sqlite` in one transaction together with its idempotency key, as a payment provider does; the
 key is a unique column, so a repeat returns the first result and acts nothing twice.
 
-This module is about the files: the two stores, the lease, the inbox of signals, locating and checking
-a home. What runs over them is the scenes' own engine on a real clock (`simcore.realtime`): a fresh
-start, a restart after a kill and a finished order all go through `Engine.resume()`.
-
 Only one process drives a workflow at a time: it first takes a lease in the history store
 (`OwnedHistory.take`), which hands out an increasing fencing token. Every append checks, inside its own
 transaction, that the token is still the current one, so a process that lost the lease can no longer
 write. A lease is free when it expires, or at once when its holder was a process on this machine
 that no longer exists (so a restart after `kill -9` need not wait).
-
-Testing hook: the environment variable SIMCORE_EFFECT_GAP_MS makes the process wait that many
-milliseconds after an activity's effect is committed in the world and before its result is
-appended to the history, so a kill can land in that gap on purpose (tests/test_kill.py does).
 """
 from __future__ import annotations
 
@@ -38,18 +30,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from . import check
+from . import check, registry
 from . import events as ev
-from .history import History, HistoryConflict, HistoryError, _transaction, db_error
-from .orders import CENTS, KEYED_ACTIVITIES, ORDER_ID, fulfill_and_review, fulfill_order
-from .world import CARD, Effect, IdempotencyKeyMismatch, World
+from .history import History, HistoryConflict, HistoryError, _transaction, connect, db_error, opened
+from .orders import KEYED_ACTIVITIES, ORDER_ID
+from .world import CARD, Effect, World
 
 HISTORY, WORLD = "history.sqlite", "world.sqlite"
 SIDECARS = ("", "-wal", "-shm", "-journal")   # the files SQLite keeps beside a database
-GAP_ENV = "SIMCORE_EFFECT_GAP_MS"
-QUEUE, TASK_TIMEOUT = "durable-sim", 10.0   # the workflow tasks' queue and start-to-close timeout, on record
 UNIX_EPOCH = datetime(1970, 1, 1)   # a real process stamps its events with time.time()
-WORKFLOWS = {w.name: w for w in (fulfill_order, fulfill_and_review)}   # what a home runs without --workflow
+WORKFLOWS = registry.course()       # what a home runs and checks without --workflow
+OUTCOMES = {"WorkflowExecutionCompleted": "completed", "WorkflowExecutionFailed": "failed",
+            "WorkflowExecutionCanceled": "canceled", "WorkflowExecutionContinuedAsNew": "continued as new"}
+WORLD_LOST = ("missing, but {history} records workflows: the world's own records are gone; `order run` refuses "
+              "to act on the world again without them")
 
 
 class HomeError(Exception):
@@ -58,10 +52,6 @@ class HomeError(Exception):
 
 class Busy(HomeError):
     """Another live process owns the workflow (or took it over from us)."""
-
-
-# -- the activities, as a real worker registers them: each passes its idempotency key ---------------
-ACTIVITIES = {a.name: a for a in KEYED_ACTIVITIES}
 
 
 # -- the world, as an outside system with its own database ----------------------------------------
@@ -78,44 +68,28 @@ CREATE TABLE IF NOT EXISTS effects (
     sku      TEXT,
     delta    INTEGER NOT NULL,      -- stock moved
     key      TEXT UNIQUE            -- idempotency key: a repeat returns the first ref, does nothing
-);
-"""
+)"""
 
 
 class DurableWorld(World):
     """`World` whose effects are rows in a SQLite file. `effect` commits the effect and its key in one
-    transaction: after a kill, either both are on disk or neither happened."""
+    transaction: after a kill, either both are on disk or neither happened. `readonly`: the records as
+    they are now, read through a connection that writes nothing (and is closed at once)."""
 
     def __init__(self, path, *, stock: int = 10, readonly: bool = False):
         super().__init__(clock=time.time, wall=datetime.now, stock=stock)
-        self.path = Path(path)
+        self.path, self.readonly = Path(path), readonly
         with _store(self.path, "world"):
-            if readonly:
-                self._db = check.connect_readonly(self.path)
-            else:
-                self._db = sqlite3.connect(self.path, isolation_level=None, timeout=10)
-                self._db.execute("PRAGMA journal_mode=WAL")
-                self._db.execute("PRAGMA synchronous=FULL")
-            tables = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-            if not tables and not readonly:
-                with _transaction(self._db):
-                    for statement in WORLD_SCHEMA.split(";"):
-                        self._db.execute(statement)
-                    self._db.execute("INSERT OR IGNORE INTO meta VALUES ('format', ?)", (WORLD_FORMAT,))
-                    self._db.execute("INSERT OR IGNORE INTO meta VALUES ('stock:mug', ?)", (str(stock),))
-                tables = {"meta", "effects"}
-            if not {"meta", "effects"} <= tables:
-                raise HomeError(f"{self.path}: a SQLite file, but not a simcore world (tables: "
-                                f"{', '.join(sorted(tables)) or 'none'})")
-            meta = dict(self._db.execute("SELECT key, value FROM meta"))
-            if meta.get("format") != WORLD_FORMAT:
-                raise HomeError(f"{self.path}: world format {meta.get('format')!r}, this engine reads "
-                                f"{WORLD_FORMAT!r}")
+            self._db = check.connect_readonly(self.path) if readonly else connect(self.path)
+            schema = "" if readonly else f"{WORLD_SCHEMA}; INSERT OR IGNORE INTO meta VALUES ('stock:mug', '{stock:d}')"
+            meta = opened(self._db, self.path, "world", WORLD_FORMAT, {"meta", "effects"}, schema, error=HomeError)
             try:
                 self.initial = {k.removeprefix("stock:"): int(v) for k, v in meta.items() if k.startswith("stock:")}
             except (TypeError, ValueError):
                 raise HomeError(f"{self.path}: a stock in the world's meta table is not a whole number") from None
             self._reload()
+            if readonly:
+                self._db.close()
 
     def close(self):
         self._db.close()
@@ -123,57 +97,55 @@ class DurableWorld(World):
     def keys(self, prefix: str = "") -> dict[str, str]:
         """The idempotency keys seen so far that start with `prefix`, and the first result of each (read
         afresh: another process may have acted since)."""
-        with _store(self.path, "world"):
-            self._reload()
+        if not self.readonly:
+            with _store(self.path, "world"):
+                self._reload()
         return super().keys(prefix)
 
     def _reload(self):
-        """Rebuild the in-memory views (`log`, `stock`, `holds`, `_keys`, `_asked`) from the rows."""
+        """Rebuild the world in memory (`log`, `stock`, `holds`, the keys) from the rows."""
         self.log, self._keys, self._asked = [], {}, {}
-        self.stock, self.holds = dict(self.initial), type(self.holds)()
+        self.stock, self.holds = dict(self.initial), Counter()
         for seq, t, kind, order, cents, ref, sku, delta, key in self._db.execute(
                 "SELECT seq, t, kind, order_id, cents, ref, sku, delta, key FROM effects ORDER BY seq"):
             if not (isinstance(t, (int, float)) and isinstance(cents, int) and isinstance(delta, int)
                     and all(isinstance(v, str) for v in (kind, order, ref)) and isinstance(key, (str, type(None)))):
                 raise HomeError(f"{self.path}: effect {seq} is not a record the world writes "
                                 f"({kind!r}, {order!r}, {cents!r}, {ref!r}, key {key!r})")
-            self.log.append(Effect(t, kind, order, cents, ref))
-            if sku:
-                self.stock[sku] = self.stock.get(sku, 0) + delta
-                self.holds[sku] -= delta
-            if key is not None:
-                self._keys[key] = ref
-                self._asked[key] = ((kind, order, cents, ""), t)   # what the key's first request asked
+            # a committed request is done; its note is what its reference shows after the id
+            self._book(Effect(t, kind, order, cents, ref), sku and (sku, delta), key, ref.partition(" ")[2], 0.0)
 
     def effect(self, kind: str, order: str, key: str | None = None, cents: int = 0, stock=None,
                note: str = "") -> str:
-        sku, delta = stock or (None, 0)
         with _store(self.path, "world"):
             with _transaction(self._db):
-                row = self._db.execute("SELECT ref, kind, order_id, cents FROM effects WHERE key=?",
-                                       (key,)).fetchone() if key else None
-                if row is not None and tuple(row[1:]) != (kind, order, cents):
-                    raise IdempotencyKeyMismatch(f"key {key!r} was first used for {row[1]} {row[2]} "
-                                                 f"{row[3] / 100:.2f}, now for {kind} {order} {cents / 100:.2f}")
-                if row is None:
-                    seq = self._db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM effects").fetchone()[0]
-                    ref = f"{kind[:4].lower()}_{seq}" + (f" {note}" if note else "")
-                    self._db.execute("INSERT INTO effects VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                                     (seq, self.clock(), kind, order, cents, ref, sku, delta, key))
+                self._reload()   # under the write lock: what every process has done so far
+                if key is not None and key in self._asked:
+                    return self._repeat(key, (kind, order, cents, note))   # the first result, no second effect
+                seq = self._db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM effects").fetchone()[0]
+                ref = f"{kind[:4].lower()}_{seq}" + (f" {note}" if note else "")
+                sku, delta = stock or (None, 0)
+                self._db.execute("INSERT INTO effects VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                                 (seq, self.clock(), kind, order, cents, ref, sku, delta, key))
             self._reload()
-        if row is not None:
-            return row[0]          # seen this key: the first result, no second effect
         self.on_effect(kind)       # it has happened; a kill from here on cannot undo it
         return ref
 
 
-# -- ownership: a lease with a fencing token, kept in the history store ----------------------------
-OWNERS_SCHEMA = """
+# -- ownership: a lease with a fencing token, and an inbox of signals, kept in the history store ---
+HOME_SCHEMA = """
 CREATE TABLE IF NOT EXISTS owners (
     workflow_id TEXT PRIMARY KEY,
     token       INTEGER NOT NULL,  -- fencing: one more at every take-over; appends must carry the newest
     holder      TEXT NOT NULL,     -- host:pid
     expires     REAL NOT NULL      -- Unix time; 0 once released
+);
+CREATE TABLE IF NOT EXISTS inbox (
+    id          INTEGER PRIMARY KEY,
+    workflow_id TEXT NOT NULL,
+    name        TEXT NOT NULL,     -- the signal's name
+    input       TEXT NOT NULL,     -- its input, JSON
+    sent        REAL NOT NULL      -- Unix time
 )"""
 
 
@@ -187,24 +159,27 @@ class Owner:
         return f"process {self.holder} (lease token {self.token})"
 
 
+class LostOwnership(HistoryConflict, Busy):
+    """An append or renewal by a process whose lease was taken over: to the history, a conflict; to
+    the command, a busy home (someone else carries on), not damage."""
+
+
 class OwnedHistory(History):
-    """A history file whose workflows are written only by the process that holds their lease."""
+    """A history file whose workflows are written only by the process that holds their lease; signals
+    sent while another process runs a workflow wait in its inbox, for that process to record."""
 
     def __init__(self, path):
         super().__init__(path)
         self.me = f"{socket.gethostname()}:{os.getpid()}"
         self.held: dict[str, int] = {}   # workflow id -> our token
         with _store(self.path, "history"):
-            self._db.execute(OWNERS_SCHEMA)
-            self._db.execute(INBOX_SCHEMA)
+            self._db.executescript(HOME_SCHEMA)
 
-    # -- signals sent while another process runs the workflow: it records them (`order signal`) --
     def post(self, workflow_id: str, name: str, value) -> int:
-        """Leave a signal for the process that runs the workflow; returns its inbox id."""
+        """Leave a signal for the process that runs the workflow (`order signal`); returns its inbox id."""
         with _store(self.path, "history"), _transaction(self._db):
-            cur = self._db.execute("INSERT INTO inbox (workflow_id, name, input, sent) VALUES (?, ?, ?, ?)",
-                                   (workflow_id, name, json.dumps(value), time.time()))
-        return cur.lastrowid
+            return self._db.execute("INSERT INTO inbox (workflow_id, name, input, sent) VALUES (?, ?, ?, ?)",
+                                    (workflow_id, name, json.dumps(value), time.time())).lastrowid
 
     def inbox(self, workflow_id: str) -> list[tuple[int, str, object]]:
         with _store(self.path, "history"):
@@ -251,21 +226,8 @@ class OwnedHistory(History):
         if mine is None or current is None or current.token != mine:
             who = f"{current}" if current else "nobody"
             raise LostOwnership(f"{self.path}: {workflow_id} is owned by {who}, not by this process "
-                                f"(token {mine}); nothing was written")
-
-
-INBOX_SCHEMA = """
-CREATE TABLE IF NOT EXISTS inbox (
-    id          INTEGER PRIMARY KEY,
-    workflow_id TEXT NOT NULL,
-    name        TEXT NOT NULL,     -- the signal's name
-    input       TEXT NOT NULL,     -- its input, JSON
-    sent        REAL NOT NULL      -- Unix time
-)"""
-
-
-class LostOwnership(HistoryConflict):
-    """An append or renewal by a process whose lease was taken over."""
+                                f"(token {mine}); nothing was written: another process took this order over; "
+                                "stopping here")
 
 
 def _alive(holder: str) -> bool:
@@ -275,17 +237,14 @@ def _alive(holder: str) -> bool:
     if host != socket.gethostname() or not pid.isdigit():
         return True
     try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        return state not in ("Z", "X")   # a zombie has died, only its exit status is left
-    except FileNotFoundError:
+        os.kill(int(pid), 0)   # signal 0 only asks whether there is such a process
+    except (ProcessLookupError, OverflowError):
         return False
+    except PermissionError:
+        pass                   # another user's: there is one
+    try:   # a zombie has died, only its exit status is left (Linux says so in /proc)
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
     except (OSError, IndexError):
-        try:
-            os.kill(int(pid), 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            pass
         return True
 
 
@@ -302,7 +261,7 @@ def _store(path: Path, what: str):
 
 
 class Home:
-    """The two stores of a home directory, opened for writing (`order run`)."""
+    """The two stores of a home directory, opened for writing (`order run`, `order signal`)."""
 
     def __init__(self, path):
         self.dir = Path(path)
@@ -316,8 +275,9 @@ class Home:
             pid = stale.name.split(".")[2]
             if not _alive(f"{socket.gethostname()}:{pid}"):
                 stale.unlink(missing_ok=True)
-        if self.history_path.exists() and not self.world_path.exists():
-            _world_lost(self.history_path, self.world_path)
+        # a history of workflows without its world cannot be run: their effects would happen again
+        if self.history_path.exists() and not self.world_path.exists() and check.read_rows(self.history_path):
+            raise HomeError(f"{self.world_path}: " + WORLD_LOST.format(history=self.history_path))
         # the world first: the history file is what makes a folder a home, so once it exists the world does
         _create(self.world_path, DurableWorld)
         _create(self.history_path, OwnedHistory)
@@ -331,19 +291,6 @@ class Home:
     def close(self):
         self.history.close()
         self.world.close()
-
-
-def _world_lost(history_path: Path, world_path: Path) -> None:
-    """A home whose history records workflows but whose world file is gone cannot be run: its effects
-    would happen again, with no record to say they already had."""
-    history = History(history_path)
-    try:
-        recorded = history.workflows()
-    finally:
-        history.close()
-    if recorded:
-        raise HomeError(f"{world_path}: missing, but {history_path} records workflows: the world's own "
-                        "records are gone; refusing to act on the world again without them")
 
 
 def _create(path: Path, store) -> None:
@@ -390,31 +337,7 @@ def locate(path, *, create: bool = False) -> Path:
     return d
 
 
-# -- running a workflow for real: simcore.realtime runs the engine over the home ------------------------
-def run_order(home_dir, order: str = ORDER_ID, *, pace_ms: int = 0, wait: float = 0.0, say=print) -> str:
-    """ORDER #1001 (or another order number) run to its end in this process: `order run`."""
-    from . import realtime
-    return realtime.run(home_dir, fulfill_order, f"order-{order}", [order, CENTS], pace_ms=pace_ms, wait=wait,
-                        say=say)
-
-
-def _verify(home: Home, wid: str, history: list, workflows: dict = WORKFLOWS) -> None:
-    """Refuse a history that `history check` would not pass, or that the world contradicts."""
-    where = f"{home.history_path} workflow {wid!r}"
-    problems = check.check_events(history, wid, where, workflows) if history else []
-    if problems:
-        raise HomeError("the history cannot be trusted, so it is not run:\n  " +
-                        "\n  ".join(map(str, problems[:10])) + "\n(`python -m simcore history check` lists all)")
-    _consistent(home, wid, history)
-
-
-def _consistent(home: Home, wid: str, history: list) -> None:
-    """The world and the history must tell the same story (see `disagreements`); refuse at the first
-    place they do not."""
-    for _, message in disagreements(home.world, wid, history):
-        raise HomeError(f"{home.history_path}: {message}")
-
-
+# -- the history against the world -------------------------------------------------------------------
 def disagreements(world: World, wid: str, history: list):
     """Where the world and a workflow's history tell different stories, as (event id or None,
     message). An effect the world holds for this workflow must have been scheduled in the history (it
@@ -426,28 +349,26 @@ def disagreements(world: World, wid: str, history: list):
     order = wid.removeprefix("order-")
     mine = {e.ref: e for e in world.log if e.order == order}
     keys = {k: ref for k, ref in world.keys().items() if ref in mine}
-    start = history[0] if history and isinstance(history[0], ev.WorkflowExecutionStarted) else None
-    run = start.run_id if start else None
+    run = history[0].run_id if history and isinstance(history[0], ev.WorkflowExecutionStarted) else None
     by_id = {e.event_id: e for e in history}
-    scheduled = {e.activity_id: e for e in history if isinstance(e, ev.ActivityTaskScheduled)}
+    scheduled = {e.activity_id for e in history if isinstance(e, ev.ActivityTaskScheduled)}
     for key in sorted(keys):
         run_id, _, activity_id = key.rpartition("/")
         if run_id != run or activity_id not in scheduled:
             yield None, (f"{wid} has no ActivityTaskScheduled for the effect {keys[key]!r} that {world_path} "
                          f"records (key {key!r}): the history was truncated or replaced; refusing to run the "
                          "order again on it")
+    keyed = {a.name for a in KEYED_ACTIVITIES}   # the steps whose results are the world's references
     for e in history:
-        if isinstance(e, ev.ActivityTaskCompleted):
-            step = by_id.get(e.scheduled_event_id)
-            if not isinstance(step, ev.ActivityTaskScheduled) or step.activity_type not in ACTIVITIES:
-                continue
-            key = f"{run}/{step.activity_id}"
-            if keys.get(key) != e.result:
-                record = (f"its {mine[keys[key]].kind} record, key {key!r}" if key in keys else
-                          f"no record with key {key!r}")
-                yield e.event_id, (f"event {e.event_id} records {step.activity_type} -> {e.result!r}, but "
-                                   f"{world_path} has {keys.get(key)!r} for it ({record}): this history does "
-                                   "not belong to this world")
+        step = by_id.get(e.scheduled_event_id) if isinstance(e, ev.ActivityTaskCompleted) else None
+        if not isinstance(step, ev.ActivityTaskScheduled) or step.activity_type not in keyed:
+            continue
+        key = f"{run}/{step.activity_id}"
+        if keys.get(key) != e.result:
+            record = f"its {mine[keys[key]].kind} record, key {key!r}" if key in keys else f"no record with key {key!r}"
+            yield e.event_id, (f"event {e.event_id} records {step.activity_type} -> {e.result!r}, but "
+                               f"{world_path} has {keys.get(key)!r} for it ({record}): this history does "
+                               "not belong to this world")
 
 
 def compare(home_dir, workflow_id: str | None = None) -> list:
@@ -458,111 +379,48 @@ def compare(home_dir, workflow_id: str | None = None) -> list:
     d = Path(home_dir)
     history_path, world_path = d / HISTORY, d / WORLD
     try:
-        runs = check.read_rows(history_path)
+        runs = {k: v for k, v in check.read_rows(history_path).items() if workflow_id in (None, k[0])}
     except HistoryError:
         return []
-    if workflow_id is not None:
-        runs = {k: v for k, v in runs.items() if k[0] == workflow_id}
     if not world_path.exists():
-        if not runs:
-            return []
-        return [check.Problem(str(world_path), f"missing, but {history_path} records workflows: the world's "
-                                               "own records are gone (`order run` refuses to act again without "
-                                               "them)")]
+        return [check.Problem(str(world_path), WORLD_LOST.format(history=history_path))] if runs else []
     try:
         world = DurableWorld(world_path, readonly=True)
     except HomeError as e:
         return [check.Problem(str(world_path), f"the world's records cannot be read: "
                                                f"{str(e).removeprefix(f'{world_path}: ')}")]
-    try:
-        keyed = set(world.keys().values())
-        wids = {wid for wid, run in runs if run == "1" and isinstance(wid, str)}   # others: check_story's to say
-        wids |= {f"order-{e.order}" for e in world.log if e.ref in keyed and workflow_id in (None, f"order-{e.order}")}
-        problems = []
-        for wid in sorted(wids):
-            where = f"{history_path} workflow {wid!r}"
-            events, _ = check.parse_rows(runs.get((wid, "1"), []), where)
-            problems += [check.Problem(where, f"disagrees with the world: {message}", eid)
-                         for eid, message in disagreements(world, wid, [e for e in events if e is not None])]
-        return problems
-    except HomeError as e:
-        return [check.Problem(str(world_path), f"the world's records cannot be read: "
-                                               f"{str(e).removeprefix(f'{world_path}: ')}")]
-    finally:
-        world.close()
+    keyed = set(world.keys().values())
+    wids = {wid for wid, run in runs if run == "1" and isinstance(wid, str)}   # others: check_story's to say
+    wids |= {f"order-{e.order}" for e in world.log if e.ref in keyed and workflow_id in (None, f"order-{e.order}")}
+    problems = []
+    for wid in sorted(wids):
+        where = f"{history_path} workflow {wid!r}"
+        events, _ = check.parse_rows(runs.get((wid, "1"), []), where)
+        problems += [check.Problem(where, f"disagrees with the world: {message}", eid)
+                     for eid, message in disagreements(world, wid, [e for e in events if e is not None])]
+    return problems
 
 
-def _read(home: Home, wid: str) -> list:
-    with _store(home.history_path, "history"):
-        return home.history.read(wid)
+def outcome(last: str | None) -> str:
+    """How a workflow stands whose history ends with an event of type `last` (None: no events)."""
+    return "not started" if last is None else OUTCOMES.get(last, "in progress")
 
 
-def _append(home: Home, wid: str, events: list) -> None:
-    with _owned(home):
-        home.history.append(wid, events)
-
-
-@contextmanager
-def _owned(home: Home):
-    """A write that needs the lease: losing it is `Busy` (someone else carries on), not damage."""
-    with _store(home.history_path, "history"):
-        try:
-            yield
-        except LostOwnership as e:
-            raise Busy(f"{e}: another process took this order over; stopping here") from None
-
-
-def _finished(history: list, wid: str, say) -> bool:
-    if history and history[-1].type in ev.CLOSING:
-        say(f"{wid} is already {_outcome(history)} ({len(history)} events); nothing to do")
-        return True
-    return False
-
-
-def _gap_seconds() -> float:
-    text = os.environ.get(GAP_ENV, "0") or "0"
-    try:
-        ms = float(text)
-    except ValueError:
-        ms = -1
-    if not ms >= 0:
-        raise HomeError(f"{GAP_ENV}={text!r}: expected milliseconds (a number >= 0)")
-    return ms / 1000
-
-
-def _outcome(events) -> str:
-    if not events:
-        return "not started"
-    return {"WorkflowExecutionCompleted": "completed", "WorkflowExecutionFailed": "failed"}.get(
-        events[-1].type, "in progress")
-
-
-# -- reading a home without writing to it ---------------------------------------------------------------
 def status(home_dir, order: str = ORDER_ID) -> dict:
     """What `order status` prints: the world as its own records say, and the history's length and end.
     Reads only (works on a read-only home)."""
     d, wid = locate(home_dir), f"order-{order}"
-    with _store(d / HISTORY, "history"):
-        try:
-            rows = check.read_rows(d / HISTORY).get((wid, "1"), [])
-        except HistoryError as e:
-            raise HomeError(str(e)) from None
-    if (d / WORLD).exists():
-        world = DurableWorld(d / WORLD, readonly=True)
-        world.close()
-    else:
-        world = World()
+    rows = check.read_rows(d / HISTORY).get((wid, "1"), [])
+    world = DurableWorld(d / WORLD, readonly=True) if (d / WORLD).exists() else World()
     mine = [e for e in world.log if e.order == order]
     card = [e for e in mine if e.kind in CARD]
-    outcome = {"WorkflowExecutionCompleted": "completed", "WorkflowExecutionFailed": "failed"}.get(
-        rows[-1][1], "in progress") if rows else "not started"
     return {
         "home": str(d),
         "workflow_id": wid,
-        "statement_cents": sum(e.cents for e in card),
+        "statement_cents": world.charged(order),
         "charges": sum(e.cents > 0 for e in card),
         "refunds": sum(e.cents < 0 for e in card),
         "effects": dict(sorted(Counter(e.kind for e in mine).items())),
-        "outcome": outcome,
+        "outcome": outcome(rows[-1][1] if rows else None),
         "history_events": len(rows),
     }

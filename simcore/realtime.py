@@ -10,30 +10,43 @@ own recovery from its store after a kill.
 
 The workflow runs in this one process, worker included: a `kill -9` takes both, as a crash of a
 one-machine deployment would.
+
+Testing hook: the environment variable SIMCORE_EFFECT_GAP_MS makes the process wait that many
+milliseconds after an activity's effect is committed in the world and before its result is
+appended to the history, so a kill can land in that gap on purpose (tests/test_kill.py does).
 """
 from __future__ import annotations
 
+import os
 import random
 import time
+from contextlib import suppress
 from dataclasses import replace
 
 import simpy.rt
 
+from . import check
 from . import events as ev
 from .engine import Engine
-from .home import (QUEUE, TASK_TIMEOUT, UNIX_EPOCH, WORKFLOWS, Busy, Home, HomeError, _finished, _gap_seconds, _outcome,
-                   _owned, _read, _store, _verify)
-from .orders import KEYED_ACTIVITIES, send_return_label_keyed, send_review_request_keyed
+from .history import History
+from .home import HISTORY, UNIX_EPOCH, WORKFLOWS, Busy, Home, HomeError, _store, disagreements, locate, outcome
+from .orders import CENTS, KEYED_ACTIVITIES, ORDER_ID, fulfill_order, send_return_label_keyed, send_review_request_keyed
 from .replay import Machine
 from .sim import Sim
 from .workflow import ActivityDef, WorkflowDef
 
-POLL = 0.05   # seconds between two looks at the inbox (signals sent while this process runs)
+GAP_ENV = "SIMCORE_EFFECT_GAP_MS"
+POLL = 0.05   # seconds between two looks at the inbox (signals sent while this process runs), or at a lease
 
 
 class _StoreFailed(BaseException):
     """A home's store failed under an activity (a full disk): not an answer from the world, so not the
     activity's failure to retry; it stops the process, and nothing of that step is recorded."""
+
+
+def run_order(home_dir, order: str = ORDER_ID, *, pace_ms: int = 0, wait: float = 0.0, say=print) -> str:
+    """ORDER #1001 (or another order number) run to its end in this process: `order run`."""
+    return run(home_dir, fulfill_order, f"order-{order}", [order, CENTS], pace_ms=pace_ms, wait=wait, say=say)
 
 
 def run(home_dir, workflow: WorkflowDef, wid: str, args: list, *, pace_ms: int = 0, wait: float = 0.0,
@@ -45,63 +58,76 @@ def run(home_dir, workflow: WorkflowDef, wid: str, args: list, *, pace_ms: int =
     workflows = {**WORKFLOWS, workflow.name: workflow}
     home = Home(home_dir)
     try:
-        history = _read(home, wid)
-        if _finished(history, wid, say):   # checked before taking the lease: writes nothing
-            return _outcome(history)
-        _verify(home, wid, history, workflows)   # a bad history is refused before anything is written
-        deadline = time.monotonic() + wait
-        while (holder := home.history.take(wid, ttl)) is not None:
-            if time.monotonic() >= deadline:
-                raise Busy(f"{home.history_path}: {wid} is being run by {holder}; not starting a second "
-                           f"run (use --wait SECONDS to wait for it)")
-            time.sleep(0.05)
-        try:
-            return _drive(home, workflows, workflow, wid, args, pace, gap, ttl, say, activities)
-        finally:
-            try:
-                home.history.release(wid)
-            except (HomeError, ev.HistoryError):
-                pass   # lost or unwritable: the lease expires on its own
+        if _unfinished(home, wid, workflows, say) is not None:   # checked before the lease: writes nothing
+            deadline = time.monotonic() + wait
+            while (holder := home.history.take(wid, ttl)) is not None:
+                if time.monotonic() >= deadline:
+                    raise Busy(f"{home.history_path}: {wid} is being run by {holder}; not starting a second "
+                               f"run (use --wait SECONDS to wait for it)")
+                time.sleep(POLL)
+            try:   # read again: the previous owner may have moved on while we waited
+                if (history := _unfinished(home, wid, workflows, say)) is not None:
+                    _drive(home, workflows, workflow, wid, args, history, pace, gap, ttl, say, activities)
+            finally:
+                with suppress(HomeError, ev.HistoryError):   # lost or unwritable: it expires on its own
+                    home.history.release(wid)
+        history = home.history.read(wid)
+        return outcome(history[-1].type if history else None)
     finally:
         home.close()
 
 
-def _drive(home: Home, workflows: dict, workflow: WorkflowDef, wid: str, args: list, pace: float, gap: float,
-           ttl: float, say, activities: tuple) -> str:
-    history = _read(home, wid)   # again: the previous owner may have moved on while we waited
-    if _finished(history, wid, say):
-        return _outcome(history)
-    _verify(home, wid, history, workflows)
+def _unfinished(home: Home, wid: str, workflows: dict, say) -> list | None:
+    """The workflow's history, if it has not closed (None, said, if it has). A history that `history
+    check` would not pass, or that the world contradicts, is refused."""
+    history = home.history.read(wid)
+    if history and history[-1].type in ev.CLOSING:
+        say(f"{wid} is already {outcome(history[-1].type)} ({len(history)} events); nothing to do")
+        return None
+    where = f"{home.history_path} workflow {wid!r}"
+    problems = check.check_events(history, wid, where, workflows) if history else []
+    if problems:
+        raise HomeError("the history cannot be trusted, so it is not run:\n  " +
+                        "\n  ".join(map(str, problems[:10])) + "\n(`python -m simcore history check` lists all)")
+    for _, message in disagreements(home.world, wid, history):
+        raise HomeError(f"{home.history_path}: {message}")
+    return history
+
+
+def _engine(home: Home, code: list, activities: list) -> Engine:
+    """The scenes' engine over the home's stores, on the wall clock from now."""
     env = simpy.rt.RealtimeEnvironment(initial_time=time.time(), strict=False)
     sim = Sim(env=env, history=home.history, world=home.world, epoch=UNIX_EPOCH, run_ids=random.SystemRandom())
     sim.trace.detail = False
-    code = [workflows[history[0].workflow_type]] if history else [workflow]
+    return Engine(sim, code, activities, decide_seconds=0.0)
+
+
+def _drive(home: Home, workflows: dict, workflow: WorkflowDef, wid: str, args: list, history: list, pace: float,
+           gap: float, ttl: float, say, activities: tuple) -> None:
     steps = {a.name: a for a in (*KEYED_ACTIVITIES, send_review_request_keyed, send_return_label_keyed, *activities)}
-    engine = Engine(sim, code, [_narrated(a, pace, gap, say, home) for a in steps.values()], workers=1,
-                    task_timeout=TASK_TIMEOUT, decide_seconds=0.0)
-    with _owned(home):
-        if history:
-            engine.resume([wid])
-            say(f"{wid}: resumed from {len(history)} events")
-        else:
-            engine.start(workflow, wid, *args)
-            say(f"{wid}: started ({_described(workflow, args)})")
-    env.process(_renew(home, wid, ttl, env))
-    env.process(_inbox(home, engine, wid, env))
+    engine = _engine(home, [workflows[history[0].workflow_type]] if history else [workflow],
+                     [_narrated(a, pace, gap, say, home) for a in steps.values()])
+    env = engine.env
     try:
-        with _owned(home):
-            env.run(until=env.process(_until_closed(engine, wid)))
+        with _store(home.history_path, "history"):
+            if history:
+                engine.resume([wid])
+                say(f"{wid}: resumed from {len(history)} events")
+            else:
+                engine.start(workflow, wid, *args)
+                say(f"{wid}: started ({_described(workflow, args)})")
+            env.process(_renew(home, wid, ttl, env))
+            env.run(until=env.process(_inbox(home, engine, wid)))
     except _StoreFailed as failed:
         raise failed.args[0] from None
     if wid in engine.stuck:
         raise HomeError(f"{home.history_path} workflow {wid!r}: {engine.stuck[wid]}")
     if wid in engine.unreadable:
         raise HomeError(str(engine.unreadable[wid]))
-    events = _read(home, wid)
-    end, outcome = events[-1], _outcome(events)
+    events = home.history.read(wid)
+    end = events[-1]
     said = end.result if isinstance(end, ev.WorkflowExecutionCompleted) else getattr(end, "message", end.type)
-    say(f"{wid} {outcome}: {said} ({len(events)} events)")
-    return outcome
+    say(f"{wid} {outcome(end.type)}: {said} ({len(events)} events)")
 
 
 def _described(workflow: WorkflowDef, args: list) -> str:
@@ -138,76 +164,65 @@ def _renew(home: Home, wid: str, ttl: float, env):
         home.history.renew(wid, ttl)
 
 
-def _inbox(home: Home, engine: Engine, wid: str, env):
-    """Signals sent from another terminal while this process runs: recorded by it, each once (its inbox
-    id is its request id: a signal recorded just before a kill is not recorded again)."""
-    while True:
+def _inbox(home: Home, engine: Engine, wid: str):
+    """Until the workflow closes: the signals sent from another terminal while this process runs,
+    recorded by it, each once (its inbox id is its request id: a signal recorded just before a kill is
+    not recorded again)."""
+    while wid not in engine.closed and wid not in engine.stuck and wid not in engine.unreadable:
         posted = home.history.inbox(wid)
         for i, name, value in posted:
             engine.signal(wid, name, value, request_id=f"inbox-{i}")
         if posted:
             home.history.taken([i for i, _, _ in posted])
-        yield env.timeout(POLL)
-
-
-def _until_closed(engine: Engine, wid: str):
-    while wid not in engine.closed and wid not in engine.stuck and wid not in engine.unreadable:
         yield engine.env.timeout(POLL)
+
+
+def _gap_seconds() -> float:
+    text = os.environ.get(GAP_ENV) or "0"
+    with suppress(ValueError):
+        if float(text) >= 0:
+            return float(text) / 1000
+    raise HomeError(f"{GAP_ENV}={text!r}: expected milliseconds (a number >= 0)")
 
 
 # -- from another terminal ------------------------------------------------------------------------------
 def signal(home_dir, wid: str, name: str, value=None) -> str:
-    """Send a signal. With no process running the workflow, it is recorded in the history now (and a
-    workflow task scheduled for it), as a server records it; with one running, it goes to the inbox
-    and that process records it. Returns what was done."""
+    """Send a signal. With no process running the workflow, the engine records it in the history now
+    (and schedules a workflow task for it), as a server records it; with one running, it goes to the
+    inbox and that process records it. Returns what was done."""
     home = Home(home_dir)
     try:
-        history = _read(home, wid)
+        history = home.history.read(wid)
         if not history:
             raise HomeError(f"{home.history_path}: no workflow {wid!r}; the signal {name!r} is refused")
         if history[-1].type in ev.CLOSING:
-            raise HomeError(f"{wid}: workflow execution already {_outcome(history)}; the signal {name!r} is refused")
-        if home.history.take(wid, 10.0) is not None or _task_started(history):
-            if home.history.held.get(wid):
-                home.history.release(wid)
+            raise HomeError(f"{wid}: workflow execution already {outcome(history[-1].type)}; the signal {name!r} "
+                            "is refused")
+        # a workflow task a dead process had started: `order run` must time it out first; leave it the signal
+        started = isinstance(history[-1], (ev.WorkflowTaskStarted, ev.WorkflowTaskTimedOut))
+        if started or home.history.take(wid, 10.0) is not None:
             i = home.history.post(wid, name, value)
             return f"signal {name!r} to {wid}: in the inbox (#{i}); the process that runs it records it"
         try:
-            n = len(history)
-            events = [ev.WorkflowExecutionSignaled(n + 1, time.time(), name, value, f"cli-{time.time_ns()}")]
-            if not _task_pending(history):
-                events.append(ev.WorkflowTaskScheduled(n + 2, time.time(), QUEUE, TASK_TIMEOUT))
-            with _owned(home):
-                home.history.append(wid, events)
+            engine = _engine(home, [], [])
+            with _store(home.history_path, "history"):
+                engine.resume([wid])   # writes nothing here: no task of a dead process to time out
+                engine.signal(wid, name, value, request_id=f"cli-{time.time_ns()}")
         finally:
             home.history.release(wid)
-        return f"signal {name!r} to {wid}: recorded as event {n + 1}, with no process running it"
+        return f"signal {name!r} to {wid}: recorded as event {len(history) + 1}, with no process running it"
     finally:
         home.close()
 
 
-def _task_pending(history: list) -> bool:
-    last = max((i for i, e in enumerate(history) if isinstance(e, ev.WorkflowTaskScheduled)), default=None)
-    return last is not None and not any(isinstance(e, (ev.WorkflowTaskCompleted, ev.WorkflowTaskFailed))
-                                        for e in history[last + 1:])
-
-
-def _task_started(history: list) -> bool:
-    """A workflow task a dead process had started: `order run` must time it out first; leave it the signal."""
-    return _task_pending(history) and isinstance(history[-1], (ev.WorkflowTaskStarted, ev.WorkflowTaskTimedOut))
-
-
 def query(home_dir, wid: str, name: str, workflows: dict = WORKFLOWS):
     """Answer a query by replaying the history in this process: reads, writes nothing."""
-    from .home import locate
-    from .history import History
     d = locate(home_dir)
-    with _store(d / "history.sqlite", "history"):
-        store = History(d / "history.sqlite")
-        try:
-            history = store.read(wid)
-        finally:
-            store.close()
+    store = History(d / HISTORY)
+    try:
+        history = store.read(wid)
+    finally:
+        store.close()
     if not history:
         raise HomeError(f"{d}: no workflow {wid!r} to query")
     kind = history[0].workflow_type

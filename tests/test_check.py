@@ -3,7 +3,7 @@ import sqlite3
 
 import pytest
 
-from simcore import check, home
+from simcore import check, home, realtime
 from simcore import events as ev
 from simcore.cli import main
 from simcore.history import History, HistoryError
@@ -12,7 +12,7 @@ from simcore.history import History, HistoryError
 @pytest.fixture
 def finished(tmp_path):
     """A home whose ORDER #1001 has completed: 29 events."""
-    home.run_order(tmp_path, say=lambda line: None)
+    realtime.run_order(tmp_path, say=lambda line: None)
     return tmp_path
 
 

@@ -127,8 +127,8 @@ def test_output_closed_early_is_a_quiet_141_not_a_traceback(tmp_path):
     """`python -m simcore history show ... | head`: the reader goes away; the command stops quietly with
     the status of a command killed by SIGPIPE (docs/CLI.md), and the home is as it was."""
     import os
-    from simcore import home
-    home.run_order(tmp_path, say=lambda line: None)
+    from simcore import realtime
+    realtime.run_order(tmp_path, say=lambda line: None)
     before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
     for args in (["history", "show", "--home", str(tmp_path)], ["history", "export", "--home", str(tmp_path)],
                  ["scenes"], ["history", "import", str(ROOT / "tests" / "fixtures" / "temporal-server" / "clean.json")]):

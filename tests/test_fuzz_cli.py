@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from simcore import home
+from simcore import home, realtime
 from simcore.cli import EXIT, main
 from tests.conftest import FIXTURES
 
@@ -24,7 +24,7 @@ WRITES = {("order", "run"), ("run",)}   # `run --export-history` writes the file
 def place(tmp_path_factory):
     """A folder of things to point a command at."""
     d = tmp_path_factory.mktemp("cli")
-    home.run_order(d / "good", say=lambda line: None)
+    realtime.run_order(d / "good", say=lambda line: None)
     shutil.copytree(d / "good", d / "damaged")
     data = bytearray((d / "damaged" / home.HISTORY).read_bytes())
     data[len(data) // 2] ^= 0x55
@@ -142,7 +142,7 @@ def test_the_documented_statuses_are_the_ones_used(tmp_path, capsys):
         assert f"| {code} |" in doc, (name, code)
     assert main(["scenes"]) == EXIT["ok"]
     assert main(["run", "99"]) == EXIT["error"]
-    home.run_order(tmp_path, say=lambda line: None)
+    realtime.run_order(tmp_path, say=lambda line: None)
     path = tmp_path / home.HISTORY
     import sqlite3
     db = sqlite3.connect(path)

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from simcore import home
+from simcore import home, realtime
 from simcore.cli import main
 
 SCALE = int(os.environ.get("SIMCORE_FUZZ_SCALE", "1"))   # e.g. 20 for a long run
@@ -26,7 +26,7 @@ READ_ONLY = (["history", "show"], ["history", "check"], ["history", "export"], [
 @pytest.fixture(scope="module")
 def pristine(tmp_path_factory):
     d = tmp_path_factory.mktemp("pristine")
-    home.run_order(d, say=lambda line: None)
+    realtime.run_order(d, say=lambda line: None)
     return d
 
 
@@ -145,7 +145,7 @@ def tamper(path, *statements):
 def test_history_check_compares_the_history_with_the_world(tmp_path, capsys):
     """`history check` says what `order run` would refuse: a history whose last events were deleted
     (the world has acted on steps it no longer records), or whose ChargeCard result was edited."""
-    home.run_order(tmp_path, say=lambda line: None)
+    realtime.run_order(tmp_path, say=lambda line: None)
     path, world = tmp_path / home.HISTORY, tmp_path / home.WORLD
     tamper(path, "UPDATE events SET payload = replace(payload, 'char_1', 'char_9') WHERE event_id = 7")
     assert main(["history", "check", "--home", str(tmp_path)]) == 1
@@ -175,7 +175,7 @@ def test_history_check_compares_the_history_with_the_world(tmp_path, capsys):
 
 def test_what_the_fuzzer_found(tmp_path, capsys):
     """Minimal examples the fuzzing found."""
-    home.run_order(tmp_path, say=lambda line: None)
+    realtime.run_order(tmp_path, say=lambda line: None)
     before = snapshot(tmp_path)
     for command in READ_ONLY:   # reading left history.sqlite-wal and -shm behind (any home, any read)
         assert main([*command, "--home", str(tmp_path)]) == 0

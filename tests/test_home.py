@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from simcore import check, home
+from simcore import check, home, realtime
 from simcore import events as ev
 from simcore.cli import main
 from simcore.history import History, HistoryError
@@ -166,7 +166,7 @@ def test_a_truncated_history_file(finished, capsys):
 ])
 def test_a_hand_edited_or_foreign_history_is_refused_and_kept(tmp_path, capsys, sql, says):
     d = tmp_path / "home"
-    home.run_order(d, say=lambda line: None)
+    realtime.run_order(d, say=lambda line: None)
     tamper(d / home.HISTORY, "DELETE FROM events WHERE event_id > 17")   # in progress: ShipPackage next
     tamper(d / home.HISTORY, sql)
     before = snapshot(d)
@@ -178,8 +178,8 @@ def test_a_hand_edited_or_foreign_history_is_refused_and_kept(tmp_path, capsys, 
 
 def test_a_history_from_another_home_or_without_its_world(tmp_path, capsys):
     a, b = tmp_path / "a", tmp_path / "b"
-    home.run_order(a, say=lambda line: None)
-    home.run_order(b, "1002", say=lambda line: None)
+    realtime.run_order(a, say=lambda line: None)
+    realtime.run_order(b, "1002", say=lambda line: None)
     shutil.copy(a / home.HISTORY, b / home.HISTORY)   # b's world never saw order 1001
     tamper(b / home.HISTORY, "DELETE FROM events WHERE event_id > 17")
     code, _, err = run(capsys, "order", "run", "--home", b)
@@ -262,7 +262,7 @@ def test_a_read_only_home_can_be_read_but_not_run(tmp_path, capsys):
     if prefix is None:
         pytest.skip("running as root without user namespaces: cannot make a folder read-only")
     d = tmp_path / "home"
-    home.run_order(d, say=lambda line: None)
+    realtime.run_order(d, say=lambda line: None)
     tamper(d / home.HISTORY, "DELETE FROM events WHERE event_id > 17")   # unfinished: a run would write
     tamper(d / home.WORLD, "DELETE FROM effects WHERE seq = 4")   # and the world as it was then (no email yet)
     tamper(d / home.HISTORY, "DELETE FROM owners")
@@ -332,7 +332,7 @@ def test_bad_arguments_exit_2(tmp_path, capsys, args, says):
 
 
 def test_a_bad_gap_setting_is_refused(tmp_path, capsys, monkeypatch):
-    monkeypatch.setenv(home.GAP_ENV, "soon")
+    monkeypatch.setenv(realtime.GAP_ENV, "soon")
     code, _, err = run(capsys, "order", "run", "--home", tmp_path / "h")
     assert code == 2 and "SIMCORE_EFFECT_GAP_MS='soon': expected milliseconds" in err
 

@@ -25,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from simcore import check, home
+from simcore import check, home, realtime
 from simcore.orders import STEPS
 from tests.conftest import ROOT
 
@@ -40,7 +40,7 @@ WID = "order-1001"
 
 
 def spawn(home_dir, *extra, gap_ms=GAP_MS, **kw):
-    env = {**os.environ, home.GAP_ENV: str(gap_ms)}
+    env = {**os.environ, realtime.GAP_ENV: str(gap_ms)}
     return subprocess.Popen([sys.executable, "-m", "simcore", "order", "run", "--home", str(home_dir),
                              "--pace-ms", str(PACE_MS), *extra],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kw)
