@@ -91,6 +91,11 @@ def _unfinished(home: Home, wid: str, workflows: dict, say) -> list | None:
                         "\n  ".join(map(str, problems[:10])) + "\n(`python -m simcore history check` lists all)")
     for _, message in disagreements(home.world, wid, history):
         raise HomeError(f"{home.history_path}: {message}")
+    if history and isinstance(history[-1], ev.WorkflowTaskCompleted):   # its commands are in its append
+        made = Machine(workflows[history[0].workflow_type], wid).feed(history).frontier
+        if made is not None:   # nothing would wake the workflow: a run would wait for ever
+            raise HomeError(f"{where}: the history ends at event {len(history)} (WorkflowTaskCompleted) without "
+                            f"the command its code makes there ({made.describe()}): it was cut short; not run")
     return history
 
 

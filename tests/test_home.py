@@ -176,6 +176,17 @@ def test_a_hand_edited_or_foreign_history_is_refused_and_kept(tmp_path, capsys, 
     assert snapshot(d) == before
 
 
+def test_a_history_cut_after_a_workflow_task_is_refused_not_waited_on(finished, capsys):
+    """Its commands were appended with it; without them nothing would wake the workflow (the fuzzer
+    found `order run` waiting for ever on a history whose last event was deleted)."""
+    tamper(finished / home.HISTORY, "DELETE FROM events WHERE event_id = 29")
+    before = snapshot(finished)
+    code, _, err = run(capsys, "order", "run", "--home", finished)
+    assert code == 2 and "ends at event 28 (WorkflowTaskCompleted) without the command its code makes there " \
+                         "(CompleteWorkflow): it was cut short; not run" in err, err
+    assert snapshot(finished) == before
+
+
 def test_a_history_from_another_home_or_without_its_world(tmp_path, capsys):
     a, b = tmp_path / "a", tmp_path / "b"
     realtime.run_order(a, say=lambda line: None)
