@@ -101,7 +101,8 @@ def _read_rows(path: Path) -> dict[tuple[str, str], list[tuple]]:
     db = connect_readonly(path)
     db.text_factory = _text
     try:
-        opened(db, path, "history", FORMAT, {"meta", "events"})
+        if not opened(db, path, "history", FORMAT, {"meta", "events"}):
+            return {}   # an empty database: a history being created
         runs: dict[tuple[str, str], list[tuple]] = {}
         for wid, run, *rest in db.execute("SELECT workflow_id, run_id, event_id, type, time, payload "
                                           "FROM events ORDER BY workflow_id, run_id, event_id"):

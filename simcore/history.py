@@ -239,12 +239,15 @@ def connect(path: Path, synchronous: str = "FULL") -> sqlite3.Connection:
 
 def opened(db: sqlite3.Connection, path, what: str, fmt: str, tables: set, schema: str = "", *,
            hint: str = "", error=HistoryError) -> dict:
-    """The meta table of the simcore `what` (its `tables`, format `fmt`) that `db` holds; an empty
-    database is first given the `schema`, when there is one. Any other database raises `error`."""
+    """The meta table of the simcore `what` (its `tables`, format `fmt`) that `db` holds. An empty
+    database is given the `schema`, in one transaction, so a store is never half made; without a
+    schema (a reader) it is a store with nothing in it yet: {}. Any other database raises `error`."""
     found = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     if not found and schema:
         db.executescript(f"BEGIN IMMEDIATE; {schema}; INSERT OR IGNORE INTO meta VALUES ('format', '{fmt}'); COMMIT")
         found = tables
+    if not found:
+        return {}
     if not tables <= found:
         raise error(f"{path}: a SQLite file, but not a simcore {what} (tables: {', '.join(sorted(found)) or 'none'})"
                     f"{hint}")

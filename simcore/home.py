@@ -37,7 +37,6 @@ from .orders import KEYED_ACTIVITIES, ORDER_ID
 from .world import CARD, Effect, World
 
 HISTORY, WORLD = "history.sqlite", "world.sqlite"
-SIDECARS = ("", "-wal", "-shm", "-journal")   # the files SQLite keeps beside a database
 UNIX_EPOCH = datetime(1970, 1, 1)   # a real process stamps its events with time.time()
 WORKFLOWS = registry.course()       # what a home runs and checks without --workflow
 OUTCOMES = {"WorkflowExecutionCompleted": "completed", "WorkflowExecutionFailed": "failed",
@@ -87,7 +86,8 @@ class DurableWorld(World):
                 self.initial = {k.removeprefix("stock:"): int(v) for k, v in meta.items() if k.startswith("stock:")}
             except (TypeError, ValueError):
                 raise HomeError(f"{self.path}: a stock in the world's meta table is not a whole number") from None
-            self._reload()
+            if meta:   # (an empty file is a world being created: nothing has happened in it yet)
+                self._reload()
             if readonly:
                 self._db.close()
 
@@ -271,16 +271,11 @@ class Home:
             if p.exists() and not os.access(p, os.W_OK):
                 raise HomeError(f"{p}: read-only: `order run` records its progress in {self.dir}, so the "
                                 "folder and its files must be writable (`order status` and `history` only read)")
-        for stale in self.dir.glob("*.sqlite.*.new*"):   # a creation killed halfway (see _create)
-            pid = stale.name.split(".")[2]
-            if not _alive(f"{socket.gethostname()}:{pid}"):
-                stale.unlink(missing_ok=True)
         # a history of workflows without its world cannot be run: their effects would happen again
         if self.history_path.exists() and not self.world_path.exists() and check.read_rows(self.history_path):
             raise HomeError(f"{self.world_path}: " + WORLD_LOST.format(history=self.history_path))
         # the world first: the history file is what makes a folder a home, so once it exists the world does
-        _create(self.world_path, DurableWorld)
-        _create(self.history_path, OwnedHistory)
+        # (each store's schema is made in one transaction: see history.opened)
         self.world = DurableWorld(self.world_path)
         try:
             self.history = OwnedHistory(self.history_path)
@@ -291,28 +286,6 @@ class Home:
     def close(self):
         self.history.close()
         self.world.close()
-
-
-def _create(path: Path, store) -> None:
-    """Create a store's file whole or not at all: build it under a temporary name, then link it into
-    place (a link never replaces a file). Two processes creating a home at once, or a kill halfway,
-    cannot leave a file with half a schema."""
-    if path.exists():
-        return
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.new")
-    try:
-        for s in SIDECARS:
-            Path(f"{tmp}{s}").unlink(missing_ok=True)
-        store(tmp).close()   # closing the last connection folds the WAL into the file
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            pass             # someone else created it first: theirs is as good
-    except OSError as e:
-        raise HomeError(f"{path}: cannot create: {e.strerror}") from None
-    finally:
-        for s in SIDECARS:
-            Path(f"{tmp}{s}").unlink(missing_ok=True)
 
 
 def locate(path, *, create: bool = False) -> Path:

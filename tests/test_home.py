@@ -127,6 +127,20 @@ def test_reading_commands_never_create_a_home(tmp_path, capsys):
     assert not (tmp_path / "nothing").exists()
 
 
+def test_a_home_whose_creation_was_killed_reads_as_empty_and_runs(tmp_path, capsys):
+    """Each store's schema is made in one transaction: a kill before it leaves an empty database,
+    which is a store with nothing in it yet."""
+    d = tmp_path / "home"
+    d.mkdir()
+    (d / home.WORLD).write_bytes(b"")
+    (d / home.HISTORY).write_bytes(b"")
+    code, out, _ = run(capsys, "order", "status", "--home", d)
+    assert code == 0 and "outcome: not started" in out and "history: 0 events" in out
+    code, out, _ = run(capsys, "history", "check", "--home", d)
+    assert code == 0 and out.strip().endswith("no workflows: ok")
+    assert run(capsys, "order", "run", "--home", d)[0] == 0 and home.status(d)["outcome"] == "completed"
+
+
 def test_a_garbage_history_file(tmp_path, capsys):
     d = tmp_path / "home"
     d.mkdir()
