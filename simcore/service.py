@@ -335,7 +335,8 @@ class HistoryService:
         if not up:
             raise QueryFailed(f"{what} to {wid}: no poller seen for task queue recently, worker may be down "
                               "(it needs a worker: a worker runs the workflow's handler)")
-        m = next((w.cache[wid] for w in up if wid in w.cache), None)
+        run = self.run_of(wid)   # a worker may still hold a run that another one continued as new
+        m = next((w.cache[wid] for w in up if wid in w.cache and w.cache[wid].run == run), None)
         if m is None:
             history = self._read(wid)
             m = Machine(self.workflows[history[0].workflow_type], wid, epoch=self.sim.epoch).feed(history)

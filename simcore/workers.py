@@ -100,6 +100,8 @@ class WorkerSide:
         transient = self._task_started(w, task)
         yield self.env.timeout(self.decide_seconds)
         m = w.cache.pop(wid, None)   # held in the cache: read only what came after (a sticky task's partial history)
+        if m is not None and m.run != self.run_of(wid):
+            m = None                 # a run that another worker closed (continued as new): this one starts afresh
         if m is not None:
             w.cache[wid] = m         # put back last: the cache evicts the workflow used longest ago
         try:
@@ -112,6 +114,7 @@ class WorkerSide:
         try:
             if m is None:
                 m = w.cache[wid] = self._machine(fresh[0].workflow_type, wid, w)
+                m.run = self.run_of(wid)
                 if len(w.cache) > self.cache_size:   # full: the one used longest ago goes (it will replay)
                     del w.cache[next(iter(w.cache))]
                     self.evictions += 1

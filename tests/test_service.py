@@ -5,7 +5,7 @@ import subprocess
 import sys
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from simcore import events as ev
@@ -346,7 +346,10 @@ def collect_in_runs(ctx, got, n, per_run):
 @settings(max_examples=30, deadline=None)
 @given(st.lists(st.floats(min_value=0, max_value=600), min_size=1, max_size=8), st.integers(1, 3),
        st.lists(early_faults, max_size=4))
+@example([0.0, 12.0, 13.0, 14.0], 2, [Redeploy(0.0, 1.0, False), Redeploy(0.0, 1.0, False)])   # found by Hypothesis:
 def test_signals_are_never_lost_or_reordered_across_continue_as_new_crashes_and_downtime(sends, per_run, plan):
+    """(The example: worker-2 continued run 1 as new while worker-1 still cached run 1; worker-1 then took run 2's
+    first task with that stale state and answered nothing. A cached run is used only for the run it is.)"""
     n = len(sends)
     sim = Sim(faults=FaultPlan(workers=tuple(plan)))
     e = Engine(sim, [collect_in_runs], [], workers=2)
