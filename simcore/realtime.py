@@ -172,13 +172,16 @@ def _renew(home: Home, wid: str, ttl: float, env):
 def _inbox(home: Home, engine: Engine, wid: str):
     """Until the workflow closes: the signals sent from another terminal while this process runs,
     recorded by it, each once (its inbox id is its request id: a signal recorded just before a kill is
-    not recorded again)."""
+    not recorded again). One leaves the inbox only once it is in the history: a signal that arrives
+    while a workflow task runs waits in memory for the task's answer, and a kill then must not lose it."""
     while wid not in engine.closed and wid not in engine.stuck and wid not in engine.unreadable:
         posted = home.history.inbox(wid)
         for i, name, value in posted:
-            engine.signal(wid, name, value, request_id=f"inbox-{i}")
-        if posted:
-            home.history.taken([i for i, _, _ in posted])
+            engine.signal(wid, name, value, request_id=f"inbox-{i}")   # a repeat of a request id is dropped
+        waiting = {e.request_id for e in engine.buffered.get(wid, ()) if isinstance(e, ev.WorkflowExecutionSignaled)}
+        recorded = [i for i, _, _ in posted if f"inbox-{i}" not in waiting]
+        if recorded:
+            home.history.taken(recorded)
         yield engine.env.timeout(POLL)
 
 

@@ -373,3 +373,31 @@ def test_an_unknown_history_format_is_not_touched(tmp_path, capsys):
     assert (d / home.HISTORY).read_bytes() == before
     with pytest.raises(HistoryError):
         History(d / home.HISTORY)
+
+
+def test_a_signal_leaves_the_inbox_only_once_it_is_in_the_history():
+    """A signal taken from the inbox while a workflow task runs waits in the engine's memory for the task's
+    answer; until it is written, it stays in the inbox, so a kill then does not lose it."""
+    from types import SimpleNamespace
+
+    from simcore import events as ev
+    from simcore.engine import Engine
+    from simcore.realtime import POLL, _inbox
+    from simcore.sim import Sim
+    from simcore.workflow import workflow
+
+    @workflow
+    def waits(ctx):
+        return (yield ctx.signal("go"))
+
+    inbox, taken = [(7, "go", "now")], []
+    history = SimpleNamespace(inbox=lambda wid: [p for p in inbox if p[0] not in taken], taken=taken.extend)
+    sim = Sim()
+    engine = Engine(sim, [waits], [], workers=1)
+    engine.start(waits, "w")
+    sim.env.timeout(0.1).callbacks.append(lambda _: sim.env.process(_inbox(SimpleNamespace(history=history), engine, "w")))
+    sim.run(until=0.1 + POLL / 2)   # the first workflow task is still running: the signal waits in memory
+    assert engine.workflow_task["w"][1] and taken == []
+    sim.run(until=5)
+    assert taken == [7]
+    assert [e.request_id for e in sim.history.read("w") if isinstance(e, ev.WorkflowExecutionSignaled)] == ["inbox-7"]
