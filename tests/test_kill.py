@@ -141,9 +141,11 @@ class Tally:
     def enough(self) -> bool:
         with self.lock:
             missing = sorted(WANTED - set(self.landed))
+            if self.kills >= MIN_KILLS and not missing:
+                return True   # covered: a round that ran past the deadline meanwhile fails nothing
             assert time.monotonic() - self.started < DEADLINE, (
                 f"after {self.kills} kills in {self.rounds} rounds, never killed at: {missing}")
-            return self.kills >= MIN_KILLS and not missing
+            return False
 
 
 def kill_loop(tmp_path, worker: int, tally: Tally) -> None:
