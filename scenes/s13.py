@@ -1,6 +1,7 @@
 """Scene 13 · Design canvas: choose the right engine, then prove it under chaos: the view.
 
-The model is `simcore.scenarios.s13` (with `canvas.py`, `cards.py`, `simcore.shards`, `simcore.chaos`).
+The model is `simcore.scenarios.s13` (with `canvas.py`, `cards.py`, `simcore.shards`, `simcore.chaos`);
+the shard ring and the scoreboard views are in `scenes/s13_parts.py`.
 Three views, one a part: the canvas (three lanes, one per model, each showing its own run at the
 moment of the frame), the shard ring (hosts and the shards they hold, the dead host's skull, refused
 writes), and the scoreboard with the replayed order (the kit's process box, $ meter and history).
@@ -11,17 +12,17 @@ import json
 from types import SimpleNamespace
 
 from matplotlib.collections import PolyCollection
-from matplotlib.patches import Ellipse, Rectangle
+from matplotlib.patches import Rectangle
 
 from simcore import asl, orders
-from simcore.scenarios import canvas
+from simcore.scenarios import canvas, part_of
 from simcore.scenarios import s13 as model
 
 from .kit.code import code_html, running_line, source_of
 from .kit.diagram import Diagram
-from .kit.panels import (DANGER, DONE, DURABLE, INK, KILLED, LIT, MONO, MUTED, TODO, DollarMeter, HistoryPanel, Panel,
-                         ProcessBox, SkullGlyph, clip)
+from .kit.panels import DANGER, DONE, INK, KILLED, LIT, MONO, MUTED, TODO, Panel, SkullGlyph, clip
 from .kit.view import SceneView, try_it as _try_it
+from .s13_parts import ChaosDiagram, ShardsDiagram, chaos_code, shards_code
 from .s13_questions import QUESTIONS
 
 ROWS = (("ChargeCard", ("ChargeCard", "charge_card")), ("ReserveInventory", ("ReserveInventory", "reserve_inventory")),
@@ -34,10 +35,7 @@ LABEL = {"SendReturnLabelEmail": "return label (cancelled)", "SendReviewRequestE
 
 
 def part_model(part: str):
-    """Scene 13's model cut to one part: what SceneView needs (its controls, simulate, outcome lines)."""
-    return SimpleNamespace(NUMBER=13, TITLE=f"{model.TITLE} · {part}", CONTROLS=model.PARTS[part],
-                           simulate=lambda seed=0, **c: model.simulate(part=part, seed=seed, **c),
-                           outcome_lines=model.outcome_lines, so_far=model.so_far)
+    return part_of(model, part)
 
 
 class Lane(Panel):
@@ -128,86 +126,6 @@ class CanvasDiagram(Diagram):
     clock_text = when
 
 
-class ShardRing(Panel):
-    """The hosts in a ring, each with the shards it holds; a dead host's skull, a frozen one greyed."""
-
-    def __init__(self, ax, box, hosts):
-        super().__init__(ax, box, "history hosts and the shards they hold (range ids fence every write)")
-        cx, cy = self.x + self.w / 2, self.y + self.h / 2 - 1
-        self.spots, self.names, self.held, self.skulls = [], [], [], []
-        ax.add_patch(Ellipse((cx, cy), 60, 26, fc="none", ec=MUTED, lw=0.8, ls="--", zorder=1))
-        spots = [(cx, cy + 13), (cx + 30, cy), (cx, cy - 13), (cx - 30, cy)]
-        for (x, y), name in zip(spots, hosts):
-            dot = self.moving(Ellipse((x, y), 9, 4.2, fc=DONE, ec=INK, lw=1, zorder=2))
-            ax.add_patch(dot)
-            self.spots.append(dot)
-            self.names.append(self.moving(ax.text(x, y, name, ha="center", va="center", fontsize=9, zorder=3)))
-            self.held.append(self.moving(ax.text(x, y - 2.6, "", ha="center", va="top", fontsize=8.5, family=MONO,
-                                                 zorder=3)))
-            self.skulls.append(SkullGlyph(ax))
-            self.dynamic.extend(self.skulls[-1].dynamic)
-        self.counts = self.text(1.5, self.h - 2.0, "", fontsize=9, family=MONO)
-        self.label(self.w - 1.5, self.h - 2.0, "under each host: the shards it holds; red: membership gave it more",
-                   fontsize=8, color=MUTED, ha="right")
-
-    def update(self, run, frame):
-        snap = frame.extra["snap"]
-        for h, dot, held, skull, name in zip(snap["hosts"], self.spots, self.held, self.skulls, self.names):
-            dot.set_facecolor({"alive": DONE, "dead": KILLED, "paused": "#dddddd"}[h["state"]])
-            held.set_text(" ".join(map(str, h["shards"])) or "(none)")
-            told = set(h["told"]) - set(h["shards"])
-            name.set_text(h["name"] + (" (frozen)" if h["state"] == "paused" else ""))
-            skull.hide()
-            if h["state"] == "dead":
-                x, y = dot.center
-                skull.show(x + 7.5, y, 0.5)
-            held.set_color(DANGER if told and h["state"] == "alive" else INK)
-        c = snap["counts"]
-        self.counts.set_text(f"writes accepted {c.get('writes_accepted', 0):>4}  refused {c.get('writes_refused', 0):>3}"
-                             f"  shard moves {c.get('shard_moves', 0):>3}")
-
-
-class ShardsDiagram(Diagram):
-    size = (10.0, 4.4)
-    caption_x = 10
-
-    def build(self, ax):
-        yield ShardRing(ax, (1, 1, 98, 45), [f"host-{i}" for i in range(1, 5)])
-
-    def when(self, frame) -> str:
-        return f"t={frame.t:5.1f}s"
-
-    clock_text = when
-
-
-class Board(Panel):
-    """The scoreboard: one row a strategy, what went wrong counted; the replayed row marked."""
-
-    def __init__(self, ax, box):
-        super().__init__(ax, box, "1,000 orders through the same random faults")
-        self.label(1.5, 3.6, f"{'strategy':<21}{'double':>7}{'lost':>6}{'stuck':>6}", family=MONO, fontsize=8.5)
-        self.rows = [self.text(1.5, 6.4 + 2.8 * i, "", family=MONO, fontsize=8.5) for i in range(5)]
-        self.replayed = [self.text(1.5, 20.6 + 2.4 * i, "", fontsize=8, color=MUTED) for i in range(2)]
-
-    def update(self, run, frame):
-        for text, r in zip(self.rows, run.board):
-            mark = "\u25b6" if r["row"] == run.controls["replay"] else " "
-            text.set_text(f"{mark}{r['row']:<20}{r['double_charges']:>7,}{r['lost']:>6,}{r['stuck']:>6,}")
-            text.set_color(DANGER if r["double_charges"] or r["lost"] or r["stuck"] else DURABLE)
-        self.replayed[0].set_text(f"\u25b6 replayed from its seed: order {run.order} of the board")
-        self.replayed[1].set_text(clip("faults: " + ("; ".join(run.extra["order_faults"]) or "none"), 70))
-
-
-class ChaosDiagram(Diagram):
-    size = (10.0, 4.6)
-
-    def build(self, ax):
-        yield Board(ax, (1, 19, 40, 27))
-        yield DollarMeter(ax, (1, 1, 40, 16))
-        yield ProcessBox(ax, (43, 1, 22, 45), orders.STEPS, title="the replayed order")
-        yield HistoryPanel(ax, (67, 1, 32, 45), rows=14, empty="no history: this strategy keeps none")
-
-
 DAG_SOURCE = source_of(canvas.order_dag) + "\n" + "\n".join(
     source_of(f) for f in (canvas.charge_card, canvas.wait_30_days, canvas.send_return_label))
 ASL_SOURCE = json.dumps(asl.ORDER_1001["States"], indent=1)
@@ -240,19 +158,6 @@ def canvas_code(run, frame) -> str:
                                   crashed=died)
     first = frame.extra["lane"]
     return panels[first] + "".join(html for m, html in panels.items() if m != first)
-
-
-def shards_code(run, frame) -> str:
-    from simcore import ownership
-    return code_html("workflow_shard and the fenced write", "Temporal: Fingerprint32(namespace_id + '_' + workflow_id)"
-                     " % shards + 1; each write checks the range id the writer holds",
-                     source_of(ownership.workflow_shard) + "\n" + source_of(ownership.ShardStore.append))
-
-
-def chaos_code(run, frame) -> str:
-    from simcore import chaos
-    return code_html("faults_for: what order i meets", "drawn from Random(f'chaos/{seed}/{i}'): the same faults "
-                     "for every strategy, and again on replay", source_of(chaos.faults_for))
 
 
 VIEWS = {"canvas": (CanvasDiagram, canvas_code), "shards": (ShardsDiagram, shards_code),
@@ -329,8 +234,4 @@ def workload_cards():
 
 def replay(row="durable, no keys", rates="default", orders=1000, seed=0):
     """Replay a row's first order that went wrong from its seed, twice, and print its frames: the same."""
-    a, b = (model.simulate(part="chaos", replay=row, rates=rates, orders=orders, seed=seed) for _ in range(2))
-    print(f"order {a.order} under '{row}', faults: {'; '.join(a.extra['order_faults']) or 'none'}")
-    for f in a.frames:
-        print(f"  t={f.t:7.2f}s  {'SKULL ' if f.skull else ''}{f.caption}")
-    print(f"replayed twice from its seed: {len(a.frames)} frames, frame for frame the same: {a.frames == b.frames}")
+    print("\n".join(model.replay_lines(row, rates, orders, seed)))

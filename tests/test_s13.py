@@ -66,3 +66,11 @@ def test_the_cards_view_judges_the_learners_pick_from_the_table():
     assert "does not fit" in said.value and "scene 12" in said.value and "a DAG" in said.value
     pick.value = "dag"
     assert said.value.startswith("<b>fits</b>") and "would use" not in said.value
+
+
+def test_a_part_is_a_model_of_its_own_and_a_part_that_is_not_is_refused():
+    from simcore.scenarios import ControlError, part_of
+    shards = part_of(model, "shards")
+    assert [c.name for c in shards.CONTROLS] == ["hosts", "fence"] and shards.simulate().controls["part"] == "shards"
+    with pytest.raises(ControlError, match="its parts: canvas, shards, chaos"):
+        part_of(model, "lanes")

@@ -53,5 +53,16 @@ def resolve(module, settings: dict) -> dict:
     return {c.name: c.parse(settings[c.name]) if c.name in settings else c.default for c in module.CONTROLS}
 
 
+def part_of(module, part: str):
+    """A scene in parts (`module.PARTS`: part -> its controls), cut to one part: a model of its own, with
+    that part's controls, for a view, a benchmark or a test to drive (scene 13)."""
+    from types import SimpleNamespace
+    if part not in module.PARTS:
+        raise ControlError(f"scene {module.NUMBER:02d} has no part {part!r}; its parts: {', '.join(module.PARTS)}")
+    return SimpleNamespace(NUMBER=module.NUMBER, TITLE=f"{module.TITLE} · {part}", CONTROLS=module.PARTS[part],
+                           simulate=lambda seed=0, **c: module.simulate(part=part, seed=seed, **c),
+                           outcome_lines=module.outcome_lines, so_far=getattr(module, "so_far", None))
+
+
 def all_scenes():
     return [load(n) for n in MODULES]

@@ -205,6 +205,14 @@ def simulate_chaos(rates="default", replay="durable, no keys", orders=1000, seed
     return run
 
 
+def replay_lines(row="durable, no keys", rates="default", orders=1000, seed=0) -> list[str]:
+    """A row's first order that went wrong, replayed from its seed twice: its frames, and whether they agree."""
+    a, b = (simulate_chaos(rates, row, orders, seed) for _ in range(2))
+    return ([f"order {a.order} under '{row}', faults: {'; '.join(a.extra['order_faults']) or 'none'}"]
+            + [f"  t={f.t:7.2f}s  {'SKULL ' if f.skull else ''}{f.caption}" for f in a.frames]
+            + [f"replayed twice from its seed: {len(a.frames)} frames, frame for frame the same: {a.frames == b.frames}"])
+
+
 def _faults(seed, i, rates):
     plan = chaos.faults_for(seed, i, RATES[rates])
     return [*plan.crashes, *plan.calls, *plan.workers]
