@@ -18,7 +18,9 @@ time.perf_counter; a figure is the median over its rounds. Files go in a Tempora
    so the ratio is the engine's overhead per commit. The same pair at synchronous=OFF (no fsync)
    shows that overhead in microseconds, which the disk's jitter hides at FULL.
 2. order: ORDER #1001 end to end on the durable engine with a file-backed history, a fresh workflow
-   id per order, a fresh `Sim` per order (the trace recorder runs: it is part of the real cost).
+   id per order, a fresh `Sim` per order (the trace recorder runs: it is part of the real cost); and
+   the same through one engine launched once, orders one after another, which is how DBOS is run
+   (`DBOS.launch()` once, then the workflow function per order): the target compares those two.
    Reference: the same four steps on DBOS Transact with a SQLite system database; its file is put in
    WAL mode first so both pay the same durability (DBOS's default rollback journal is slower).
    Floor: four raw single-row commits, the least any engine that persists each step must pay. The
@@ -283,6 +285,16 @@ def bench_order(q, tmp):
                            wid=wid, sim=Sim(history=history))
         assert run.outcome == "completed", run.outcome
 
+    # As DBOS is measured: launched once, then one order after another through it. The engine (its
+    # workers, task queues and trace recorder) runs on; each order is started and run to its end.
+    live_sim = Sim(history=History(tmp / "order-running.sqlite"))
+    live = Engine(live_sim, [orders.fulfill_order], orders.ACTIVITIES, workers=1)
+
+    def running(wid):
+        live.start(orders.fulfill_order, wid, orders.ORDER_ID, orders.CENTS)
+        live_sim.run()
+        assert wid in live.closed and wid not in live.stuck, wid
+
     def floor(wid):
         for k, (type_, time_, payload) in enumerate(floor_rows, start=1):
             floor_db.execute("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?)", (wid, "1", k, type_, time_, payload))
@@ -303,7 +315,7 @@ def bench_order(q, tmp):
             design_db.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?)", [(wid, "1", *r) for r in rows])
             design_db.execute("COMMIT")
 
-    contenders = {"engine": engine, "floor": floor, "design": design}
+    contenders = {"engine": engine, "running": running, "floor": floor, "design": design}
     dbos, shutdown, note = dbos_order(tmp)
     if dbos:
         contenders["dbos"] = dbos
@@ -320,7 +332,7 @@ def bench_order(q, tmp):
         if shutdown:
             shutdown()
     ms = {k: median(v) * 1000 for k, v in got.items()}
-    eng, flo, dbo, des = ms["engine"], ms["floor"], ms.get("dbos"), ms["design"]
+    eng, run_, flo, dbo, des = ms["engine"], ms["running"], ms["floor"], ms.get("dbos"), ms["design"]
     journal, sync = pragmas(history._db)
     commits = statements["COMMIT"]
     assert commits == len(groups), f"the engine made {commits} commits, the raw copy of them {len(groups)}"
@@ -328,16 +340,22 @@ def bench_order(q, tmp):
                synchronous=sync, engine_ms=eng, engine_ms_per_step=eng / steps, engine_commits=commits,
                engine_statements=sum(statements.values()), floor_ms=flo, floor_ms_per_step=flo / steps,
                design_commits=len(groups), design_ms=des, engine_python_ms=eng - des,
-               floor_ratio=eng / flo, dbos_ms=dbo, dbos_ms_per_step=dbo / steps if dbo else None,
-               dbos_speedup=dbo / eng if dbo else None, dbos_note=note,
-               targets={"dbos_speedup": ">= 2x faster per step than DBOS",
+               floor_ratio=eng / flo, running_ms=run_, running_ms_per_step=run_ / steps,
+               dbos_ms=dbo, dbos_ms_per_step=dbo / steps if dbo else None,
+               dbos_speedup=dbo / run_ if dbo else None, dbos_speedup_new_sim=dbo / eng if dbo else None,
+               dbos_note=note,
+               targets={"dbos_speedup": ">= 2x faster per step than DBOS (both launched once)",
                         "floor_ratio": "<= 3x one raw commit per step"},
-               met={"dbos_speedup": dbo / eng >= 2 if dbo else None, "floor_ratio": eng / flo <= 3})
+               met={"dbos_speedup": dbo / run_ >= 2 if dbo else None, "floor_ratio": eng / flo <= 3})
     row("order", f"durable ORDER #1001, {steps} steps (file, {journal}, sync {sync})",
-        f"{eng:.2f} ms ({eng / steps:.2f}/step)")
-    row("order", "  vs DBOS Transact", f"{eng / steps:.2f} ms/step" if dbo else "",
-        f"DBOS {dbo / steps:.2f} ms/step" if dbo else note, f"{dbo / eng:.2f}x faster" if dbo else "",
+        f"{eng:.2f} ms ({eng / steps:.2f}/step)", "a new simulation per order")
+    row("order", "  through an engine launched once", f"{run_:.2f} ms ({run_ / steps:.2f}/step)",
+        "as DBOS is run", f"{eng - run_:+.2f} ms set-up" if eng >= run_ else "")
+    row("order", "  vs DBOS Transact, both launched once", f"{run_ / steps:.2f} ms/step" if dbo else "",
+        f"DBOS {dbo / steps:.2f} ms/step" if dbo else note, f"{dbo / run_:.2f}x faster" if dbo else "",
         ">= 2x faster", out["met"]["dbos_speedup"])
+    row("order", "  vs DBOS, a new simulation per order", f"{eng / steps:.2f} ms/step" if dbo else "",
+        f"DBOS {dbo / steps:.2f} ms/step" if dbo else "", f"{dbo / eng:.2f}x faster" if dbo else "")
     row("order", "  SQLite work per order", f"{commits} commits, {sum(statements.values())} statements",
         f"floor: {steps} commits", f"{commits / steps:.1f}x the commits")
     row("order", f"  vs floor: {steps} raw commits", f"{eng:.2f} ms", f"floor {flo:.2f} ms",
@@ -345,6 +363,7 @@ def bench_order(q, tmp):
     row("order", f"  vs its own {len(groups)} commits, raw", f"{eng:.2f} ms", f"commits {des:.2f} ms",
         f"+{eng - des:.2f} ms Python")
     history.close()
+    live_sim.history.close()
     floor_db.close()
     design_db.close()
     return out
