@@ -71,6 +71,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from simcore import events as ev, orders, scenarios  # noqa: E402
+from simcore.codec import to_json  # noqa: E402
 from simcore.engine import Engine  # noqa: E402
 from simcore.faults import Crash, FaultPlan  # noqa: E402
 from simcore.history import SCHEMA, History  # noqa: E402
@@ -171,7 +172,7 @@ def chain_history(size: int, wid: str) -> list:
 def bench_append(q, tmp):
     n, rounds = q["appends"], q["append_rounds"]
     events = chain_history(n * rounds + 2, "append")   # round r appends events r*n+1 .. r*n+n
-    rows = [("append", "1", e.event_id, e.type, e.time, ev.to_json(e)) for e in events]
+    rows = [("append", "1", e.event_id, e.type, e.time, to_json(e)) for e in events]
     contenders, dbs = {}, {}
     for sync in ("FULL", "OFF"):
         history, db = History(tmp / f"append-{sync}.sqlite", synchronous=sync), raw_db(tmp / f"raw-{sync}.sqlite")
@@ -278,7 +279,7 @@ def bench_order(q, tmp):
     n, steps = q["orders"], len(orders.STEPS)
     history = History(tmp / "order-engine.sqlite")
     floor_db = raw_db(tmp / "order-floor.sqlite")
-    floor_rows = [(e.type, e.time, ev.to_json(e)) for e in chain_history(3 * steps + 2, "x")[1:steps + 1]]
+    floor_rows = [(e.type, e.time, to_json(e)) for e in chain_history(3 * steps + 2, "x")[1:steps + 1]]
 
     def engine(wid):
         run = run_workflow("durable", orders.fulfill_order, orders.ACTIVITIES, [orders.ORDER_ID, orders.CENTS],
@@ -305,7 +306,7 @@ def bench_order(q, tmp):
     mem = Sim()
     groups = []
     append = mem.history.append
-    mem.history.append = lambda wid, events, *a: (groups.append([(e.event_id, e.type, e.time, ev.to_json(e))
+    mem.history.append = lambda wid, events, *a: (groups.append([(e.event_id, e.type, e.time, to_json(e))
                                                                  for e in events]), append(wid, events, *a))
     run_workflow("durable", orders.fulfill_order, orders.ACTIVITIES, [orders.ORDER_ID, orders.CENTS], wid="d", sim=mem)
 
@@ -468,7 +469,7 @@ def bench_sleepers(q, tmp):
     sim.run(until=29 * 24 * 3600)
     armed_s = perf_counter() - t
     asleep = len(engine.timers)
-    stored = sum(len(ev.to_json(e)) + len(e.type) + 24 for wid, _ in sim.history.workflows()
+    stored = sum(len(to_json(e)) + len(e.type) + 24 for wid, _ in sim.history.workflows()
                  for e in sim.history.read(wid))   # payload, type name, and the row's ids and time
     cached = sum(len(w.cache) for w in engine.workers.values())
     for w in engine.workers.values():

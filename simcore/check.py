@@ -24,6 +24,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from . import events as ev
+from .codec import from_record
 from .history import DB_ERRORS, FORMAT, db_error, opened
 
 TYPES = {"str": (str,), "int": (int,), "float": (int, float), "list": (list,), "dict": (dict,),
@@ -172,7 +173,7 @@ def parse_rows(rows, where: str) -> tuple[list[ev.Event | None], list[Problem]]:
             events.append(None)
             continue
         try:
-            e = ev.from_record(event_id, type_name, float(time), payload, where)
+            e = from_record(event_id, type_name, float(time), payload, where)
         except ev.HistoryError as err:
             problems.append(Problem(where, str(err).removeprefix(f"{where} "), event_id))
             events.append(None)

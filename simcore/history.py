@@ -21,7 +21,8 @@ import sqlite3
 from contextlib import contextmanager
 from pathlib import Path
 
-from .events import Event, HistoryError, from_records, to_json
+from .codec import event_dict, from_dict, from_records, to_json
+from .events import Event, HistoryError
 
 FORMAT = "simcore-history/1"
 SCHEMA = """
@@ -271,13 +272,11 @@ def _transaction(db: sqlite3.Connection):
 
 def dump(events: list[Event]) -> str:
     """A history as JSON text, one event per line: the fixture format of the tests."""
-    from .events import event_dict
     return "[\n" + ",\n".join(json.dumps(event_dict(e)) for e in events) + "\n]\n"
 
 
 def load(text: str, where: str = "history") -> list[Event]:
     """Parse the output of `dump`, with the same checks as reading the database."""
-    from .events import from_dict
     from .check import field_problems
     try:
         items = json.loads(text)

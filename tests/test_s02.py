@@ -12,7 +12,7 @@ import pytest
 from scenes import s02
 from scenes.kit.code import source_of
 from simcore import orders, strategies
-from simcore.events import to_json
+from simcore.codec import to_json
 from simcore.scenarios import s01 as s01_model, s02 as model
 
 ONCE_EACH = {step: 1 for step in orders.STEPS}
