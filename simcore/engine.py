@@ -84,13 +84,13 @@ class Engine(HistoryService, WorkerSide, Recovery):
         self.incidents.append((self.env.now, kind, text, details))
         self.sim.trace.frame(text, **changes)
 
-    def snapshot(self) -> dict:
-        """The engine's state now, as plain data: workers (with their cache sizes), the queue, the counts."""
-        now = self.env.now
+    def snapshot(self, rows: int | None = None) -> dict:
+        """The engine's state now, as plain data: workers (with their cache sizes), the queue (its first
+        `rows` tasks, oldest first, and how many wait), the counts."""
+        pending = self.queue.pending
         return {
             "workers": [(w.name, w.status, str(w.task) if w.task else "", len(w.cache)) for w in self.workers.values()],
-            "queue": [str(t) for t in self.queue.pending],
-            "oldest": max((now - self.queue.queued_at.get(t.key, now) for t in self.queue.pending), default=0.0),
+            "queue": [str(t) for t in pending[:rows]], "queued": len(pending), "oldest": self.queue.oldest_wait(),
             "closed": len(self.closed), "stuck": len(self.stuck),
             "rejected": self.rejected, "replays": self.replays,
         }

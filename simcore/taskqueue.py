@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import itertools
 from collections import deque
+from operator import itemgetter
 from dataclasses import dataclass, replace
 
 from . import events as ev
@@ -58,7 +59,7 @@ class TaskQueue:
         self.stopped: dict = {}      # sticky queue -> when its worker stopped polling it (died, was deployed)
         self.on_unstick = on_unstick or (lambda task: self.put(replace(task, sticky=None)))
         self.lines: dict = {}        # ("sticky", worker queue) or ("normal", build): tasks, oldest first
-        self.waiting: dict = {}      # id(task) -> (its line, its place in the queue's order)
+        self.waiting: dict = {}      # id(task) -> (its line, its place in the queue's order, the task, when queued)
         self.pollers: list = []      # (worker queue, build, event) waiting for a task, oldest first
         self.queued_at: dict = {}    # task key -> when it entered the queue (schedule-to-start)
         self._order = itertools.count()
@@ -66,11 +67,14 @@ class TaskQueue:
     @property
     def pending(self) -> list:
         """Every task waiting, oldest first (for views and tests; a poll never scans it)."""
-        return [t for _, t in sorted(((self.waiting[id(t)][1], t) for line in self.lines.values() for t in line),
-                                     key=lambda pair: pair[0])]
+        return [w[2] for w in sorted(self.waiting.values(), key=itemgetter(1))]
+
+    def oldest_wait(self) -> float:
+        """Seconds the longest-waiting task has waited so far (0 for an empty queue)."""
+        return self.env.now - min((w[3] for w in self.waiting.values()), default=self.env.now)
 
     def put(self, task) -> None:
-        self.queued_at.setdefault(task.key, self.env.now)
+        queued = self.queued_at.setdefault(task.key, self.env.now)
         for i, (name, build, event) in enumerate(self.pollers):
             if task.sticky in (None, name) and task.build in (None, build):
                 del self.pollers[i]
@@ -78,7 +82,7 @@ class TaskQueue:
                 return
         line = ("sticky", task.sticky) if task.sticky is not None else ("normal", task.build)
         self.lines.setdefault(line, deque()).append(task)
-        self.waiting[id(task)] = (line, next(self._order))
+        self.waiting[id(task)] = (line, next(self._order), task, queued)
         if task.sticky is not None:
             after(self.env, self.sticky_timeout, self._unstick, task)
 

@@ -53,6 +53,37 @@ def test_task_keys_identify_the_work_not_the_lease():
     assert Task("activity", "w", s, token=1).key == Task("activity", "w", s, attempt=2, token=9).key
 
 
+def test_the_queue_lists_its_tasks_oldest_first_and_knows_the_longest_wait():
+    import simpy
+    from simcore.taskqueue import TaskQueue
+    env = simpy.Environment()
+    q = TaskQueue(env)
+    a, b, c = (Task("workflow", w) for w in "abc")
+    q.put(a)
+    env.run(until=2)
+    q.put(b)
+    q.put(c)
+    env.run(until=5)
+    assert q.pending == [a, b, c] and q.oldest_wait() == 5.0
+    q.remove(a)
+    q.put(a)   # back in line, at the end; it still counts its wait from its first put
+    assert q.pending == [b, c, a] and q.oldest_wait() == 5.0
+    assert q.taken(q.poll("worker-1").value) == 3.0   # b, the oldest in line, waited 3 s
+    q.remove(a)
+    q.remove(c)
+    assert q.pending == [] and q.oldest_wait() == 0.0
+
+
+def test_a_snapshot_lists_as_many_queued_tasks_as_asked_and_counts_them_all():
+    sim = Sim()
+    e = Engine(sim, [orders.fulfill_order], orders.ACTIVITIES)
+    for n in range(5):
+        e.start(orders.fulfill_order, f"order-{n}", orders.ORDER_ID, orders.CENTS)
+    snap = e.snapshot(rows=2)
+    assert snap["queue"] == ["workflow task of order-0", "workflow task of order-1"] and snap["queued"] == 5
+    assert len(e.snapshot()["queue"]) == 5
+
+
 # -- retries, timeouts, heartbeats, workers coming and going ---------------------------------------
 import pytest  # noqa: E402
 from hypothesis import example, given, settings  # noqa: E402
