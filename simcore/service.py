@@ -21,7 +21,6 @@ failure), as a Temporal server does.
 """
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from . import events as ev
@@ -158,7 +157,7 @@ class HistoryService:
                                                                   scheduled, started, "START_TO_CLOSE")])
         self.workflow_task[wid] = (self.workflow_task[wid][0], 0)   # scheduled again, not started
         self._deliver(wid, self.buffered.pop(wid, []))                # what arrived meanwhile goes in first
-        self.dispatch(replace(task, attempt=task.attempt + 1, sticky=None))
+        self.dispatch(ev.copy_with(task, attempt=task.attempt + 1, sticky=None))
 
     def _task_started(self, w: Worker, task: Task) -> list:
         """The worker takes a workflow task: WorkflowTaskStarted is written now, or, for a retried
@@ -211,7 +210,7 @@ class HistoryService:
         if retry and not out_of_time:
             self.last_failure[task.key] = {"error_type": error_type, "message": message}   # for the next attempt's record
             self.incident("retry", f"{task} failed ({error_type}); retry in {wait:g}s")
-            after(self.env, wait, self.dispatch, replace(task, attempt=task.attempt + 1))
+            after(self.env, wait, self.dispatch, ev.copy_with(task, attempt=task.attempt + 1))
             return
         if retry:   # the policy would try again, but the whole activity's deadline comes first
             error_type, message = "ScheduleToCloseTimeout", f"{message}; no time left for another attempt"
