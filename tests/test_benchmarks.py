@@ -16,7 +16,7 @@ KEYS = {
                "target", "met"},
     "order": {"workflows_per_round", "rounds", "steps", "journal_mode", "synchronous", "engine_ms",
               "engine_ms_per_step", "engine_commits", "engine_statements", "floor_ms", "floor_ms_per_step",
-              "floor_ratio", "running_ms", "running_ms_per_step", "dbos_ms", "dbos_ms_per_step", "dbos_speedup",
+              "floor_ratio", "running_ms", "running_ms_per_step", "dbos_ms", "dbos_ms_per_step", "dbos_speedup", "dbos_commits",
               "dbos_note", "targets", "met"},
     "replay": {"runs", "growth", "target", "met", "replay_alone_met"},
     "sweep": {"orders", "strategies", "total_s", "target", "met"},
