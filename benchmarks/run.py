@@ -237,7 +237,7 @@ def dbos_order(tmp):
         with closing(sqlite3.connect(path)) as db:
             db.execute("PRAGMA journal_mode=WAL")   # persists in the file: DBOS opens it in WAL mode
         commits, traced = Counter(), []
-        sqlite3.dbapi2.connect = _counting(commits, traced)   # how DBOS's driver opens its connections (SQLAlchemy's pysqlite)
+        sqlite3.dbapi2.connect = _counting(commits, traced)   # DBOS's driver (SQLAlchemy's pysqlite) connects so
         DBOS(config={"name": "durable-sim-bench", "system_database_url": f"sqlite:///{path}", "log_level": "WARNING"})
         logging.getLogger("dbos").setLevel(logging.WARNING)
         world = World()   # the same world the engine's activities act on
