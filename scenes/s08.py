@@ -21,20 +21,21 @@ from .kit.view import SceneView, try_it as _try_it
 
 QUESTIONS = {
     "Where does a sleeping workflow live?": (
-        "Nowhere in RAM: in a row and a timer task. The history holds TimerStarted; the engine's timer queue "
-        "holds (order-1001, timer 1, due day 30). Kill or redeploy the worker all month: nothing needs it. On "
-        "day 30 the engine writes TimerFired and queues a workflow task; the worker that takes it replays the "
-        "history and sends the email.\n\n"
+        "In a row and a timer task: it needs nothing in RAM. The history holds TimerStarted; the engine's timer "
+        "queue holds (order-1001, timer 1, due day 30). A worker may keep it cached, but kill or redeploy the "
+        "worker all month and nothing is lost. On day 30 the engine writes TimerFired and queues a workflow "
+        "task; a worker that still caches the workflow just continues, any other replays the history first.\n\n"
         "Temporal's server works the same way: its history-service doc uses a 30-day sleep as the example "
         "(a timer task; when it expires, a workflow task). DBOS differs: it writes the wake-up time, then sleeps "
-        "in a live thread, and recovery recomputes what is left."),
+        "in a live thread or coroutine, and recovery recomputes what is left."),
     "How does an engine fire millions of timers?": (
         "With a timer queue per history shard, ordered by due time: no thread, no worker per sleep. Temporal "
-        "stores each timer as a timer task in its shard; it becomes runnable at its trigger time, and running "
-        "it appends TimerFired and WorkflowTaskScheduled and hands the task to matching. Its docs: workers "
+        "keeps a workflow's timers in its row and puts the earliest in its shard's timer queue; when that fires "
+        "it appends TimerFired and WorkflowTaskScheduled, hands the task to matching, and queues the next. Its docs: workers "
         "\"consume no additional resources while waiting for a Timer to fire\", so one worker can await millions.\n\n"
-        "Ours keeps `engine.timers` and can rebuild it from the store alone (`rearm()`). Either way a timer's "
-        "duration is a minimum: don't rely on sub-second accuracy."),
+        "Ours keeps `engine.timers` and can rebuild it from the store alone (`rearm()`). Temporal's timer "
+        "duration is a minimum (its docs: workflows \"should not rely on sub-second accuracy for Timers\"); "
+        "ours fire exactly, on a simulated clock."),
     "How do I test a 30-day sleep?": (
         "Skip time: run the workflow on a clock that jumps to the next timer. This scene runs a month in a "
         "fraction of a second because its clock is simulated: nothing happens between the events, so the clock "

@@ -15,12 +15,12 @@ from .kit.view import SceneView, try_it as _try_it
 
 QUESTIONS = {
     "Signal, query or update: which one?": (
-        "A signal tells, a query asks, an update asks and waits for the answer. A signal is recorded at once "
-        "(WorkflowExecutionSignaled) and needs no worker: here it was written while the worker was dead. A query "
+        "A signal tells, a query asks, an update asks and waits for the answer. A signal is persisted at once "
+        "(WorkflowExecutionSignaled, after the running workflow task if there is one) and needs no worker: here it was written while the worker was dead. A query "
         "runs a read-only handler on a worker and writes nothing. An update is validated, then recorded "
         "(accepted, completed) and returns a result; like a query it needs a worker.\n\n"
         "Temporal's docs put it plainly: use signals \"when the clients don't want to rely on the Worker being "
-        "available\". DBOS has the same pair as `send`/`recv`, plus `set_event`/`get_event` for readable state."),
+        "available\". DBOS's counterparts: `send`/`recv` for signals, `set_event`/`get_event` for state a client reads."),
     "Can a query change the workflow's state?": (
         "No: a query may only read, because nothing it does is recorded. The handler runs on a worker against "
         "the workflow's state, and the history's length is the same before and after (here 17 and 17). A change "
@@ -29,8 +29,8 @@ QUESTIONS = {
         "With no worker polling, Temporal fails the query with \"no poller seen for task queue recently\", as "
         "here; a completed workflow can still be queried, by a worker that replays its history."),
     "Are signals ordered? Can one arrive twice?": (
-        "Ordered, yes; twice, yes, unless you guard against it. The server processes messages in the order they "
-        "arrived, and de-duplicates only a repeated request id, a client retrying the same call: two separate "
+        "Ordered, yes; twice, yes, unless you guard against it. The server records messages in the order they "
+        "arrived and the workflow handles them in that order; it and de-duplicates only a repeated request id, a client retrying the same call: two separate "
         "`signal()` calls are two events. Temporal's own advice is to put your own idempotency key in the "
         "signal's arguments. Its de-duplication does not cross continue-as-new.\n\n"
         "Signals are never dropped by closing: a workflow task that tries to complete while a new signal waits is "

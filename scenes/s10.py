@@ -26,10 +26,10 @@ QUESTIONS = {
         "sees +$42.00 before the refund), and the workflow restores consistency by running compensations. "
         "Temporal has no built-in saga or rollback: compensation is ordinary workflow code calling activities."),
     "What if a compensation fails?": (
-        "First the retry policy: by default Temporal retries an activity forever, so a warehouse down for an "
-        "hour just succeeds later (here on attempt 43, one ActivityTaskStarted in the history). Cap the attempts "
+        "It is retried, and only a failure for good reaches the saga's choice: stop, or run the rest and alert. "
+        "By default Temporal retries an activity forever, so a warehouse down for an hour just succeeds later (here on attempt 43, one ActivityTaskStarted in the history). Cap the attempts "
         "and the outage becomes a failure for good, like a non-retryable error.\n\n"
-        "Then the saga's choice. Java's `Saga` stops at the first compensation that throws and rethrows "
+        "Java's `Saga` stops at the first compensation that throws and rethrows "
         "(`continueWithError` is false by default): the refund never runs and the customer is out $42.00 with no "
         "mug. With `continueWithError` the rest still run; this workflow then fails naming the compensation that "
         "did not, so a person can finish it. Either way, alert someone."),
@@ -41,17 +41,17 @@ QUESTIONS = {
         "So order the steps: what can fail goes first, what can't be undone goes last. This scene emails before "
         "shipping to show the problem; ORDER #1001's own workflow (simcore/orders.py) emails after ShipPackage."),
     "Register the undo before the step, or after?": (
-        "Temporal's saga page says to register compensations \"as each step completes\". But a step that times "
-        "out has not completed, and it may have happened: ChargeCard's answer lost on every attempt leaves a "
-        "charge with nothing registered to refund it.\n\n"
-        "Registering before the call (as some blog posts advise) covers that, at a price: the compensation must "
-        "be safe for a step that never ran. A blind refund of $42.00 credits money never taken; a refund of "
+        "Before, if the compensation is safe for a step that never ran; after leaks a step whose answer was "
+        "lost. Temporal's saga page says to register compensations \"as each step completes\", but a step that "
+        "times out has not completed, and it may have happened: ChargeCard's answer lost on every attempt "
+        "leaves a charge with nothing registered to refund it.\n\n"
+        "Registering before the call covers that, at a price: the compensation must be safe for a step that "
+        "never ran. A blind refund of $42.00 credits money never taken; a refund of "
         "what the card network says the order was charged, sent with its idempotency key, moves nothing."),
     "Orchestration or choreography?": (
-        "Orchestration: one workflow knows the steps, calls each service and runs the compensations, so the "
-        "saga's state is one history you can read and replay. Temporal's sagas are this; so are Step Functions' "
-        "(\"no built-in rollback\": each forward step has a Catch that chains compensating states) and DBOS's "
-        "(no saga helper: try/except around steps in a workflow).\n\n"
+        "Orchestration, for a saga you must be able to read and finish: one workflow knows the steps, calls "
+        "each service and runs the compensations, so the saga's state is one history you can read and replay. "
+        "Temporal's sagas are this (no built-in saga: a list of undo calls in your code, as here).\n\n"
         "Choreography: each service reacts to the others' events (OrderPlaced, CardCharged, ...) and undoes its "
         "own part on a failure event. No coordinator, but no single place says which orders are half-undone, "
         "and the order of undo is spread over many services' code."),

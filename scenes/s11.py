@@ -31,7 +31,7 @@ QUESTIONS = {
         "So the choice is made in code: a patch marker says, per execution, which branch it took; or pinning "
         "keeps the old code running for the old executions. Temporal: \"patching\" and \"Worker Versioning\"."),
     "How long must a patch stay?": (
-        "Three steps, each gated on what histories still exist. `patched()` stays while any order that took "
+        "Until no history that took the old path can be replayed, in three steps. `patched()` stays while any order that took "
         "the old path is still running (here: until the last pre-patch order closes, on day 54). Then "
         "`deprecate_patch()` plus the new code only: it writes a deprecated marker and replays whether or "
         "not a history has one, but not a pre-patch history (try the table below). Remove the call once you "
@@ -51,7 +51,7 @@ QUESTIONS = {
         "here: v1 workers kept alive until the last v1 order closes, 36 days after the deploy. Temporal's "
         "guide: pin short workflows; for long ones that continue-as-new, pin and move to the new build at "
         "continue-as-new. Auto-upgrade moves workflows to the new build, and then they must be patched.\n\n"
-        "Temporal's Worker Versioning is in public preview (server 1.29.1+), and needs blue-green or rainbow "
+        "Temporal's Worker Versioning needs server 1.29.1+ and blue-green or rainbow "
         "deploys: rolling ones are incompatible. DBOS pins by default: its app version is a hash of the "
         "workflow code."),
 }

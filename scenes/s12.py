@@ -42,8 +42,9 @@ QUESTIONS = {
         "file it as a bug. And catchup now defaults to False. Pick CronDataIntervalTimetable to get the 2.x "
         "meaning back."),
     "Why must tasks be idempotent?": (
-        "Because Airflow runs a task again from its first line whenever it retries it or a scheduler dies under "
-        "it; nothing is replayed. Airflow's best practices say to treat a task like a database transaction: "
+        "Because Airflow runs a task again from its first line whenever it retries it, or a new scheduler "
+        "resets it after a crash (an executor that can adopt it, like Celery's, lets it run on); nothing is "
+        "replayed. Airflow's best practices say to treat a task like a database transaction: "
         "the same outcome on every re-run, UPSERT not INSERT, read and write one partition keyed by "
         "`data_interval_start`, never `now()`. Set fault to 'scheduler killed': in append mode the day's "
         "revenue doubles; overwriting the interval's partition gives the same figure however often it runs."),
@@ -55,8 +56,8 @@ QUESTIONS = {
     "What is Temporal's equivalent?": (
         "Schedules: a Schedule starts a workflow on a calendar or interval spec. Its `catchup_window` says how "
         "far back missed actions are still run after an outage (default one year, at least 10 seconds); "
-        "`overlap_policy` says what happens when the previous run is still going (default SKIP; also BUFFER, "
-        "CANCEL_OTHER, TERMINATE_OTHER, ALLOW_ALL), close to max_active_runs. A BackfillRequest runs a past "
+        "`overlap_policy` says what happens when the previous run is still going (default SKIP; also BUFFER_ONE, "
+        "BUFFER_ALL, CANCEL_OTHER, TERMINATE_OTHER, ALLOW_ALL), close to max_active_runs. A BackfillRequest runs a past "
         "range. There is no data interval: the workflow gets its scheduled time and computes the rest."),
 }
 TASKS = list(model.TASK_SECONDS)

@@ -13,20 +13,20 @@ QUESTIONS = {
     "What does a real deployment look like past one machine?": (
         "Temporal's server is four services: frontend, history (sharded), matching (task queues) and an "
         "internal worker, over a database: Cassandra, MySQL, PostgreSQL or SQLite, plus a visibility store. "
-        "The shard count is fixed when the cluster is created (the Helm chart's default is 512; dev "
-        "configs use 4). Cadence is the same design. Your workers are your own processes, polling task queues.\n\n"
-        "DBOS is different: a library in your process, with Postgres as its only server; no orchestration "
-        "service. To run this course's workflows on a real Temporal server, see notebook 15 and "
+        "The shard count is fixed when the cluster is created (the Helm chart's default is 512; most dev "
+        "configs use 4, the SQLite ones 1). Your workers are your own processes, polling task queues.\n\n"
+        "DBOS is different: a library in your process that keeps its state in a database (SQLite by default, "
+        "Postgres in production); no orchestration service. To run this course's workflows on a real Temporal server, see notebook 15 and "
         "`python -m bridge.live`."),
     "How do these engines test themselves?": (
-        "FoundationDB runs its whole cluster as a deterministic simulation in one thread: network, disks "
-        "and clocks are simulated, faults come from a seeded random source (BUGGIFY sites fire with "
-        "probability 0.25), and a failing seed replays exactly. TigerBeetle's VOPR does the same; a failure "
-        "is replayed from the seed and the Git commit.\n\n"
-        "Temporal's server uses seeded fault injection in its persistence layer and functional tests with "
-        "it; its SDKs offer replay tests against recorded histories (scene 11) and a time-skipping test "
-        "server. This scoreboard is the small version of the first idea: each order is a seed, and any row "
-        "replays frame for frame."),
+        "By injecting faults on purpose; the strongest form replays any failure exactly. FoundationDB runs its "
+        "whole cluster as a deterministic simulation in one thread: network, disks and clocks are simulated, "
+        "faults come from a seeded random source (each BUGGIFY site is switched on for a run with probability "
+        "0.25, then fires with probability 0.25 each time it is reached), and a failing seed replays exactly.\n\n"
+        "Temporal's server instead injects seeded faults into its persistence layer in functional tests; its "
+        "SDKs offer replay tests against recorded histories (scene 11) and a time-skipping test server. This "
+        "scoreboard is the small version of FoundationDB's idea: each order is a seed, and any row replays "
+        "frame for frame."),
     "Why can two hosts think they own a shard?": (
         "Because membership is learned, not known. A host that freezes (a GC pause, a stopped VM) stops "
         "answering; after the failure-detection timeout the ring gives its shards to others. When it wakes "

@@ -8,7 +8,7 @@ from simcore.scenarios import cards
 def test_the_recommendations():
     assert cards.recommend("order fulfilment") == ["workflow"]
     assert cards.recommend("nightly warehouse refresh") == ["dag"]
-    assert cards.recommend("short approval flow") == ["workflow", "state_machine"]
+    assert cards.recommend("short approval flow") == ["workflow", "dag", "state_machine"]   # Airflow 3.1+: HITL
     assert cards.recommend("monthly subscription") == ["workflow"]
 
 

@@ -34,12 +34,14 @@ MODELS = {
     "dag": {
         "long waits": (AWKWARD, "a sensor that wakes to poke, again and again; its timeout "
                                 "defaults to 7 days"),
-        "external messages": (AWKWARD, "no message reaches a running DAG run: a task polls a table for it"),
-        "human approval": (AWKWARD, "a sensor polling for the decision"),
+        "external messages": (AWKWARD, "no general message into a running DAG run: a task polls a table for "
+                                       "it (only a Human-in-the-loop task takes an answer, Airflow 3.1+)"),
+        "human approval": (FITS, "an ApprovalOperator task waits (awaiting_input) until a person answers in "
+                                 "the UI or the REST API (Airflow 3.1+)"),
         "per-interval backfill": (FITS, "each run has its data interval; catchup and backfill make the missed ones"),
         "fan-out": (FITS, "dynamic task mapping: .expand() makes one task instance per item"),
-        "unbounded life": (AWKWARD, "a schedule makes a new run each period, but nothing carries one customer's "
-                                    "state from run to run"),
+        "unbounded life": (AWKWARD, "a schedule makes a new run each period; carrying one customer's state to "
+                                    "the next run is up to you (XCom from prior dates, a Variable, a table)"),
         "compensation": (AWKWARD, "an on-failure task with trigger_rule one_failed, run again from its start"),
     },
     "state_machine": {
