@@ -141,7 +141,7 @@ CREATE TABLE IF NOT EXISTS owners (
     expires     REAL NOT NULL      -- Unix time; 0 once released
 );
 CREATE TABLE IF NOT EXISTS inbox (
-    id          INTEGER PRIMARY KEY,
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,   -- never reused: it is the signal's request id
     workflow_id TEXT NOT NULL,
     name        TEXT NOT NULL,     -- the signal's name
     input       TEXT NOT NULL,     -- its input, JSON

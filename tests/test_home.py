@@ -401,3 +401,11 @@ def test_a_signal_leaves_the_inbox_only_once_it_is_in_the_history():
     sim.run(until=5)
     assert taken == [7]
     assert [e.request_id for e in sim.history.read("w") if isinstance(e, ev.WorkflowExecutionSignaled)] == ["inbox-7"]
+
+
+def test_an_inbox_id_is_never_handed_out_twice(tmp_path):
+    store = home.OwnedHistory(tmp_path / home.HISTORY)
+    first = store.post("w", "go", 1)
+    store.taken([first])   # the inbox is empty again
+    assert store.post("w", "go", 2) == first + 1 and [i for i, _, _ in store.inbox("w")] == [first + 1]
+    store.close()
