@@ -257,8 +257,7 @@ def _order(args) -> int:
     wid = getattr(args, "id", None) or f"order-{args.order}"
     if args.action == "run":
         workflow, inputs = _workflow_and_input(args)
-        realtime.run(args.home, workflow, wid, inputs, pace_ms=args.pace_ms, wait=args.wait, say=say,
-                     activities=registry.activities_of(workflow))
+        realtime.run(args.home, workflow, wid, inputs, pace_ms=args.pace_ms, wait=args.wait, say=say)
         return 0
     if args.action == "signal":
         print(realtime.signal(args.home, wid, args.name, _json_arg("INPUT", args.input)))

@@ -141,7 +141,7 @@ CREATE TABLE IF NOT EXISTS owners (
     expires     REAL NOT NULL      -- Unix time; 0 once released
 );
 CREATE TABLE IF NOT EXISTS inbox (
-    id          INTEGER PRIMARY KEY,
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,   -- never reused: it is the signal's request id
     workflow_id TEXT NOT NULL,
     name        TEXT NOT NULL,     -- the signal's name
     input       TEXT NOT NULL,     -- its input, JSON
@@ -311,14 +311,13 @@ def locate(path, *, create: bool = False) -> Path:
 
 
 # -- the history against the world -------------------------------------------------------------------
-def disagreements(world: World, wid: str, history: list):
+def disagreements(world: DurableWorld, wid: str, history: list):
     """Where the world and a workflow's history tell different stories, as (event id or None,
     message). An effect the world holds for this workflow must have been scheduled in the history (it
     is appended before the activity runs), and a result the history holds must be the world's.
     Otherwise the history was truncated, edited, or belongs elsewhere. A key is `<run id>/<activity
     id>` (ActivityContext.idempotency_key). Only well-formed events are looked at: what the history
     itself gets wrong is `check`'s to say."""
-    world_path = getattr(world, "path", "the world")
     order = wid.removeprefix("order-")
     mine = {e.ref: e for e in world.log if e.order == order}
     keys = {k: ref for k, ref in world.keys().items() if ref in mine}
@@ -328,7 +327,7 @@ def disagreements(world: World, wid: str, history: list):
     for key in sorted(keys):
         run_id, _, activity_id = key.rpartition("/")
         if run_id != run or activity_id not in scheduled:
-            yield None, (f"{wid} has no ActivityTaskScheduled for the effect {keys[key]!r} that {world_path} "
+            yield None, (f"{wid} has no ActivityTaskScheduled for the effect {keys[key]!r} that {world.path} "
                          f"records (key {key!r}): the history was truncated or replaced; refusing to run the "
                          "order again on it")
     keyed = {a.name for a in KEYED_ACTIVITIES}   # the steps whose results are the world's references
@@ -340,15 +339,15 @@ def disagreements(world: World, wid: str, history: list):
         if keys.get(key) != e.result:
             record = f"its {mine[keys[key]].kind} record, key {key!r}" if key in keys else f"no record with key {key!r}"
             yield e.event_id, (f"event {e.event_id} records {step.activity_type} -> {e.result!r}, but "
-                               f"{world_path} has {keys.get(key)!r} for it ({record}): this history does "
+                               f"{world.path} has {keys.get(key)!r} for it ({record}): this history does "
                                "not belong to this world")
 
 
 def compare(home_dir, workflow_id: str | None = None) -> list:
-    """What `history check` adds to checking the history file: the history against the world's own
-    records, as `order run` compares them before it acts (`disagreements`), for every workflow in the
-    history and every order the world has acted for. Reads only. A history that cannot be read is
-    left to `check.check_file` to report."""
+    """The history against the world's own records (`disagreements`), for every workflow in the history
+    and every order the world has acted for (or only `workflow_id`'s): what `history check` adds to
+    checking the history file, and what `order run` checks before it acts. Reads only. A history that
+    cannot be read is left to `check.check_file` to report."""
     d = Path(home_dir)
     history_path, world_path = d / HISTORY, d / WORLD
     try:

@@ -20,16 +20,16 @@ from __future__ import annotations
 import os
 import random
 import time
-from contextlib import suppress
+from contextlib import closing, suppress
 from dataclasses import replace
 
 import simpy.rt
 
-from . import check
+from . import check, registry
 from . import events as ev
 from .engine import Engine
 from .history import History
-from .home import HISTORY, UNIX_EPOCH, WORKFLOWS, Busy, Home, HomeError, _store, disagreements, locate, outcome
+from .home import HISTORY, UNIX_EPOCH, WORKFLOWS, Busy, Home, HomeError, _store, compare, locate, outcome
 from .orders import CENTS, KEYED_ACTIVITIES, ORDER_ID, fulfill_order, send_return_label_keyed, send_review_request_keyed
 from .replay import Machine
 from .sim import Sim
@@ -37,6 +37,7 @@ from .workflow import ActivityDef, WorkflowDef
 
 GAP_ENV = "SIMCORE_EFFECT_GAP_MS"
 POLL = 0.05   # seconds between two looks at the inbox (signals sent while this process runs), or at a lease
+COURSE_ACTIVITIES = (*KEYED_ACTIVITIES, send_review_request_keyed, send_return_label_keyed)
 
 
 class _StoreFailed(BaseException):
@@ -44,37 +45,37 @@ class _StoreFailed(BaseException):
     activity's failure to retry; it stops the process, and nothing of that step is recorded."""
 
 
-def run_order(home_dir, order: str = ORDER_ID, *, pace_ms: int = 0, wait: float = 0.0, say=print) -> str:
+def run_order(home_dir, order: str = ORDER_ID, *, pace_ms: int = 0, wait: float = 0.0, say=print) -> None:
     """ORDER #1001 (or another order number) run to its end in this process: `order run`."""
-    return run(home_dir, fulfill_order, f"order-{order}", [order, CENTS], pace_ms=pace_ms, wait=wait, say=say)
+    run(home_dir, fulfill_order, f"order-{order}", [order, CENTS], pace_ms=pace_ms, wait=wait, say=say)
 
 
 def run(home_dir, workflow: WorkflowDef, wid: str, args: list, *, pace_ms: int = 0, wait: float = 0.0,
-        say=print, activities: tuple = ()) -> str:
-    """Run (or resume) `wid` to its end in this process; return its outcome. Safe to run again after any
-    kill, and beside another process (one of them waits or gives up: `Busy`)."""
+        say=print) -> None:
+    """Run (or resume) `wid` to its end in this process. Safe to run again after any kill, and beside
+    another process (one of them waits or gives up: `Busy`). A workflow that is not the course's gets
+    the activities of its own module beside the course's."""
     gap, pace = _gap_seconds(), pace_ms / 1000
     ttl = 10.0 + 3 * (pace + gap)   # renewed every third of it, so only a hung owner lets it expire
     workflows = {**WORKFLOWS, workflow.name: workflow}
-    home = Home(home_dir)
-    try:
-        if _unfinished(home, wid, workflows, say) is not None:   # checked before the lease: writes nothing
-            deadline = time.monotonic() + wait
-            while (holder := home.history.take(wid, ttl)) is not None:
-                if time.monotonic() >= deadline:
-                    raise Busy(f"{home.history_path}: {wid} is being run by {holder}; not starting a second "
-                               f"run (use --wait SECONDS to wait for it)")
-                time.sleep(POLL)
-            try:   # read again: the previous owner may have moved on while we waited
-                if (history := _unfinished(home, wid, workflows, say)) is not None:
-                    _drive(home, workflows, workflow, wid, args, history, pace, gap, ttl, say, activities)
-            finally:
-                with suppress(HomeError, ev.HistoryError):   # lost or unwritable: it expires on its own
-                    home.history.release(wid)
-        history = home.history.read(wid)
-        return outcome(history[-1].type if history else None)
-    finally:
-        home.close()
+    mine = () if WORKFLOWS.get(workflow.name) is workflow else registry.activities_of(workflow)
+    steps = [_narrated(a, pace, gap, say) for a in {a.name: a for a in (*COURSE_ACTIVITIES, *mine)}.values()]
+    with closing(Home(home_dir)) as home:
+        if _unfinished(home, wid, workflows, say) is None:   # checked before the lease: writes nothing
+            return
+        deadline = time.monotonic() + wait
+        while (holder := home.history.take(wid, ttl)) is not None:
+            if time.monotonic() >= deadline:
+                raise Busy(f"{home.history_path}: {wid} is being run by {holder}; not starting a second "
+                           f"run (use --wait SECONDS to wait for it)")
+            time.sleep(POLL)
+        try:   # read again: the previous owner may have moved on while we waited
+            if (history := _unfinished(home, wid, workflows, say)) is not None:
+                _drive(home, workflows[history[0].workflow_type] if history else workflow, wid, args,
+                       len(history), steps, ttl, say)
+        finally:
+            with suppress(HomeError, ev.HistoryError):   # lost or unwritable: it expires on its own
+                home.history.release(wid)
 
 
 def _unfinished(home: Home, wid: str, workflows: dict, say) -> list | None:
@@ -85,12 +86,10 @@ def _unfinished(home: Home, wid: str, workflows: dict, say) -> list | None:
         say(f"{wid} is already {outcome(history[-1].type)} ({len(history)} events); nothing to do")
         return None
     where = f"{home.history_path} workflow {wid!r}"
-    problems = check.check_events(history, wid, where, workflows) if history else []
+    problems = (check.check_events(history, wid, where, workflows) if history else []) or compare(home.dir, wid)
     if problems:
         raise HomeError("the history cannot be trusted, so it is not run:\n  " +
                         "\n  ".join(map(str, problems[:10])) + "\n(`python -m simcore history check` lists all)")
-    for _, message in disagreements(home.world, wid, history):
-        raise HomeError(f"{home.history_path}: {message}")
     if history and isinstance(history[-1], ev.WorkflowTaskCompleted):   # its commands are in its append
         made = Machine(workflows[history[0].workflow_type], wid).feed(history).frontier
         if made is not None:   # nothing would wake the workflow: a run would wait for ever
@@ -107,17 +106,17 @@ def _engine(home: Home, code: list, activities: list) -> Engine:
     return Engine(sim, code, activities, decide_seconds=0.0)
 
 
-def _drive(home: Home, workflows: dict, workflow: WorkflowDef, wid: str, args: list, history: list, pace: float,
-           gap: float, ttl: float, say, activities: tuple) -> None:
-    steps = {a.name: a for a in (*KEYED_ACTIVITIES, send_review_request_keyed, send_return_label_keyed, *activities)}
-    engine = _engine(home, [workflows[history[0].workflow_type]] if history else [workflow],
-                     [_narrated(a, pace, gap, say, home) for a in steps.values()])
+def _drive(home: Home, workflow: WorkflowDef, wid: str, args: list, recorded: int, steps: list, ttl: float,
+           say) -> None:
+    """The engine, this process its one worker, until the workflow closes: resumed after the `recorded`
+    events of its history, or started."""
+    engine = _engine(home, [workflow], steps)
     env = engine.env
     try:
         with _store(home.history_path, "history"):
-            if history:
+            if recorded:
                 engine.resume([wid])
-                say(f"{wid}: resumed from {len(history)} events")
+                say(f"{wid}: resumed from {recorded} events")
             else:
                 engine.start(workflow, wid, *args)
                 say(f"{wid}: started ({_described(workflow, args)})")
@@ -141,14 +140,14 @@ def _described(workflow: WorkflowDef, args: list) -> str:
     return f"{workflow.name}({', '.join(map(repr, args))})"
 
 
-def _narrated(a: ActivityDef, pace: float, gap: float, say, home: Home) -> ActivityDef:
+def _narrated(a: ActivityDef, pace: float, gap: float, say) -> ActivityDef:
     """The activity as a real worker runs it: it says what it does, takes `pace` seconds (the time an
     outside kill has to land), and waits `gap` seconds after its effect before its result is recorded
     (SIMCORE_EFFECT_GAP_MS: so a kill can land between the two on purpose)."""
     def fn(act, *args):
         say(f"{a.name}: running")
         time.sleep(pace)
-        seen = act.idempotency_key in home.world.keys(act.idempotency_key)
+        seen = act.idempotency_key in act.world.keys(act.idempotency_key)
         try:
             value = a.fn(act, *args)
         except HomeError as e:
@@ -170,19 +169,24 @@ def _renew(home: Home, wid: str, ttl: float, env):
 
 
 def _inbox(home: Home, engine: Engine, wid: str):
-    """Until the workflow closes: the signals sent from another terminal while this process runs,
-    recorded by it, each once (its inbox id is its request id: a signal recorded just before a kill is
-    not recorded again). One leaves the inbox only once it is in the history: a signal that arrives
-    while a workflow task runs waits in memory for the task's answer, and a kill then must not lose it."""
+    """Until the workflow closes: the signals sent from another terminal while this process runs."""
     while wid not in engine.closed and wid not in engine.stuck and wid not in engine.unreadable:
-        posted = home.history.inbox(wid)
-        for i, name, value in posted:
-            engine.signal(wid, name, value, request_id=f"inbox-{i}")   # a repeat of a request id is dropped
-        waiting = {e.request_id for e in engine.buffered.get(wid, ()) if isinstance(e, ev.WorkflowExecutionSignaled)}
-        recorded = [i for i, _, _ in posted if f"inbox-{i}" not in waiting]
-        if recorded:
-            home.history.taken(recorded)
+        _record(home, engine, wid)
         yield engine.env.timeout(POLL)
+
+
+def _record(home: Home, engine: Engine, wid: str) -> None:
+    """Record the signals in the workflow's inbox, each once (its inbox id is its request id: a signal
+    recorded just before a kill is not recorded again). One leaves the inbox only once it is in the
+    history: a signal that arrives while a workflow task runs waits in memory for the task's answer, and a
+    kill then must not lose it."""
+    posted = home.history.inbox(wid)
+    for i, name, value in posted:
+        engine.signal(wid, name, value, request_id=f"inbox-{i}")   # a repeat of a request id is dropped
+    waiting = {e.request_id for e in engine.buffered.get(wid, ()) if isinstance(e, ev.WorkflowExecutionSignaled)}
+    recorded = [i for i, _, _ in posted if f"inbox-{i}" not in waiting]
+    if recorded:
+        home.history.taken(recorded)
 
 
 def _gap_seconds() -> float:
@@ -195,49 +199,43 @@ def _gap_seconds() -> float:
 
 # -- from another terminal ------------------------------------------------------------------------------
 def signal(home_dir, wid: str, name: str, value=None) -> str:
-    """Send a signal. With no process running the workflow, the engine records it in the history now
-    (and schedules a workflow task for it), as a server records it; with one running, it goes to the
-    inbox and that process records it. Returns what was done."""
-    home = Home(home_dir)
-    try:
+    """Send a signal: into the workflow's inbox, for the process that runs it to record. With none
+    running, this process records it at once (and schedules a workflow task for it), as a server records
+    a signal while every worker is down. Returns what was done."""
+    with closing(Home(home_dir)) as home:
         history = home.history.read(wid)
         if not history:
             raise HomeError(f"{home.history_path}: no workflow {wid!r}; the signal {name!r} is refused")
         if history[-1].type in ev.CLOSING:
             raise HomeError(f"{wid}: workflow execution already {outcome(history[-1].type)}; the signal {name!r} "
                             "is refused")
+        i = home.history.post(wid, name, value)
         # a workflow task a dead process had started: `order run` must time it out first; leave it the signal
         started = isinstance(history[-1], (ev.WorkflowTaskStarted, ev.WorkflowTaskTimedOut))
         if started or home.history.take(wid, 10.0) is not None:
-            i = home.history.post(wid, name, value)
             return f"signal {name!r} to {wid}: in the inbox (#{i}); the process that runs it records it"
         try:
             engine = _engine(home, [], [])
             with _store(home.history_path, "history"):
                 engine.resume([wid])   # writes nothing here: no task of a dead process to time out
-                engine.signal(wid, name, value, request_id=f"cli-{time.time_ns()}")
+                _record(home, engine, wid)
         finally:
             home.history.release(wid)
-        return f"signal {name!r} to {wid}: recorded as event {len(history) + 1}, with no process running it"
-    finally:
-        home.close()
+        at = next(e.event_id for e in home.history.read(wid) if getattr(e, "request_id", "") == f"inbox-{i}")
+        return f"signal {name!r} to {wid}: recorded as event {at}, with no process running it"
 
 
 def query(home_dir, wid: str, name: str, workflows: dict = WORKFLOWS):
     """Answer a query by replaying the history in this process: reads, writes nothing."""
     d = locate(home_dir)
-    store = History(d / HISTORY)
-    try:
+    with closing(History(d / HISTORY)) as store:
         history = store.read(wid)
-    finally:
-        store.close()
     if not history:
         raise HomeError(f"{d}: no workflow {wid!r} to query")
     kind = history[0].workflow_type
     if kind not in workflows:
         raise HomeError(f"{wid} is a {kind!r}; name its code with --workflow MODULE:NAME")
-    m = Machine(workflows[kind], wid, epoch=UNIX_EPOCH)
-    m.feed(history)
+    m = Machine(workflows[kind], wid, epoch=UNIX_EPOCH).feed(history)
     handler = m.ctx.queries.get(name)
     if handler is None:
         raise HomeError(f"{wid} has no query handler {name!r} (it has: {', '.join(m.ctx.queries) or 'none'})")

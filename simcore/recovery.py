@@ -28,17 +28,9 @@ class Recovery:
         """Rebuild the timer queue from the history store alone (for every workflow, or those of
         `workflow_ids`): every TimerStarted that no TimerFired (or TimerCanceled) answers. Returns how
         many it armed."""
-        armed = 0
-        for wid, run in self.sim.history.workflows():
-            if run != self.run_of(wid) or workflow_ids is not None and wid not in workflow_ids:
-                continue   # a run that has continued as new is closed
-            events = self.sim.history.read(wid, run)
-            done = {getattr(e, "started_event_id", None) for e in events if isinstance(e, (ev.TimerFired, ev.TimerCanceled))}
-            for e in events:
-                if isinstance(e, ev.TimerStarted) and e.event_id not in done and (wid, e.timer_id) not in self.timers:
-                    self._arm(wid, e)
-                    armed += 1
-        return armed
+        current = [(wid, run) for wid, run in self.sim.history.workflows()   # (an older run continued as new: closed)
+                   if run == self.run_of(wid) and (workflow_ids is None or wid in workflow_ids)]
+        return sum(self._arm_unfired(wid, self.sim.history.read(wid, run)) for wid, run in current)
 
     def resume(self, workflow_ids=None) -> list[str]:
         """Pick up every open workflow in the store (or those of `workflow_ids`); returns their ids."""
@@ -57,8 +49,17 @@ class Recovery:
             self.signal_requests[wid] = {e.request_id for e in events
                                          if isinstance(e, ev.WorkflowExecutionSignaled) and e.request_id}
             self._pick_up(wid, events)
-        self.rearm(workflow_ids)
+            self._arm_unfired(wid, events)
         return picked
+
+    def _arm_unfired(self, wid: str, events: list) -> int:
+        """Arm the run's timers that have not fired (nor been cancelled); returns how many."""
+        done = {e.started_event_id for e in events if isinstance(e, (ev.TimerFired, ev.TimerCanceled))}
+        unfired = [e for e in events if isinstance(e, ev.TimerStarted) and e.event_id not in done
+                   and (wid, e.timer_id) not in self.timers]
+        for e in unfired:
+            self._arm(wid, e)
+        return len(unfired)
 
     def _pick_up(self, wid: str, events: list) -> None:
         answered = {e.scheduled_event_id for e in events if isinstance(e, ANSWERS)}

@@ -401,3 +401,56 @@ def test_a_signal_leaves_the_inbox_only_once_it_is_in_the_history():
     sim.run(until=5)
     assert taken == [7]
     assert [e.request_id for e in sim.history.read("w") if isinstance(e, ev.WorkflowExecutionSignaled)] == ["inbox-7"]
+
+
+@pytest.fixture
+def asleep(tmp_path, capsys):
+    """A home whose order sleeps on its review timer, with no process running it."""
+    d = tmp_path / "asleep"
+    assert run(capsys, "order", "run", "--home", d, "--review-after", "0.1s")[0] == 0
+    store = History(d / home.HISTORY)
+    timer = next(e.event_id for e in store.read("order-1001") if e.type == "TimerStarted")
+    store.close()
+    tamper(d / home.HISTORY, f"DELETE FROM events WHERE event_id > {timer}")
+    tamper(d / home.WORLD, "DELETE FROM effects WHERE kind = 'SendReviewRequestEmail'")   # as it was then
+    return d
+
+
+def test_signals_with_no_process_running_are_each_recorded_at_once(asleep, capsys):
+    """Each goes through the inbox and is recorded by the sender (its inbox id is its request id, so an
+    id is never handed out twice: SQLite would reuse the largest rowid once its row is deleted)."""
+    said = [run(capsys, "order", "signal", "--home", asleep, "cancel", json.dumps(why)) for why in ("one", "two")]
+    assert [s[0] for s in said] == [0, 0] and all("no process running it" in s[1] for s in said), said
+    store = History(asleep / home.HISTORY)
+    signals = [e for e in store.read("order-1001") if isinstance(e, ev.WorkflowExecutionSignaled)]
+    store.close()
+    assert [(e.input, e.request_id) for e in signals] == [("one", "inbox-1"), ("two", "inbox-2")]
+    assert [f"recorded as event {e.event_id}," in s[1] for e, s in zip(signals, said)] == [True, True]
+    assert snapshot(asleep)[home.HISTORY]["inbox"] == []
+    code, out, _ = run(capsys, "order", "run", "--home", asleep)
+    assert code == 0 and "cancelled after shipping (one): return label sent" in out
+
+
+def test_a_signal_or_query_that_cannot_be_delivered_is_refused_and_writes_nothing(asleep, finished, capsys):
+    before = snapshot(asleep), snapshot(finished)
+    for args, says in [
+        (["signal", "--home", asleep, "--id", "nobody", "cancel"], "no workflow 'nobody'; the signal 'cancel' is refused"),
+        (["signal", "--home", finished, "cancel"], "order-1001: workflow execution already completed; the signal "
+                                                   "'cancel' is refused"),
+        (["signal", "--home", asleep, "cancel", "not json"], "INPUT: not JSON"),
+        (["query", "--home", asleep, "--id", "nobody", "status"], "no workflow 'nobody' to query"),
+        (["query", "--home", asleep, "stock"], "order-1001 has no query handler 'stock' (it has: status)"),
+    ]:
+        code, _, err = run(capsys, "order", *args)
+        assert code == 2 and says in err and "Traceback" not in err, (args, err)
+    code, out, _ = run(capsys, "order", "query", "--home", asleep, "status")
+    assert code == 0 and json.loads(out) == "shipped; a review request in 0.1s unless cancelled"
+    assert (snapshot(asleep), snapshot(finished)) == before
+
+
+def test_an_inbox_id_is_never_handed_out_twice(tmp_path):
+    store = home.OwnedHistory(tmp_path / home.HISTORY)
+    first = store.post("w", "go", 1)
+    store.taken([first])   # the inbox is empty again
+    assert store.post("w", "go", 2) == first + 1 and [i for i, _, _ in store.inbox("w")] == [first + 1]
+    store.close()
