@@ -174,6 +174,7 @@ class OwnedHistory(History):
         self.held: dict[str, int] = {}   # workflow id -> our token
         with _store(self.path, "history"):
             self._db.executescript(HOME_SCHEMA)
+            _upgrade_inbox(self._db)
 
     def post(self, workflow_id: str, name: str, value) -> int:
         """Leave a signal for the process that runs the workflow (`order signal`); returns its inbox id."""
@@ -228,6 +229,23 @@ class OwnedHistory(History):
             raise LostOwnership(f"{self.path}: {workflow_id} is owned by {who}, not by this process "
                                 f"(token {mine}); nothing was written: another process took this order over; "
                                 "stopping here")
+
+
+def _upgrade_inbox(db: sqlite3.Connection) -> None:
+    """An inbox made before its ids were AUTOINCREMENT handed out the largest id again once its row was
+    deleted, and a signal with a reused id was dropped as a repeat: rebuild it, keeping its waiting
+    signals, numbering on past every id a recorded signal has used."""
+    sql = db.execute("SELECT sql FROM sqlite_master WHERE type='table' AND name='inbox'").fetchone()[0]
+    if "AUTOINCREMENT" in sql:
+        return
+    last = db.execute(   # request ids are "inbox-<id>"; a payload that is not JSON is history check's to report
+        "SELECT MAX((SELECT COALESCE(MAX(id), 0) FROM inbox), COALESCE(MAX(CAST(substr(r, 7) AS INTEGER)), 0)) "
+        "FROM (SELECT CASE WHEN json_valid(payload) THEN json_extract(payload, '$.request_id') END AS r FROM events "
+        "WHERE type = 'WorkflowExecutionSignaled') WHERE r LIKE 'inbox-%'").fetchone()[0]
+    inbox = HOME_SCHEMA[HOME_SCHEMA.index("CREATE TABLE IF NOT EXISTS inbox"):]
+    db.executescript(f"BEGIN IMMEDIATE; ALTER TABLE inbox RENAME TO inbox_old; {inbox}; INSERT INTO inbox "
+                     f"SELECT * FROM inbox_old; DROP TABLE inbox_old; DELETE FROM sqlite_sequence WHERE "
+                     f"name='inbox'; INSERT INTO sqlite_sequence VALUES ('inbox', {last}); COMMIT")
 
 
 def _alive(holder: str) -> bool:

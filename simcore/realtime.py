@@ -32,6 +32,7 @@ from .history import History
 from .home import HISTORY, UNIX_EPOCH, WORKFLOWS, Busy, Home, HomeError, _store, compare, locate, outcome
 from .orders import CENTS, KEYED_ACTIVITIES, ORDER_ID, fulfill_order, send_return_label_keyed, send_review_request_keyed
 from .replay import Machine
+from .service import WorkflowClosed
 from .sim import Sim
 from .workflow import ActivityDef, WorkflowDef
 
@@ -219,6 +220,9 @@ def signal(home_dir, wid: str, name: str, value=None) -> str:
             with _store(home.history_path, "history"):
                 engine.resume([wid])   # writes nothing here: no task of a dead process to time out
                 _record(home, engine, wid)
+        except WorkflowClosed as e:   # the process that ran it closed it just now, between our read and here
+            home.history.taken([i])
+            raise HomeError(str(e)) from None
         finally:
             home.history.release(wid)
         at = next(e.event_id for e in home.history.read(wid) if getattr(e, "request_id", "") == f"inbox-{i}")

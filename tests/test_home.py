@@ -454,3 +454,42 @@ def test_an_inbox_id_is_never_handed_out_twice(tmp_path):
     store.taken([first])   # the inbox is empty again
     assert store.post("w", "go", 2) == first + 1 and [i for i, _, _ in store.inbox("w")] == [first + 1]
     store.close()
+
+
+def test_a_signal_to_a_workflow_that_closes_meanwhile_is_refused_and_leaves_nothing(finished, capsys, monkeypatch):
+    """The sender read the history while the process still ran it; by the time it holds the lease, the
+    process has closed it: refused as a signal to a closed workflow, nothing left in the inbox."""
+    read = home.OwnedHistory.read
+    calls = []
+
+    def as_it_was_a_moment_ago(self, wid, *args, **kw):
+        calls.append(wid)
+        events = read(self, wid, *args, **kw)
+        return events[:-1] if len(calls) == 1 else events   # the first read misses the closing event
+    monkeypatch.setattr(home.OwnedHistory, "read", as_it_was_a_moment_ago)
+    code, _, err = run(capsys, "order", "signal", "--home", finished, "cancel")
+    assert code == 2 and "workflow execution already completed; the signal 'cancel' is refused" in err, err
+    assert "Traceback" not in err
+    monkeypatch.undo()
+    assert snapshot(finished)[home.HISTORY]["inbox"] == []
+
+
+def test_an_inbox_made_before_its_ids_were_never_reused_is_upgraded(tmp_path):
+    """An older home's inbox reused the largest id once its row was deleted: it is rebuilt, numbering on
+    past every id a recorded signal has used, and its waiting signals kept."""
+    path = tmp_path / home.HISTORY
+    store = home.OwnedHistory(path)
+    store.close()
+    with sqlite3.connect(path) as db:   # as an older home made it, one signal recorded (inbox-4), one waiting
+        db.executescript("DROP TABLE inbox; CREATE TABLE inbox (id INTEGER PRIMARY KEY, workflow_id TEXT NOT NULL, "
+                         "name TEXT NOT NULL, input TEXT NOT NULL, sent REAL NOT NULL); "
+                         "INSERT INTO inbox VALUES (2, 'w', 'go', '1', 0);")
+        db.execute("INSERT INTO events VALUES ('w', '1', 1, 'WorkflowExecutionSignaled', 0, ?)",
+                   (json.dumps({"signal_name": "go", "input": 0, "request_id": "inbox-4"}),))
+        db.execute("INSERT INTO events VALUES ('x', '1', 1, 'WorkflowExecutionSignaled', 0, 'not json')")   # damaged
+        db.execute("INSERT INTO events VALUES ('y', '1', 1, 'WorkflowExecutionSignaled', 0, '[1]')")
+    db.close()
+    store = home.OwnedHistory(path)
+    assert store.inbox("w") == [(2, "go", 1)]
+    assert store.post("w", "go", 3) == 5
+    store.close()
