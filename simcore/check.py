@@ -318,9 +318,14 @@ def check_code(events: list[ev.Event], workflow_id: str, where: str, workflows: 
                                f"not one this engine runs (known: {', '.join(sorted(workflows))})", 1)]
     # replay only: code that would run past the end of an unfinished history stops there, unrun
     try:
-        Machine(code, workflow_id).feed(events)
+        made = Machine(code, workflow_id).feed(events).frontier
     except NonDeterminismError as err:
         return [Problem(where, f"written by different code: {err}", err.index)]
     except Exception as e:   # the code met data it cannot take (a hand-edited input, say)
         return [Problem(where, f"replaying {start.workflow_type} failed: {type(e).__name__}: {e}")]
+    end = events[-1]
+    if isinstance(end, ev.WorkflowTaskCompleted) and made is not None:   # its commands are in its own append
+        return [Problem(where, f"the history ends at event {end.event_id} (WorkflowTaskCompleted) without the "
+                               f"command its code makes there ({made.describe()}): it was cut short, and nothing "
+                               "would wake the workflow", end.event_id)]
     return []

@@ -159,7 +159,8 @@ def test_history_check_compares_the_history_with_the_world(tmp_path, capsys):
     assert main(["history", "check", "--home", str(tmp_path)]) == 1
     out = capsys.readouterr().out
     assert "disagrees with the world: order-1001 has no ActivityTaskScheduled for the effect 'ship_3 standard'" in out
-    assert "'send_4'" in out and out.strip().endswith("order-1001 (16 events): 2 problems")
+    assert "'send_4'" in out and out.strip().endswith("order-1001 (16 events): 3 problems")
+    assert "ends at event 16 (WorkflowTaskCompleted) without the command its code makes there" in out   # cut there
     assert snapshot(tmp_path) == before
     assert main(["order", "run", "--home", str(tmp_path)]) == 2   # as order run refuses it
     assert "no ActivityTaskScheduled for the effect 'ship_3 standard'" in capsys.readouterr().err

@@ -195,9 +195,12 @@ def test_a_history_cut_after_a_workflow_task_is_refused_not_waited_on(finished, 
     found `order run` waiting for ever on a history whose last event was deleted)."""
     tamper(finished / home.HISTORY, "DELETE FROM events WHERE event_id = 29")
     before = snapshot(finished)
+    says = "ends at event 28 (WorkflowTaskCompleted) without the command its code makes there (CompleteWorkflow): " \
+           "it was cut short"
     code, _, err = run(capsys, "order", "run", "--home", finished)
-    assert code == 2 and "ends at event 28 (WorkflowTaskCompleted) without the command its code makes there " \
-                         "(CompleteWorkflow): it was cut short; not run" in err, err
+    assert code == 2 and says in err and "the history cannot be trusted, so it is not run" in err, err
+    code, out, _ = run(capsys, "history", "check", "--home", finished)   # and `history check` says so too
+    assert code == 1 and says in out, out
     assert snapshot(finished) == before
 
 
