@@ -37,7 +37,7 @@ QUESTIONS = {
         "Your function's progress is recorded outside the process, step by step, so that after any crash it "
         "continues where it was, with its variables restored, instead of starting over or stopping.\n\n"
         "Temporal does it by recording an event history and replaying the code against it (scene 03); DBOS "
-        "records each step's output in Postgres and, on recovery, runs the function again, skipping every "
+        "records each step's output in its database (Postgres or SQLite) and, on recovery, runs the function again, skipping every "
         "step whose output it has."),
 }
 

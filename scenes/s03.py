@@ -56,7 +56,7 @@ QUESTIONS = {
         "10,240 events or 10 MB. A clean ORDER #1001 writes 29 events: WorkflowExecutionStarted; five "
         "workflow tasks of three events each (scheduled, started, completed); four activities of three each "
         "(scheduled, started, completed); WorkflowExecutionCompleted. A workflow that loops over 10,000 "
-        "items writes tens of thousands, and a worker that lost its cache replays them all.\n\n"
+        "items, one activity each, writes about 60,000: the server terminates it before it ends.\n\n"
         "The cure is continue-as-new (scene 08): close this run and start a fresh one, same workflow id, new "
         "run id, empty history, carrying the state it needs as input."),
 }

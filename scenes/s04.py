@@ -31,8 +31,8 @@ QUESTIONS = {
         "those small and serializable (a charge id, not a PDF).\n\n"
         "The one rule it must live with: it can run more than once (a retry, or a crash after the "
         "effect and before the record), so its effect should be idempotent; scene 07. DBOS adds a "
-        "special case for your own database: a @DBOS.transaction commits its writes and its recorded "
-        "output in one transaction, so it cannot happen twice."),
+        "special case for your own database: a datasource transaction (`@ds.transaction()` on a "
+        "`SQLAlchemyDatasource`) commits its writes and its recorded output in one transaction, so it cannot happen twice."),
     "Why do activities run at least once, not exactly once?": (
         "Because the effect and its record live in two systems. The card network charges; then the worker "
         "reports back and the engine appends ActivityTaskCompleted. If the worker dies between the two, the "

@@ -41,8 +41,8 @@ QUESTIONS = {
         "deploy, one cron tick) and follow the same schedule return at the same instants, in waves, and each "
         "wave can knock the recovering service over again. A random fraction on every wait turns the waves "
         "into a drizzle. Here the orders arrived 0.1 s apart, so their retries were spread already.\n\n"
-        "Temporal's RetryPolicy has no jitter field: the server waits exactly initial_interval x "
-        "coefficient^(n-1), capped at maximum_interval. Our RetryPolicy's `jitter` is an addition (off in "
+        "Temporal's RetryPolicy has no jitter field: the server waits initial_interval x "
+        "coefficient^(n-1), capped at maximum_interval, unless the failure names its own next_retry_delay. Our RetryPolicy's `jitter` is an addition (off in "
         "this scene, so the schedule shows exactly)."),
     "What if the step isn't idempotent?": (
         "Then a retry can do it twice. A retry is a new call; if the last one reached the world and only its "

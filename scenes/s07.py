@@ -37,8 +37,8 @@ QUESTIONS = {
         "charge) and answers a repeat that arrives while the first still runs with a 409 error."),
     "How long does the card network remember a key?": (
         "Not forever, so the retries must fit inside its memory. Stripe (API v1) can prune keys once they're "
-        "at least 24 hours old, and a key reused after that is a new request, charged again. Checkout.com "
-        "keeps them 24 hours by default. This scene's card network never forgets; real ones do.\n\n"
+        "at least 24 hours old, and a key reused after that is a new request, charged again. "
+        "This scene's card network never forgets; real ones do.\n\n"
         "So bound the retries: a schedule_to_close shorter than the provider's window (Temporal retries "
         "without limit by default). Whatever can come back later than that (an outage that lasts days, a "
         "manual re-run next week, a workflow asleep for a month) should look before it charges: next "

@@ -168,4 +168,4 @@ def test_the_staff_engineer_answers_the_four_questions():
     buttons, log = chat.buttons, chat.answers
     assert len(buttons) == 4
     buttons[1].click()
-    assert "9,000" in log.value and "200,000" in log.value and "synchronous=FULL" in log.value
+    assert "14,000" in log.value and "200,000" in log.value and "synchronous=FULL" in log.value
