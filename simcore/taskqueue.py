@@ -71,7 +71,8 @@ class TaskQueue:
 
     def oldest_wait(self) -> float:
         """Seconds the longest-waiting task has waited so far (0 for an empty queue)."""
-        return self.env.now - min((w[3] for w in self.waiting.values()), default=self.env.now)
+        first = min((w[3] for w in self.waiting.values()), default=None)
+        return 0.0 if first is None else self.env.now - first
 
     def put(self, task) -> None:
         queued = self.queued_at.setdefault(task.key, self.env.now)

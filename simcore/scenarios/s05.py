@@ -79,6 +79,7 @@ class Sampled(Recorder):
     def __init__(self, base: Recorder):
         super().__init__(base.now, base.effects, base.history, detail=False)
         self.engine, self._seen, self.max_wait, self.waited = None, 0, 0.0, 0
+        self._incidents, self.leases = 0, 0   # engine incidents looked at so far; leases taken back among them
 
     def frame(self, caption: str, **changes):
         return super().frame(caption, extra=self.snapshot(), **changes)
@@ -90,9 +91,9 @@ class Sampled(Recorder):
         for _, _, waited in e.waits[self._seen:]:
             self.max_wait, self.waited = max(self.max_wait, waited), self.waited + (waited > SLOW)
         self._seen = len(e.waits)
-        snap = e.snapshot()
-        return {**snap, "queue": snap["queue"][:12], "queued": len(snap["queue"]), "max_wait": self.max_wait,
-                "waited": self.waited, "leases": sum(kind == "lease" for _, kind, *_ in e.incidents)}
+        self.leases += sum(kind == "lease" for _, kind, *_ in e.incidents[self._incidents:])
+        self._incidents = len(e.incidents)
+        return {**e.snapshot(rows=12), "max_wait": self.max_wait, "waited": self.waited, "leases": self.leases}
 
 
 def simulate(workers: int = 3, deploy: str = "rolling", kill: str = "worker-2", zombie: str = "on",
