@@ -77,26 +77,64 @@ class Diagram:
         self.moving = sorted(moving, key=lambda a: a.get_zorder())
         self._prepared = None
         self.encoder = PngEncoder()
+        self._draw_base()
         self._draw_background()
 
-    def _draw_background(self) -> None:
-        """Draw everything that does not move, once, and keep the bitmap."""
+    def _per_run(self) -> list:
+        """The diagram's own artists that a run changes (each panel's `per_run`), in the order its Axes
+        draws them: by zorder, then as they were added."""
+        added = {id(a): i for i, a in enumerate(self.ax.get_children())}
+        return sorted((a for p in self.panels for a in getattr(p, "per_run", ())),
+                      key=lambda a: (a.get_zorder(), added[id(a)]))
+
+    def _draw_base(self) -> None:
+        """Draw what no run changes (the panels' frames, titles, labels), once, and keep the bitmap."""
         for text in self.figure.findobj(Text):   # no label smaller than MIN_PT, whoever made it
             if text.get_fontsize() < MIN_PT:
                 text.set_fontsize(MIN_PT)
+        hidden = self.moving + self._per_run() + self.figure.axes[1:]
+        shown = [a.get_visible() for a in hidden]
+        for a in hidden:
+            a.set_visible(False)
+        with layouts_kept():
+            self.figure.canvas.draw()
+        self.base = self.background = self.figure.canvas.copy_from_bbox(self.figure.bbox)
+        for a, visible in zip(hidden, shown):
+            a.set_visible(visible)
+
+    def _draw_background(self) -> None:
+        """The run's background: the base, then what the run changes over it (the panels' `per_run`
+        artists, then the plots, each a whole Axes drawn after the diagram's, as the figure draws them)."""
+        per_run, plots = self._per_run(), self.figure.axes[1:]
+        if not per_run and not plots:
+            self.background = self.base
+            return
+        for text in [a for a in per_run if isinstance(a, Text)] + [t for p in plots for t in p.findobj(Text)]:
+            if text.get_fontsize() < MIN_PT:
+                text.set_fontsize(MIN_PT)
+        canvas = self.figure.canvas
+        canvas.restore_region(self.base)
+        renderer = canvas.get_renderer()
         shown = [a.get_visible() for a in self.moving]
         for a in self.moving:
             a.set_visible(False)
         with layouts_kept():
-            self.figure.canvas.draw()
-        self.background = self.figure.canvas.copy_from_bbox(self.figure.bbox)
+            for artist in per_run:
+                if artist.get_visible():
+                    artist.draw(renderer)
+            for plot in plots:
+                plot.draw(renderer)
+        self.background = canvas.copy_from_bbox(self.figure.bbox)
         for a, visible in zip(self.moving, shown):
             a.set_visible(visible)
 
     def build(self, ax):
         """Yield the panels: objects with `update(run, frame)`, a `dynamic` list of the artists that
         move, and optionally `prepare(run)` for what depends on the run only (a curve, a strip of
-        states), which then goes into the background bitmap once per run rather than once per frame."""
+        states), which then goes into the background bitmap once per run rather than once per frame.
+        An artist of the diagram's Axes that `prepare` makes or changes must be in the panel's
+        `per_run` list: the rest is drawn once, when the diagram is made. A plot (an Axes of its own)
+        is drawn whole with each run's background."""
         return []
 
     def clock_text(self, frame) -> str:
