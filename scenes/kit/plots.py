@@ -8,8 +8,8 @@ veil, not thousands of bars. The panels know nothing of a scene: each is handed 
 """
 from __future__ import annotations
 
-
-from matplotlib.patches import Rectangle
+from matplotlib.collections import PolyCollection
+from matplotlib.patches import Rectangle, StepPatch
 
 from .panels import DANGER, INK, MUTED, Panel
 
@@ -62,8 +62,10 @@ class LoadPlot(PlotPanel):
             self.drawn.append(p.axvspan(d["outage"][0], end, color=OUTAGE, lw=0, zorder=0))
             self.drawn.append(p.text(end / 2, top * 0.97, "incident: down", ha="center", va="top", fontsize=7,
                                      color=INK, zorder=4))
-        self.drawn.append(p.stairs(d["refused"], edges, fill=True, color=FAILED, alpha=0.85, zorder=2))
-        self.drawn.append(p.stairs(total, edges, baseline=d["refused"], fill=True, color=OK, zorder=2))
+        for stairs in (StepPatch(d["refused"], edges, fill=True, facecolor=FAILED, lw=0, alpha=0.85, zorder=2),
+                       StepPatch(total, edges, baseline=d["refused"], fill=True, facecolor=OK, lw=0, zorder=2)):
+            self.drawn.append(p.add_artist(stairs))   # not `p.stairs`: the limits are set below, and
+            # working out a step patch's extent for the data limits was most of preparing this plot
         self.drawn.append(p.axhline(d["capacity"], color=INK, lw=1, ls="--", zorder=3))
         self.drawn.append(p.text(d["xmax"] * 0.99, d["capacity"], f"capacity {d['capacity']:g}", ha="right",
                                  va="bottom", fontsize=7, color=INK, zorder=4))
@@ -86,14 +88,15 @@ class AttemptsTimeline(PlotPanel):
         super().prepare(run)
         d, p = self.data(run), self.plot
         n = len(d["rows"])
-        for kind, colour in self.COLOURS.items():
-            spans = {}
+        for kind, colour in self.COLOURS.items():   # one collection of bars per colour
+            high, bars = 0.24 if kind == "late" else 0.6, {}
             for row, start, end, k in d["bars"]:
                 if k == kind:
-                    spans.setdefault(row, []).append((start, max(end - start, d["xmax"] / 400)))
-            high = 0.24 if kind == "late" else 0.6
-            for row, xs in spans.items():
-                self.drawn.append(p.broken_barh(xs, (n - 1 - row - high / 2, high), color=colour, lw=0, zorder=2))
+                    y0, x1 = n - 1 - row - high / 2, start + max(end - start, d["xmax"] / 400)
+                    bars.setdefault(row, []).append([(start, y0), (start, y0 + high), (x1, y0 + high), (x1, y0)])
+            if bars:
+                self.drawn.append(p.add_collection(PolyCollection([b for row in bars.values() for b in row],
+                                                                  color=colour, lw=0, zorder=2), autolim=False))
         for row, x, text in d["marks"]:
             self.drawn.append(p.text(x, n - 1 - row + 0.32, text, ha="center", va="bottom", fontsize=6.5,
                                      color=INK, zorder=4))
