@@ -28,6 +28,11 @@ class PlotPanel(Panel):
         for side in p.spines.values():
             side.set_color(MUTED)
         p.set_xlabel("seconds", fontsize=7, color=MUTED, labelpad=1)
+        # Drawing an axis is most of drawing a plot. Two parts of it have nothing to do here: keeping
+        # minor ticks off the major ones (there are none), and placing a y label (there is none) beside
+        # the tick labels, which measures every one of them again.
+        p.xaxis.remove_overlapping_locs = p.yaxis.remove_overlapping_locs = False
+        p.yaxis.set_label_coords(0, 0.5)
         self.veil = self.moving(p.add_patch(Rectangle((0, 0), 0, 1, transform=p.get_xaxis_transform(), fc="white",
                                                       alpha=0.72, ec="none", zorder=5)))
         self.cursor = self.moving(p.axvline(0, color=INK, lw=1, zorder=6))
