@@ -268,7 +268,7 @@ def _deflate(rows) -> tuple[bytes, int, int]:
     c, out, check = deflate.compressobj(1, deflate.DEFLATED, -15), [], 1
     for row in rows:
         out.append(c.compress(row))
-        check = zlib.adler32(row, check)
+        check = deflate.adler32(row, check)   # ISA-L's, four times zlib's speed: the same checksum
     out.append(c.flush(deflate.Z_SYNC_FLUSH))
     return b"".join(out), check, len(rows) * len(rows[0])
 
