@@ -146,3 +146,44 @@ def test_a_background_drawn_with_kept_layouts_is_the_pixels_matplotlib_draws():
     plain = draw(False)
     assert np.array_equal(draw(True), plain) and np.array_equal(draw(True), plain)   # laid out, then from the cache
     assert Text._get_layout.__module__ == "matplotlib.text"   # put back after the draw
+
+
+# -- a new run's background: the base (drawn once) with the run's own artists and plots over it -----------
+def whole_figure(diagram):
+    """What the background was before the base: the whole figure drawn, the moving artists hidden."""
+    from scenes.kit.diagram import layouts_kept
+    canvas, shown = diagram.figure.canvas, [a.get_visible() for a in diagram.moving]
+    for a in diagram.moving:
+        a.set_visible(False)
+    with layouts_kept():
+        canvas.draw()
+    for a, visible in zip(diagram.moving, shown):
+        a.set_visible(visible)
+    return np.asarray(canvas.buffer_rgba()).copy()
+
+
+def test_a_new_runs_background_is_the_whole_figure_drawn_again():
+    """Scene 05 adds per_run artists to the diagram's Axes (its timeline), scene 06 changes some (the
+    policy's lines, a title) and has two plots: after each change of controls, the background is the
+    pixels a whole draw of the figure gives, so nothing a run changes is missing from it."""
+    from scenes import s05, s06
+    for Scene, changes in ((s05.Scene, [dict(workers=2, orders=20), dict(workers=5, deploy="none")]),
+                           (s06.Scene, [dict(orders=1, retry="backoff"), dict(orders=1, incident=60, fault="CardDeclined")])):
+        view = Scene()
+        for controls in changes:
+            view.set_controls(**controls)
+            d = view.diagram
+            d.figure.canvas.restore_region(d.background)
+            background = np.asarray(d.figure.canvas.buffer_rgba()).copy()
+            assert np.array_equal(background, whole_figure(d)), (Scene.__module__, controls)
+
+
+def test_a_view_runs_controls_it_has_seen_once(monkeypatch):
+    from scenes import s04
+    calls, simulate = [], s04.model.simulate
+    monkeypatch.setattr(s04.model, "simulate", lambda **c: calls.append(c) or simulate(**c))
+    view = s04.Scene()
+    first, control = view.run, s04.model.CONTROLS[0]
+    view.set_controls(**{control.name: next(c for c in control.choices if c != control.default)})
+    view.set_controls(**{control.name: control.default})
+    assert len(calls) == 2 and view.run is first   # back to the opening controls: the run kept, not run again
