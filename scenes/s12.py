@@ -13,6 +13,7 @@ from functools import lru_cache
 import networkx as nx
 from matplotlib.colors import to_hex
 from matplotlib.collections import PolyCollection
+from matplotlib.lines import Line2D
 from matplotlib.patches import FancyBboxPatch, Rectangle
 
 from simcore.dag.dag import STATE_COLOURS
@@ -177,16 +178,16 @@ class IntervalTimeline(PlotPanel):
             zero = [s(a) for _, a, b, _ in runs if a == b]
             bars = [(s(a) + 1800, s(b) - s(a) - 3600) for _, a, b, _ in runs if a != b]
             if zero:
-                self.drawn += p.plot(zero, [row + 0.18] * len(zero), marker="D", ms=5, color="#2f80ed", alpha=alpha,
-                                     lw=0)
+                self.drawn.append(line(p, zero, [row + 0.18] * len(zero), marker="D", ms=5, color="#2f80ed",
+                                       alpha=alpha, lw=0))
             if bars:
                 self.drawn.append(p.broken_barh(bars, (row + 0.05, 0.26), alpha=alpha, lw=0,
                                                 color=[("#2f80ed", "#56ccf2")[k % 2] for k in range(len(bars))]))
             xs = [x for _, _, b, made in runs for x in (s(b), s(made), nan)]
             ys = [y for _ in runs for y in (row + 0.05, row - 0.18, nan)]
-            self.drawn += p.plot(xs, ys, color=MUTED, lw=0.6, alpha=alpha)
+            self.drawn.append(line(p, xs, ys, color=MUTED, lw=0.6, alpha=alpha))
             made = [s(m) for *_, m in runs]
-            self.drawn += p.plot(made, [row - 0.18] * len(made), marker="o", ms=4, color=INK, alpha=alpha, lw=0)
+            self.drawn.append(line(p, made, [row - 0.18] * len(made), marker="o", ms=4, color=INK, alpha=alpha, lw=0))
         p.set_yticks([1, 0], [f"{c['timetable']} (this run)", f"{other}"], fontsize=7, color=INK)
         days = [s(model.EPOCH) + 86400 * d for d in range(8)]
         p.set_xticks(days, [f"03-{d + 1:02d}" for d in range(8)], fontsize=7)
@@ -194,6 +195,11 @@ class IntervalTimeline(PlotPanel):
         p.set_ylim(-0.5, 1.5)
         p.set_xlabel("bar/diamond: data interval · dot: when the run was created · grey: scheduler down",
                      fontsize=7, color=MUTED)
+
+
+def line(plot, xs, ys, **style) -> Line2D:
+    """`plot.plot(xs, ys, **style)` without working out the data limits (the plot sets its own)."""
+    return plot.add_artist(Line2D(xs, ys, **style))
 
 
 class S12Diagram(Diagram):
