@@ -187,3 +187,32 @@ def test_a_view_runs_controls_it_has_seen_once(monkeypatch):
     view.set_controls(**{control.name: next(c for c in control.choices if c != control.default)})
     view.set_controls(**{control.name: control.default})
     assert len(calls) == 2 and view.run is first   # back to the opening controls: the run kept, not run again
+
+
+def test_the_veil_copied_is_the_veil_agg_draws(monkeypatch):
+    """Scene 06's plots veil the future by copying pixels veiled once per run: the same pixels as the
+    rectangle Agg blends, at every cursor position (the cursor hidden), over two runs."""
+    import io
+
+    from matplotlib.patches import Rectangle
+    from PIL import Image
+
+    from scenes import s06
+    from scenes.kit.plots import Veil
+
+    def frames(view):
+        for panel in view.diagram.panels:   # the cursor would hide the veil's edge
+            if hasattr(panel, "cursor"):
+                panel.cursor.set_visible(False)
+        got = []
+        for controls in (dict(orders=1, incident=10), dict(orders=1, retry="backoff", fault="ShipPackage hangs")):
+            view.set_controls(**controls)
+            for i in range(0, len(view.run.frames), 3):
+                view.goto(i)
+                got.append(np.asarray(Image.open(io.BytesIO(bytes(view.image.value)))))
+        return got
+    copied = frames(s06.Scene())
+    monkeypatch.setattr(Veil, "draw", Rectangle.draw)
+    drawn = frames(s06.Scene())
+    assert len(copied) == len(drawn) > 10
+    assert all(np.array_equal(a, b) for a, b in zip(copied, drawn))

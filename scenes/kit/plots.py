@@ -8,6 +8,7 @@ veil, not thousands of bars. The panels know nothing of a scene: each is handed 
 """
 from __future__ import annotations
 
+import numpy as np
 from matplotlib.collections import PolyCollection
 from matplotlib.patches import Rectangle, StepPatch
 
@@ -33,8 +34,8 @@ class PlotPanel(Panel):
         # the tick labels, which measures every one of them again.
         p.xaxis.remove_overlapping_locs = p.yaxis.remove_overlapping_locs = False
         p.yaxis.set_label_coords(0, 0.5)
-        self.veil = self.moving(p.add_patch(Rectangle((0, 0), 0, 1, transform=p.get_xaxis_transform(), fc="white",
-                                                      alpha=0.72, ec="none", zorder=5)))
+        self.veil = self.moving(p.add_patch(Veil((0, 0), 0, 1, transform=p.get_xaxis_transform(), fc="white",
+                                                 alpha=0.72, ec="none", zorder=5)))
         self.cursor = self.moving(p.axvline(0, color=INK, lw=1, zorder=6))
         self.drawn: list = []   # this run's artists, removed when the next run is prepared
 
@@ -42,6 +43,7 @@ class PlotPanel(Panel):
         for a in self.drawn:
             a.remove()
         self.drawn = []
+        self.veil.veiled = None   # a new background under it
 
     def update(self, run, frame):
         xmax = self.plot.get_xlim()[1]
@@ -49,6 +51,42 @@ class PlotPanel(Panel):
         self.cursor.set_xdata([t, t])
         self.veil.set_x(t)
         self.veil.set_width(max(0.0, xmax - t))
+
+
+class Veil(Rectangle):
+    """The veil over what has not happened yet: a white rectangle at alpha 0.72 from the cursor to the
+    plot's end, its edges on whole pixels (Agg snaps a rectangle with no edge). Agg blending half a
+    plot's pixels was a third of a frame, so the plot's pixels veiled whole are drawn once per run,
+    the first time the veil is drawn over the new background, and each frame copies the part from
+    the cursor on: the pixels Agg would give, as the veil is the first thing drawn over the plot."""
+
+    veiled = None   # (rows, columns, the pixels there under a veil over the whole plot)
+
+    def draw(self, renderer):
+        if not self.get_visible():   # hidden while the background is drawn
+            return
+        pixels = np.asarray(renderer.buffer_rgba())
+        if self.veiled is None:
+            self.veiled = self._veil_whole(renderer, pixels)
+        rows, cols, veiled = self.veiled
+        if self.get_width() > 0:   # from the column Agg snaps the left edge to
+            left = int(np.floor(self.get_data_transform().transform((self.get_x(), 0))[0] + 0.5)) - cols.start
+            pixels[rows, cols.start + max(0, left):cols.stop] = veiled[:, max(0, left):]
+
+    def _veil_whole(self, renderer, pixels):
+        """The plot's pixels (with a margin) under a veil over the whole plot; the canvas left as it was."""
+        x0, y0, x1, y1 = self.axes.bbox.extents
+        rows = slice(max(0, int(renderer.height - y1) - 2), min(pixels.shape[0], int(renderer.height - y0) + 3))
+        cols = slice(max(0, int(x0) - 2), min(pixels.shape[1], int(x1) + 3))
+        under, (x, width), (left, right) = pixels[rows, cols].copy(), (self.get_x(), self.get_width()), self.axes.get_xlim()
+        self.set_x(left)
+        self.set_width(right - left)
+        super().draw(renderer)
+        veiled = pixels[rows, cols].copy()
+        pixels[rows, cols] = under
+        self.set_x(x)
+        self.set_width(width)
+        return rows, cols, veiled
 
 
 class LoadPlot(PlotPanel):
