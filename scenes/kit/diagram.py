@@ -76,6 +76,7 @@ class Diagram:
         moving = [self.clock, self.caption, self.banner] + [a for p in self.panels for a in getattr(p, "dynamic", ())]
         self.moving = sorted(moving, key=lambda a: a.get_zorder())
         self._prepared = None
+        self.places: dict = {}   # where a label on the diagram's Axes lands on the canvas (its limits never change)
         self.encoder = PngEncoder()
         self._draw_base()
         self._draw_background()
@@ -173,7 +174,7 @@ class Diagram:
                 if isinstance(artist, Text):
                     if artist.get_fontsize() < MIN_PT:
                         artist.set_fontsize(MIN_PT)
-                    draw_label(artist, renderer)
+                    draw_label(artist, renderer, self.places if artist.get_transform() is self.ax.transData else None)
                 else:
                     artist.draw(renderer)
         return self.encoder.encode(canvas.buffer_rgba())
@@ -322,10 +323,12 @@ class Renderer(RendererAgg):
         self._renderer.draw_text_image(image, x, y + 1, angle, gc)
 
 
-def draw_label(text: Text, renderer) -> None:
+def draw_label(text: Text, renderer, places: dict | None = None) -> None:
     """`Text.draw`, with the placing of each line remembered: it depends on the string, the font, the
     alignment and the rotation only, so a label is laid out once wherever and in whatever colour it
-    is drawn again. A label with a box, wrapping, TeX or path effects is drawn by matplotlib."""
+    is drawn again. A label with a box, wrapping, TeX or path effects is drawn by matplotlib.
+    `places`: where each position of the label's transform lands, kept for a transform that never
+    changes (working it out was a fifth of drawing a label)."""
     s = text.get_text()
     if not s:
         return
@@ -342,7 +345,14 @@ def draw_label(text: Text, renderer) -> None:
             LAYOUTS.clear()
         lines = LAYOUTS[key] = [(x, y, *text._preprocess_math(line))
                                 for line, _, x, y in text._get_layout(renderer)[1]]
-    x0, y0 = text.get_transform().transform(text.get_unitless_position())
+    at = places.get(text.get_position()) if places is not None else None
+    if at is None:
+        at = tuple(text.get_transform().transform(text.get_unitless_position()))
+        if places is not None:
+            if len(places) >= CACHED:
+                places.clear()
+            places[text.get_position()] = at
+    x0, y0 = at
     gc = renderer.new_gc()
     gc.set_foreground(text.get_color())
     gc.set_alpha(text.get_alpha())
