@@ -76,7 +76,7 @@ class Diagram:
         moving = [self.clock, self.caption, self.banner] + [a for p in self.panels for a in getattr(p, "dynamic", ())]
         self.moving = sorted(moving, key=lambda a: a.get_zorder())
         self._prepared = None
-        self.places: dict = {}   # where a label on the diagram's Axes lands on the canvas (its limits never change)
+        self.places, self._placed = {}, None   # where a label on the diagram's Axes lands, for its transform now
         self.encoder = PngEncoder()
         self._draw_base()
         self._draw_background()
@@ -167,6 +167,9 @@ class Diagram:
         canvas = self.figure.canvas
         canvas.restore_region(self.background)
         renderer = canvas.get_renderer()
+        placed = self.ax.transData.get_affine().get_matrix().tobytes()   # (it does not change: the limits are fixed)
+        if placed != self._placed:
+            self.places, self._placed = {}, placed
         with layouts_kept():   # (a label with a box is drawn by matplotlib, laid out once all the same)
             for artist in self.moving:
                 if not artist.get_visible():
