@@ -26,9 +26,10 @@ from .panels import HistoryPanel
 BASE_MS = 700            # one frame at 1x
 PLAY_SECONDS = 40        # a run opens at the slowest speed that plays it in about this long
 SPEEDS = (0.5, 1, 2, 4, 8, 16)
-# Runs a view keeps, by controls: going back to controls seen before runs nothing. Not more: every
-# run kept is objects for each full garbage collection to walk (scene 06: 53 ms with one, 89 with 4, 118 with 8).
-KEPT = 4
+# Runs a view keeps, by controls: going back to the controls before runs nothing. Not more: every run
+# kept is objects for each full garbage collection to walk (scene 06: 53-59 ms with one, 89 with 4, 118
+# with 8), and a view is never freed (ipywidgets keeps every widget it made, and the widgets the view).
+KEPT = 2
 # A frame is an incident when the process dies, new code is deployed, or something is refused, lost, timed
 # out or repeated.
 INCIDENT = re.compile(r"^CRASH|^STUCK|^DEPLOY|stale completion|lease is taken back|did not|\blost\b|refused|"
