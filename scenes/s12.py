@@ -13,7 +13,6 @@ from functools import lru_cache
 import networkx as nx
 from matplotlib.colors import to_hex
 from matplotlib.collections import PolyCollection
-from matplotlib.lines import Line2D
 from matplotlib.patches import FancyBboxPatch, Rectangle
 
 from simcore.dag.dag import STATE_COLOURS
@@ -24,7 +23,7 @@ from simcore.scenarios import s12 as model
 from .kit.code import code_html, source_of
 from .kit.diagram import Diagram
 from .kit.panels import DANGER, INK, MUTED, Panel, Skull
-from .kit.plots import PlotPanel
+from .kit.plots import PlotPanel, line
 from .kit.view import SceneView, try_it as _try_it
 
 QUESTIONS = {
@@ -195,11 +194,6 @@ class IntervalTimeline(PlotPanel):
         p.set_ylim(-0.5, 1.5)
         p.set_xlabel("bar/diamond: data interval · dot: when the run was created · grey: scheduler down",
                      fontsize=7, color=MUTED)
-
-
-def line(plot, xs, ys, **style) -> Line2D:
-    """`plot.plot(xs, ys, **style)` without working out the data limits (the plot sets its own)."""
-    return plot.add_artist(Line2D(xs, ys, **style))
 
 
 class S12Diagram(Diagram):

@@ -10,11 +10,17 @@ from __future__ import annotations
 
 import numpy as np
 from matplotlib.collections import PolyCollection
+from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle, StepPatch
 
 from .panels import DANGER, INK, MUTED, Panel
 
 OK, FAILED, LATE, OUTAGE = "#3fa36b", DANGER, "#9aa5b1", "#e4e7eb"
+
+
+def line(plot, xs, ys, **style) -> Line2D:
+    """`plot.plot(xs, ys, **style)` without working out the data limits (a plot here sets its own)."""
+    return plot.add_artist(Line2D(xs, ys, **style))
 
 
 class PlotPanel(Panel):
