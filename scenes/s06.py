@@ -71,6 +71,7 @@ class StepsBox(ProcessBox):
         super().__init__(ax, box, steps)
         for label in self.labels:
             label.set_fontsize(8)
+        self.per_run = [self.title]
 
     def prepare(self, run):
         n = run.controls["orders"]
@@ -94,6 +95,7 @@ class PolicyPanel(Panel):
         super().__init__(ax, box, "retry policy")
         self.fixed = [ax.text(self.x + 1.5, self.y + self.h - 3.4 - 1.9 * i, "", family=MONO, fontsize=7, va="top",
                               zorder=3) for i in range(7)]
+        self.per_run = self.fixed
         self.seen = self.text(1.5, 3.4 + 1.9 * 7, "", family=MONO, fontsize=7)
         self.label(1.5, 3.4 + 1.9 * 8, "  (ReserveInventory, gaps in s)", family=MONO, fontsize=7, color=MUTED)
 

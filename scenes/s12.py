@@ -23,7 +23,7 @@ from simcore.scenarios import s12 as model
 from .kit.code import code_html, source_of
 from .kit.diagram import Diagram
 from .kit.panels import DANGER, INK, MUTED, Panel, Skull
-from .kit.plots import PlotPanel
+from .kit.plots import PlotPanel, line
 from .kit.view import SceneView, try_it as _try_it
 
 QUESTIONS = {
@@ -178,16 +178,16 @@ class IntervalTimeline(PlotPanel):
             zero = [s(a) for _, a, b, _ in runs if a == b]
             bars = [(s(a) + 1800, s(b) - s(a) - 3600) for _, a, b, _ in runs if a != b]
             if zero:
-                self.drawn += p.plot(zero, [row + 0.18] * len(zero), marker="D", ms=5, color="#2f80ed", alpha=alpha,
-                                     lw=0)
+                self.drawn.append(line(p, zero, [row + 0.18] * len(zero), marker="D", ms=5, color="#2f80ed",
+                                       alpha=alpha, lw=0))
             if bars:
                 self.drawn.append(p.broken_barh(bars, (row + 0.05, 0.26), alpha=alpha, lw=0,
                                                 color=[("#2f80ed", "#56ccf2")[k % 2] for k in range(len(bars))]))
             xs = [x for _, _, b, made in runs for x in (s(b), s(made), nan)]
             ys = [y for _ in runs for y in (row + 0.05, row - 0.18, nan)]
-            self.drawn += p.plot(xs, ys, color=MUTED, lw=0.6, alpha=alpha)
+            self.drawn.append(line(p, xs, ys, color=MUTED, lw=0.6, alpha=alpha))
             made = [s(m) for *_, m in runs]
-            self.drawn += p.plot(made, [row - 0.18] * len(made), marker="o", ms=4, color=INK, alpha=alpha, lw=0)
+            self.drawn.append(line(p, made, [row - 0.18] * len(made), marker="o", ms=4, color=INK, alpha=alpha, lw=0))
         p.set_yticks([1, 0], [f"{c['timetable']} (this run)", f"{other}"], fontsize=7, color=INK)
         days = [s(model.EPOCH) + 86400 * d for d in range(8)]
         p.set_xticks(days, [f"03-{d + 1:02d}" for d in range(8)], fontsize=7)

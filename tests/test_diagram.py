@@ -146,3 +146,73 @@ def test_a_background_drawn_with_kept_layouts_is_the_pixels_matplotlib_draws():
     plain = draw(False)
     assert np.array_equal(draw(True), plain) and np.array_equal(draw(True), plain)   # laid out, then from the cache
     assert Text._get_layout.__module__ == "matplotlib.text"   # put back after the draw
+
+
+# -- a new run's background: the base (drawn once) with the run's own artists and plots over it -----------
+def whole_figure(diagram):
+    """What the background was before the base: the whole figure drawn, the moving artists hidden."""
+    from scenes.kit.diagram import layouts_kept
+    canvas, shown = diagram.figure.canvas, [a.get_visible() for a in diagram.moving]
+    for a in diagram.moving:
+        a.set_visible(False)
+    with layouts_kept():
+        canvas.draw()
+    for a, visible in zip(diagram.moving, shown):
+        a.set_visible(visible)
+    return np.asarray(canvas.buffer_rgba()).copy()
+
+
+def test_a_new_runs_background_is_the_whole_figure_drawn_again():
+    """Scene 05 adds per_run artists to the diagram's Axes (its timeline), scene 06 changes some (the
+    policy's lines, a title) and has two plots: after each change of controls, the background is the
+    pixels a whole draw of the figure gives, so nothing a run changes is missing from it."""
+    from scenes import s05, s06
+    for Scene, changes in ((s05.Scene, [dict(workers=2, orders=20), dict(workers=5, deploy="none")]),
+                           (s06.Scene, [dict(orders=1, retry="backoff"), dict(orders=1, incident=60, fault="CardDeclined")])):
+        view = Scene()
+        for controls in changes:
+            view.set_controls(**controls)
+            d = view.diagram
+            d.figure.canvas.restore_region(d.background)
+            background = np.asarray(d.figure.canvas.buffer_rgba()).copy()
+            assert np.array_equal(background, whole_figure(d)), (Scene.__module__, controls)
+
+
+def test_a_view_runs_controls_it_has_seen_once(monkeypatch):
+    from scenes import s04
+    calls, simulate = [], s04.model.simulate
+    monkeypatch.setattr(s04.model, "simulate", lambda **c: calls.append(c) or simulate(**c))
+    view = s04.Scene()
+    first, control = view.run, s04.model.CONTROLS[0]
+    view.set_controls(**{control.name: next(c for c in control.choices if c != control.default)})
+    view.set_controls(**{control.name: control.default})
+    assert len(calls) == 2 and view.run is first   # back to the opening controls: the run kept, not run again
+
+
+def test_the_veil_copied_is_the_veil_agg_draws(monkeypatch):
+    """Scene 06's plots veil the future by copying pixels veiled once per run: the same pixels as the
+    rectangle Agg blends, at every cursor position (the cursor hidden), over two runs."""
+    import io
+
+    from matplotlib.patches import Rectangle
+    from PIL import Image
+
+    from scenes import s06
+    from scenes.kit.plots import Veil
+
+    def frames(view):
+        for panel in view.diagram.panels:   # the cursor would hide the veil's edge
+            if hasattr(panel, "cursor"):
+                panel.cursor.set_visible(False)
+        got = []
+        for controls in (dict(orders=1, incident=10), dict(orders=1, retry="backoff", fault="ShipPackage hangs")):
+            view.set_controls(**controls)
+            for i in range(0, len(view.run.frames), 3):
+                view.goto(i)
+                got.append(np.asarray(Image.open(io.BytesIO(bytes(view.image.value)))))
+        return got
+    copied = frames(s06.Scene())
+    monkeypatch.setattr(Veil, "draw", Rectangle.draw)
+    drawn = frames(s06.Scene())
+    assert len(copied) == len(drawn) > 10
+    assert all(np.array_equal(a, b) for a, b in zip(copied, drawn))

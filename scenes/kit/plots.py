@@ -8,12 +8,19 @@ veil, not thousands of bars. The panels know nothing of a scene: each is handed 
 """
 from __future__ import annotations
 
-
-from matplotlib.patches import Rectangle
+import numpy as np
+from matplotlib.collections import PolyCollection
+from matplotlib.lines import Line2D
+from matplotlib.patches import Rectangle, StepPatch
 
 from .panels import DANGER, INK, MUTED, Panel
 
 OK, FAILED, LATE, OUTAGE = "#3fa36b", DANGER, "#9aa5b1", "#e4e7eb"
+
+
+def line(plot, xs, ys, **style) -> Line2D:
+    """`plot.plot(xs, ys, **style)` without working out the data limits (a plot here sets its own)."""
+    return plot.add_artist(Line2D(xs, ys, **style))
 
 
 class PlotPanel(Panel):
@@ -28,8 +35,13 @@ class PlotPanel(Panel):
         for side in p.spines.values():
             side.set_color(MUTED)
         p.set_xlabel("seconds", fontsize=7, color=MUTED, labelpad=1)
-        self.veil = self.moving(p.add_patch(Rectangle((0, 0), 0, 1, transform=p.get_xaxis_transform(), fc="white",
-                                                      alpha=0.72, ec="none", zorder=5)))
+        # Drawing an axis is most of drawing a plot. Two parts of it have nothing to do here: keeping
+        # minor ticks off the major ones (there are none), and placing a y label (there is none) beside
+        # the tick labels, which measures every one of them again.
+        p.xaxis.remove_overlapping_locs = p.yaxis.remove_overlapping_locs = False
+        p.yaxis.set_label_coords(0, 0.5)
+        self.veil = self.moving(p.add_patch(Veil((0, 0), 0, 1, transform=p.get_xaxis_transform(), fc="white",
+                                                 alpha=0.72, ec="none", zorder=5)))
         self.cursor = self.moving(p.axvline(0, color=INK, lw=1, zorder=6))
         self.drawn: list = []   # this run's artists, removed when the next run is prepared
 
@@ -37,6 +49,7 @@ class PlotPanel(Panel):
         for a in self.drawn:
             a.remove()
         self.drawn = []
+        self.veil.veiled = None   # a new background under it
 
     def update(self, run, frame):
         xmax = self.plot.get_xlim()[1]
@@ -44,6 +57,42 @@ class PlotPanel(Panel):
         self.cursor.set_xdata([t, t])
         self.veil.set_x(t)
         self.veil.set_width(max(0.0, xmax - t))
+
+
+class Veil(Rectangle):
+    """The veil over what has not happened yet: a white rectangle at alpha 0.72 from the cursor to the
+    plot's end, its edges on whole pixels (Agg snaps a rectangle with no edge). Agg blending half a
+    plot's pixels was a third of a frame, so the plot's pixels veiled whole are drawn once per run,
+    the first time the veil is drawn over the new background, and each frame copies the part from
+    the cursor on: the pixels Agg would give, as the veil is the first thing drawn over the plot."""
+
+    veiled = None   # (rows, columns, the pixels there under a veil over the whole plot)
+
+    def draw(self, renderer):
+        if not self.get_visible():   # hidden while the background is drawn
+            return
+        pixels = np.asarray(renderer.buffer_rgba())
+        if self.veiled is None:
+            self.veiled = self._veil_whole(renderer, pixels)
+        rows, cols, veiled = self.veiled
+        if self.get_width() > 0:   # from the column Agg snaps the left edge to
+            left = int(np.floor(self.get_data_transform().transform((self.get_x(), 0))[0] + 0.5)) - cols.start
+            pixels[rows, cols.start + max(0, left):cols.stop] = veiled[:, max(0, left):]
+
+    def _veil_whole(self, renderer, pixels):
+        """The plot's pixels (with a margin) under a veil over the whole plot; the canvas left as it was."""
+        x0, y0, x1, y1 = self.axes.bbox.extents
+        rows = slice(max(0, int(renderer.height - y1) - 2), min(pixels.shape[0], int(renderer.height - y0) + 3))
+        cols = slice(max(0, int(x0) - 2), min(pixels.shape[1], int(x1) + 3))
+        under, (x, width), (left, right) = pixels[rows, cols].copy(), (self.get_x(), self.get_width()), self.axes.get_xlim()
+        self.set_x(left)
+        self.set_width(right - left)
+        super().draw(renderer)
+        veiled = pixels[rows, cols].copy()
+        pixels[rows, cols] = under
+        self.set_x(x)
+        self.set_width(width)
+        return rows, cols, veiled
 
 
 class LoadPlot(PlotPanel):
@@ -62,8 +111,10 @@ class LoadPlot(PlotPanel):
             self.drawn.append(p.axvspan(d["outage"][0], end, color=OUTAGE, lw=0, zorder=0))
             self.drawn.append(p.text(end / 2, top * 0.97, "incident: down", ha="center", va="top", fontsize=7,
                                      color=INK, zorder=4))
-        self.drawn.append(p.stairs(d["refused"], edges, fill=True, color=FAILED, alpha=0.85, zorder=2))
-        self.drawn.append(p.stairs(total, edges, baseline=d["refused"], fill=True, color=OK, zorder=2))
+        for stairs in (StepPatch(d["refused"], edges, fill=True, facecolor=FAILED, lw=0, alpha=0.85, zorder=2),
+                       StepPatch(total, edges, baseline=d["refused"], fill=True, facecolor=OK, lw=0, zorder=2)):
+            self.drawn.append(p.add_artist(stairs))   # not `p.stairs`: the limits are set below, and
+            # working out a step patch's extent for the data limits was most of preparing this plot
         self.drawn.append(p.axhline(d["capacity"], color=INK, lw=1, ls="--", zorder=3))
         self.drawn.append(p.text(d["xmax"] * 0.99, d["capacity"], f"capacity {d['capacity']:g}", ha="right",
                                  va="bottom", fontsize=7, color=INK, zorder=4))
@@ -86,14 +137,15 @@ class AttemptsTimeline(PlotPanel):
         super().prepare(run)
         d, p = self.data(run), self.plot
         n = len(d["rows"])
-        for kind, colour in self.COLOURS.items():
-            spans = {}
+        for kind, colour in self.COLOURS.items():   # one collection of bars per colour
+            high, bars = 0.24 if kind == "late" else 0.6, {}
             for row, start, end, k in d["bars"]:
                 if k == kind:
-                    spans.setdefault(row, []).append((start, max(end - start, d["xmax"] / 400)))
-            high = 0.24 if kind == "late" else 0.6
-            for row, xs in spans.items():
-                self.drawn.append(p.broken_barh(xs, (n - 1 - row - high / 2, high), color=colour, lw=0, zorder=2))
+                    y0, x1 = n - 1 - row - high / 2, start + max(end - start, d["xmax"] / 400)
+                    bars.setdefault(row, []).append([(start, y0), (start, y0 + high), (x1, y0 + high), (x1, y0)])
+            if bars:
+                self.drawn.append(p.add_collection(PolyCollection([b for row in bars.values() for b in row],
+                                                                  color=colour, lw=0, zorder=2), autolim=False))
         for row, x, text in d["marks"]:
             self.drawn.append(p.text(x, n - 1 - row + 0.32, text, ha="center", va="bottom", fontsize=6.5,
                                      color=INK, zorder=4))

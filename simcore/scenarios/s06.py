@@ -144,17 +144,24 @@ def _stats(engine, down, orders) -> dict:
 
 # -- what happened to each attempt (the timeline, the observed waits) ------------------------------
 def attempts(run, wid: str | None = None) -> list[dict]:
-    """Every attempt from the engine's log: when it started and ended, and whether the engine had
-    abandoned it at start_to_close before it ended (its late result then refused)."""
+    """Every attempt from the engine's log (of one workflow, or all): when it started and ended, and
+    whether the engine had abandoned it at start_to_close before it ended (its late result then
+    refused). Worked out once per run: the outcome lines and the view's panels each read it."""
+    every = getattr(run, "tries", None)
+    if every is None:
+        every = run.tries = _attempts(run)
+    return [a for a in every if wid in (None, a["wid"])]
+
+
+def _attempts(run) -> list[dict]:
     seconds = {a.name: a.seconds for a in ACTIVITIES}
     out = []
     for end, step, w, n, outcome in run.engine.attempts:
-        if wid in (None, w):
-            hang = run.sim.faults.call_fault(step, n, w)
-            start = end - seconds[step] - (hang.seconds if hang and hang.kind == "hang" else 0)
-            late = end - start > START_TO_CLOSE
-            out.append(dict(step=step, wid=w, n=n, start=start, end=end, outcome=outcome,
-                            failed_at=start + START_TO_CLOSE if late else end, late=late))
+        hang = run.sim.faults.call_fault(step, n, w)
+        start = end - seconds[step] - (hang.seconds if hang and hang.kind == "hang" else 0)
+        late = end - start > START_TO_CLOSE
+        out.append(dict(step=step, wid=w, n=n, start=start, end=end, outcome=outcome,
+                        failed_at=start + START_TO_CLOSE if late else end, late=late))
     return sorted(out, key=lambda a: (a["start"], a["n"]))
 
 
