@@ -164,6 +164,12 @@ class History:
             return self._db.execute("SELECT COALESCE(MAX(event_id), 0) FROM events WHERE workflow_id=? AND "
                                     "run_id=?", (workflow_id, run_id)).fetchone()[0]
 
+    def current_run(self, workflow_id: str) -> str:
+        """The run a workflow is on: its latest ("1" for one with a single run, or none yet). Runs are
+        numbered "1", "2", ... as it continues as new."""
+        runs = [run for wid, run in self.workflows() if wid == workflow_id and run.isdigit()]
+        return max(runs, key=int, default="1")
+
     def workflows(self) -> list[tuple[str, str]]:
         """Every (workflow id, run id) with at least one event."""
         if self._mem is not None:

@@ -329,36 +329,37 @@ def locate(path, *, create: bool = False) -> Path:
 
 
 # -- the history against the world -------------------------------------------------------------------
-def disagreements(world: DurableWorld, wid: str, history: list):
-    """Where the world and a workflow's history tell different stories, as (event id or None,
-    message). An effect the world holds for this workflow must have been scheduled in the history (it
-    is appended before the activity runs), and a result the history holds must be the world's.
-    Otherwise the history was truncated, edited, or belongs elsewhere. A key is `<run id>/<activity
-    id>` (ActivityContext.idempotency_key). Only well-formed events are looked at: what the history
-    itself gets wrong is `check`'s to say."""
+def disagreements(world: DurableWorld, wid: str, runs: list[list]):
+    """Where the world and a workflow's history (its `runs`, each a list of events, oldest first) tell
+    different stories, as (event id or None, message). An effect the world holds for this workflow must
+    have been scheduled in one of its runs (it is appended before the activity runs), and a result a run
+    holds must be the world's. Otherwise the history was truncated, edited, or belongs elsewhere. A key
+    is `<run id>/<activity id>` (ActivityContext.idempotency_key). Only well-formed events are looked
+    at: what the history itself gets wrong is `check`'s to say."""
     order = wid.removeprefix("order-")
     mine = {e.ref: e for e in world.log if e.order == order}
     keys = {k: ref for k, ref in world.keys().items() if ref in mine}
-    run = history[0].run_id if history and isinstance(history[0], ev.WorkflowExecutionStarted) else None
-    by_id = {e.event_id: e for e in history}
-    scheduled = {e.activity_id for e in history if isinstance(e, ev.ActivityTaskScheduled)}
+    run_of = [h[0].run_id if h and isinstance(h[0], ev.WorkflowExecutionStarted) else None for h in runs]
+    scheduled = {f"{run}/{e.activity_id}" for run, h in zip(run_of, runs) for e in h
+                 if isinstance(e, ev.ActivityTaskScheduled)}
     for key in sorted(keys):
-        run_id, _, activity_id = key.rpartition("/")
-        if run_id != run or activity_id not in scheduled:
+        if key not in scheduled:
             yield None, (f"{wid} has no ActivityTaskScheduled for the effect {keys[key]!r} that {world.path} "
                          f"records (key {key!r}): the history was truncated or replaced; refusing to run the "
                          "order again on it")
     keyed = {a.name for a in KEYED_ACTIVITIES}   # the steps whose results are the world's references
-    for e in history:
-        step = by_id.get(e.scheduled_event_id) if isinstance(e, ev.ActivityTaskCompleted) else None
-        if not isinstance(step, ev.ActivityTaskScheduled) or step.activity_type not in keyed:
-            continue
-        key = f"{run}/{step.activity_id}"
-        if keys.get(key) != e.result:
-            record = f"its {mine[keys[key]].kind} record, key {key!r}" if key in keys else f"no record with key {key!r}"
-            yield e.event_id, (f"event {e.event_id} records {step.activity_type} -> {e.result!r}, but "
-                               f"{world.path} has {keys.get(key)!r} for it ({record}): this history does "
-                               "not belong to this world")
+    for run, history in zip(run_of, runs):
+        by_id = {e.event_id: e for e in history}
+        for e in history:
+            step = by_id.get(e.scheduled_event_id) if isinstance(e, ev.ActivityTaskCompleted) else None
+            if not isinstance(step, ev.ActivityTaskScheduled) or step.activity_type not in keyed:
+                continue
+            key = f"{run}/{step.activity_id}"
+            if keys.get(key) != e.result:
+                record = f"its {mine[keys[key]].kind} record, key {key!r}" if key in keys else f"no record with key {key!r}"
+                yield e.event_id, (f"event {e.event_id} records {step.activity_type} -> {e.result!r}, but "
+                                   f"{world.path} has {keys.get(key)!r} for it ({record}): this history does "
+                                   "not belong to this world")
 
 
 def compare(home_dir, workflow_id: str | None = None) -> list:
@@ -385,10 +386,18 @@ def compare(home_dir, workflow_id: str | None = None) -> list:
     problems = []
     for wid in sorted(wids):
         where = f"{history_path} workflow {wid!r}"
-        events, _ = check.parse_rows(runs.get((wid, "1"), []), where)
+        chain = [check.parse_rows(rows, where)[0] for (w, run), rows in sorted(runs.items(), key=_run_order)
+                 if w == wid]   # every run of the workflow, oldest first: its effects may be any run's
         problems += [check.Problem(where, f"disagrees with the world: {message}", eid)
-                     for eid, message in disagreements(world, wid, [e for e in events if e is not None])]
+                     for eid, message in disagreements(world, wid, [[e for e in events if e is not None]
+                                                                    for events in chain] or [[]])]
     return problems
+
+
+def _run_order(item) -> tuple:
+    """(workflow, run) rows sorted by run as numbers sort: "2" before "10" (any text sorts, if oddly)."""
+    (_, run), _ = item
+    return len(str(run)), str(run)
 
 
 def outcome(last: str | None) -> str:

@@ -82,7 +82,7 @@ def run(home_dir, workflow: WorkflowDef, wid: str, args: list, *, pace_ms: int =
 def _unfinished(home: Home, wid: str, workflows: dict, say) -> list | None:
     """The workflow's history, if it has not closed (None, said, if it has). A history that `history
     check` would not pass, or that the world contradicts, is refused."""
-    history = home.history.read(wid)
+    history = home.history.read(wid, home.history.current_run(wid))
     if history and history[-1].type in ev.CLOSING:
         say(f"{wid} is already {outcome(history[-1].type)} ({len(history)} events); nothing to do")
         return None
@@ -124,7 +124,7 @@ def _drive(home: Home, workflow: WorkflowDef, wid: str, args: list, recorded: in
         raise HomeError(f"{home.history_path} workflow {wid!r}: {engine.stuck[wid]}")
     if wid in engine.unreadable:
         raise HomeError(str(engine.unreadable[wid]))
-    events = home.history.read(wid)
+    events = home.history.read(wid, home.history.current_run(wid))
     end = events[-1]
     said = end.result if isinstance(end, ev.WorkflowExecutionCompleted) else getattr(end, "message", end.type)
     say(f"{wid} {outcome(end.type)}: {said} ({len(events)} events)")
@@ -199,7 +199,7 @@ def signal(home_dir, wid: str, name: str, value=None) -> str:
     running, this process records it at once (and schedules a workflow task for it), as a server records
     a signal while every worker is down. Returns what was done."""
     with closing(Home(home_dir)) as home:
-        history = home.history.read(wid)
+        history = home.history.read(wid, home.history.current_run(wid))
         if not history:
             raise HomeError(f"{home.history_path}: no workflow {wid!r}; the signal {name!r} is refused")
         if history[-1].type in ev.CLOSING:
@@ -220,7 +220,8 @@ def signal(home_dir, wid: str, name: str, value=None) -> str:
             raise HomeError(str(e)) from None
         finally:
             home.history.release(wid)
-        at = next(e.event_id for e in home.history.read(wid) if getattr(e, "request_id", "") == f"inbox-{i}")
+        at = next(e.event_id for e in home.history.read(wid, home.history.current_run(wid))
+                  if getattr(e, "request_id", "") == f"inbox-{i}")
         return f"signal {name!r} to {wid}: recorded as event {at}, with no process running it"
 
 
@@ -228,7 +229,7 @@ def query(home_dir, wid: str, name: str, workflows: dict = WORKFLOWS):
     """Answer a query by replaying the history in this process: reads, writes nothing."""
     d = locate(home_dir)
     with closing(History(d / HISTORY)) as store:
-        history = store.read(wid)
+        history = store.read(wid, store.current_run(wid))
     if not history:
         raise HomeError(f"{d}: no workflow {wid!r} to query")
     kind = history[0].workflow_type

@@ -16,3 +16,19 @@ def call_warehouse(act, order_id):
 def flaky_order(ctx, order_id):
     booked = yield ctx.activity(call_warehouse, order_id)
     return f"order {order_id} booked: {booked}"
+
+
+@activity("Renew", seconds=0)
+def renew(act, order_id, left):
+    return act.world.effect("Renew", order_id, key=act.idempotency_key, note=f"{left} left")
+
+
+@workflow
+def renewing(ctx, order_id, left):
+    """Renews (an effect, keyed), sleeps a moment, then continues as new until `left` reaches 0: a chain
+    of runs under one workflow id, each with its own effect."""
+    yield ctx.activity(renew, order_id, left)
+    yield ctx.sleep(0.3)
+    if left > 0:
+        yield ctx.continue_as_new(order_id, left - 1)
+    return "renewed to the end"

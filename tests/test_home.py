@@ -496,3 +496,24 @@ def test_an_inbox_made_before_its_ids_were_never_reused_is_upgraded(tmp_path):
     assert store.inbox("w") == [(2, "go", 1)]
     assert store.post("w", "go", 3) == 5
     store.close()
+
+
+def test_a_workflow_that_continued_as_new_is_run_on_its_current_run(tmp_path, capsys):
+    """Killed asleep in its second run, a chained workflow is picked up there by the next `order run`
+    (not taken for closed because its first run continued as new), and finishes; the world check looks
+    at every run of it."""
+    d, flags = tmp_path / "chain", ["--id", "order-77", "--workflow", "tests.realtime_workflows:renewing"]
+    code, out, _ = run(capsys, "order", "run", "--home", d, *flags, "--input", '["77", 2]')
+    assert code == 0 and "order-77 completed: renewed to the end" in out, out
+    store = History(d / home.HISTORY)
+    asleep = next(e.event_id for e in store.read("order-77", "2") if e.type == "TimerStarted")
+    third = store.read("order-77", "3")[0].run_id
+    store.close()
+    tamper(d / home.HISTORY, "DELETE FROM events WHERE run_id = '3'",   # as a kill -9 asleep in run 2 leaves it
+           f"DELETE FROM events WHERE run_id = '2' AND event_id > {asleep}")
+    tamper(d / home.WORLD, f"DELETE FROM effects WHERE key LIKE '{third}/%'")   # run 3's effect: not yet
+    code, out, err = run(capsys, "order", "run", "--home", d, *flags)
+    assert code == 0, err
+    assert f"order-77: resumed from {asleep} events" in out and "order-77 completed: renewed to the end" in out, out
+    code, out, _ = run(capsys, "history", "check", "--home", d, "--workflow", "tests.realtime_workflows:renewing")
+    assert code == 0, out
