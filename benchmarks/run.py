@@ -75,7 +75,7 @@ from simcore.codec import to_json  # noqa: E402
 from simcore.engine import Engine  # noqa: E402
 from simcore.faults import Crash, FaultPlan  # noqa: E402
 from simcore.history import SCHEMA, History  # noqa: E402
-from simcore.replay import replay  # noqa: E402
+from simcore.replayer import replay  # noqa: E402
 from simcore.sim import Sim  # noqa: E402
 from simcore.strategies import run_workflow  # noqa: E402
 from simcore.workflow import activity, workflow  # noqa: E402

@@ -13,6 +13,7 @@ from matplotlib.collections import PolyCollection
 
 from simcore import events as ev
 from simcore.scenarios import s08 as model
+from simcore.scenarios import subscription as billing
 
 from .kit.code import code_html, running_line, source_of
 from .kit.diagram import Diagram
@@ -213,7 +214,7 @@ def show_code():
 def subscription(months=36, every=12, kills=6):
     """Bill a subscription monthly for `months` months, continuing as new every `every` months ("off":
     never), with `kills` worker kills (and one inside each continue-as-new task): print what it shows."""
-    print("\n".join(model.subscription_lines(model.simulate_subscription(months, every, kills))))
+    print("\n".join(billing.subscription_lines(billing.simulate_subscription(months, every, kills))))
 
 
 def timer_events(**controls):

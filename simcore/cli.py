@@ -374,7 +374,8 @@ def _replay(files: list[str], code: dict) -> int:
     before it is deployed. Exit 1 if any history does not replay; 2 if one is not a history at all
     (not JSON, the wrong shape, events that do not fit together)."""
     from .history import load
-    from .replay import NonDeterminismError, replay
+    from .replay import NonDeterminismError
+    from .replayer import replay
     from .world import World, entered
     failed = 0
     for file in files:

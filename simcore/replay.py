@@ -17,6 +17,7 @@ When the history runs out the machine is *live*: it completes the task itself (t
 A history without workflow tasks (a plain process, a hand-rolled checkpoint file) runs the code at
 once on each result instead. The same machine serves a fresh start, a replay after a crash (the
 whole history), and a sticky worker that keeps it in memory and feeds it only the events that are new.
+Replaying saved histories in CI, live nowhere, is `simcore.replayer`.
 """
 from __future__ import annotations
 
@@ -417,35 +418,3 @@ def running() -> Machine | None:
 class _EndOfHistory(Exception):
     def __init__(self, command):
         self.command = command
-
-
-@dataclass
-class ReplayResult:
-    """What replaying a saved history found: drawable, not only an exception."""
-    workflow_id: str
-    ok: bool
-    replayed: int
-    events: int
-    error: NonDeterminismError | None = None
-    completed: bool = False
-    result: object = None
-
-    def __str__(self):
-        if self.ok:
-            state = "completed" if self.completed else "in progress"
-            return f"{self.workflow_id}: replayed {self.replayed} commands over {self.events} events: ok ({state})"
-        return f"{self.workflow_id}: {self.error}"
-
-
-def replay(workflow: WorkflowDef, history: list, workflow_id: str | None = None) -> ReplayResult:
-    """Re-run `workflow` against a saved history, live nowhere: the replay test of CI."""
-    if not history or not isinstance(history[0], ev.WorkflowExecutionStarted):
-        raise ev.HistoryError("a history must begin with WorkflowExecutionStarted")
-    wid = workflow_id or history[0].workflow_id
-    m = Machine(workflow, wid)
-    try:
-        m.feed(history)
-    except NonDeterminismError as err:
-        return ReplayResult(wid, False, m.replayed, len(history), err)
-    return ReplayResult(wid, True, m.replayed, len(history), completed=m.closed, result=m.result)
-

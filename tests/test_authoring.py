@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from simcore import events as ev
 from simcore.faults import Crash, FaultPlan
 from simcore.history import History
-from simcore.replay import replay
+from simcore.replayer import replay
 from simcore.retry import RetryPolicy
 from simcore.sim import Sim
 from simcore.strategies import run_workflow

@@ -4,7 +4,8 @@ import pytest
 
 from simcore import events as ev
 from simcore import orders
-from simcore.replay import Machine, NonDeterminismError, replay
+from simcore.replay import Machine, NonDeterminismError
+from simcore.replayer import replay
 from simcore.workflow import Live, workflow
 
 

@@ -15,7 +15,7 @@ from scenes import s03
 from scenes.kit.panels import DANGER
 from simcore.faults import FaultPlan
 from simcore.history import History, load
-from simcore.replay import replay
+from simcore.replayer import replay
 from simcore.scenarios import s03 as model
 from simcore.sim import Sim
 from simcore.strategies import run_workflow

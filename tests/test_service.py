@@ -497,7 +497,7 @@ def test_an_update_is_validated_then_recorded_accepted_and_completed_and_a_rejec
     sim.run()
     history = sim.history.read("order-1001")
     assert history[-1].result == "shipped to new street"
-    from simcore.replay import replay
+    from simcore.replayer import replay
     assert replay(addressed_order, history).result == "shipped to new street"   # the handler runs again
     assert [type(x) for x in T.load(T.export(history)).events] == [type(x) for x in history]
 
@@ -549,7 +549,7 @@ def test_a_patch_takes_the_new_path_live_and_the_old_one_on_replay_and_nothing_i
 
 
 def test_the_replay_test_catches_the_naive_change_before_it_is_deployed_and_temporal_agrees(tmp_path):
-    from simcore.replay import replay
+    from simcore.replayer import replay
     sim, e = deployed(V1)   # histories written by v1
     histories = {wid: sim.history.read(wid) for wid in "AC"}
     assert not replay(NAIVE, histories["C"]).ok and replay(PATCHED, histories["C"]).ok
@@ -571,7 +571,7 @@ def test_the_replay_test_catches_the_naive_change_before_it_is_deployed_and_temp
 
 
 def test_a_deprecated_patch_replays_with_or_without_the_call():
-    from simcore.replay import replay
+    from simcore.replayer import replay
     sim = Sim()
     e = Engine(sim, [DEPRECATED], VERSIONED)
     e.start(DEPRECATED, "D", "D", 4200)

@@ -18,7 +18,7 @@ from simcore import temporal as T
 from simcore.engine import Engine
 from simcore.faults import CallFault, FaultPlan, KillWorker
 from simcore.history import HistoryError
-from simcore.replay import replay
+from simcore.replayer import replay
 from simcore.scenarios import s03
 from simcore.sim import Sim
 from simcore.strategies import run_workflow

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from .. import events as ev
 from ..engine import Engine
-from ..replay import replay
+from ..replayer import replay
 from ..sim import Run, Sim
 from ..trace import Recorder
 from . import Control
