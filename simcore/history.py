@@ -167,8 +167,13 @@ class History:
     def current_run(self, workflow_id: str) -> str:
         """The run a workflow is on: its latest ("1" for one with a single run, or none yet). Runs are
         numbered "1", "2", ... as it continues as new."""
-        runs = [run for wid, run in self.workflows() if wid == workflow_id and run.isdigit()]
-        return max(runs, key=int, default="1")
+        if self._mem is not None:
+            runs = [run for wid, run in self._mem if wid == workflow_id]
+        else:
+            with self._reading(f"{self.path} workflow {workflow_id!r}"):
+                runs = [r for (r,) in self._db.execute("SELECT DISTINCT run_id FROM events WHERE workflow_id=?",
+                                                       (workflow_id,))]
+        return max((r for r in runs if str(r).isdigit()), key=int, default="1")
 
     def workflows(self) -> list[tuple[str, str]]:
         """Every (workflow id, run id) with at least one event."""

@@ -133,13 +133,7 @@ class DurableWorld(World):
 
 
 # -- ownership: a lease with a fencing token, and an inbox of signals, kept in the history store ---
-HOME_SCHEMA = """
-CREATE TABLE IF NOT EXISTS owners (
-    workflow_id TEXT PRIMARY KEY,
-    token       INTEGER NOT NULL,  -- fencing: one more at every take-over; appends must carry the newest
-    holder      TEXT NOT NULL,     -- host:pid
-    expires     REAL NOT NULL      -- Unix time; 0 once released
-);
+INBOX_SCHEMA = """
 CREATE TABLE IF NOT EXISTS inbox (
     id          INTEGER PRIMARY KEY AUTOINCREMENT,   -- never reused: it is the signal's request id
     workflow_id TEXT NOT NULL,
@@ -147,6 +141,14 @@ CREATE TABLE IF NOT EXISTS inbox (
     input       TEXT NOT NULL,     -- its input, JSON
     sent        REAL NOT NULL      -- Unix time
 )"""
+HOME_SCHEMA = """
+CREATE TABLE IF NOT EXISTS owners (
+    workflow_id TEXT PRIMARY KEY,
+    token       INTEGER NOT NULL,  -- fencing: one more at every take-over; appends must carry the newest
+    holder      TEXT NOT NULL,     -- host:pid
+    expires     REAL NOT NULL      -- Unix time; 0 once released
+);
+""" + INBOX_SCHEMA
 
 
 @dataclass(frozen=True)
@@ -242,8 +244,7 @@ def _upgrade_inbox(db: sqlite3.Connection) -> None:
         "SELECT MAX((SELECT COALESCE(MAX(id), 0) FROM inbox), COALESCE(MAX(CAST(substr(r, 7) AS INTEGER)), 0)) "
         "FROM (SELECT CASE WHEN json_valid(payload) THEN json_extract(payload, '$.request_id') END AS r FROM events "
         "WHERE type = 'WorkflowExecutionSignaled') WHERE r LIKE 'inbox-%'").fetchone()[0]
-    inbox = HOME_SCHEMA[HOME_SCHEMA.index("CREATE TABLE IF NOT EXISTS inbox"):]
-    db.executescript(f"BEGIN IMMEDIATE; ALTER TABLE inbox RENAME TO inbox_old; {inbox}; INSERT INTO inbox "
+    db.executescript(f"BEGIN IMMEDIATE; ALTER TABLE inbox RENAME TO inbox_old; {INBOX_SCHEMA}; INSERT INTO inbox "
                      f"SELECT * FROM inbox_old; DROP TABLE inbox_old; DELETE FROM sqlite_sequence WHERE "
                      f"name='inbox'; INSERT INTO sqlite_sequence VALUES ('inbox', {last}); COMMIT")
 
@@ -390,7 +391,7 @@ def compare(home_dir, workflow_id: str | None = None) -> list:
                  if w == wid]   # every run of the workflow, oldest first: its effects may be any run's
         problems += [check.Problem(where, f"disagrees with the world: {message}", eid)
                      for eid, message in disagreements(world, wid, [[e for e in events if e is not None]
-                                                                    for events in chain] or [[]])]
+                                                                    for events in chain])]
     return problems
 
 
