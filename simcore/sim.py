@@ -16,7 +16,7 @@ import simpy
 
 from . import events as ev
 from .faults import FaultPlan, Injector
-from .history import History
+from .history import History, collector_paused
 from .trace import Recorder
 from .workflow import ActivityContext, ActivityDef, Live
 from .world import World, entered
@@ -56,8 +56,9 @@ class Sim:
         return self.epoch + timedelta(seconds=self.env.now)
 
     def run(self, until: float | None = None) -> None:
-        """Run simulated time forward, with this sim's world as the one `simcore.world` reaches."""
-        with entered(self.world):
+        """Run simulated time forward, with this sim's world as the one `simcore.world` reaches (and the
+        garbage collector paused: see `collector_paused`)."""
+        with entered(self.world), collector_paused():
             self.env.run(until=until)
 
     def started(self, workflow, workflow_id: str, args) -> ev.WorkflowExecutionStarted:
