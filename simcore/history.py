@@ -269,7 +269,7 @@ def collector_paused():
     """No garbage collection inside: for work that makes many objects and no garbage cycles (reading a
     history; a simulation run, whose engine makes none: 20,000 sleeping workflows, armed and fired,
     leave 0 objects for `gc.collect()` to free). Python's collector would sweep them again and again as
-    they pile up (a third of such a run); it starts counting again where it stopped once this ends.
+    they pile up (a third of such a run); once this ends, its next sweep takes what survived in one go.
     Nesting is fine: only the outermost turns it back on."""
     collecting = gc.isenabled()
     gc.disable()

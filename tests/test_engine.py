@@ -273,3 +273,18 @@ def test_schedule_to_start_fails_a_task_that_waits_too_long_in_the_queue():
     sim.run()
     assert sim.history.read("w")[-1].result == "handled ScheduleToStartTimeout"
     assert [a[1] for a in e.attempts] == ["Long"]   # Flaky never ran
+
+
+def test_a_simulation_runs_with_the_collector_paused_and_leaves_it_on():
+    import gc
+    seen = []
+    sim = Sim()
+    sim.env.process(_note_collector(sim, seen))
+    sim.run()
+    assert seen == [False] and gc.isenabled()
+
+
+def _note_collector(sim, seen):
+    import gc
+    yield sim.env.timeout(1)
+    seen.append(gc.isenabled())

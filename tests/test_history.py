@@ -161,3 +161,25 @@ def test_load_refuses_fields_of_the_wrong_type(order_history):
         load(json.dumps(rows).replace("Infinity", "1e400"), "h.json")
     with pytest.raises(HistoryError, match="not JSON"):
         load("[" * 100_000, "h.json")
+
+
+def test_the_collector_is_paused_inside_and_back_after_even_on_an_error():
+    import gc
+
+    from simcore.history import collector_paused
+    assert gc.isenabled()
+    with pytest.raises(KeyError):
+        with collector_paused():
+            assert not gc.isenabled()
+            with collector_paused():   # nested: the inner one leaves it off
+                pass
+            assert not gc.isenabled()
+            raise KeyError("boom")
+    assert gc.isenabled()
+    gc.disable()
+    try:   # paused already by the caller: left as the caller had it
+        with collector_paused():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
