@@ -9,9 +9,9 @@ FAULTS = ("none", "crash_after_charge", "kill_during_wait")
 
 
 @pytest.fixture(scope="module", params=[(f, c) for f in FAULTS for c in (False, True)], ids=str)
-def lanes(request, tmp_path_factory):
+def lanes(request):
     fault, cancel = request.param
-    return fault, cancel, canvas.run_all(fault, cancel, 0, 31 * DAY, tmp_path_factory.mktemp("canvas"))
+    return fault, cancel, canvas.run_all(fault, cancel, 0, 31 * DAY)
 
 
 def first(world, kind):
@@ -50,8 +50,8 @@ def test_the_wait_and_the_cancel_each_model_its_own_way(lanes):
         assert "SendReviewRequestEmail" not in w.effects()
 
 
-def test_the_sensor_left_at_airflows_default_timeout_fails_the_run_before_the_review(tmp_path):
-    lane = canvas.run_dag("none", False, 0, 7 * 86400.0, tmp_path)
+def test_the_sensor_left_at_airflows_default_timeout_fails_the_run_before_the_review():
+    lane = canvas.run_dag("none", False, 0, 7 * 86400.0)
     assert lane.outcome == "failed" and lane.extra["timeout"].startswith("AirflowSensorTimeout")
     assert lane.extra["tasks"]["wait_30_days"] == "failed"
     assert lane.extra["tasks"]["send_review_request"] == "upstream_failed"
@@ -59,8 +59,8 @@ def test_the_sensor_left_at_airflows_default_timeout_fails_the_run_before_the_re
     assert lane.extra["pokes"] == 7 * 86400 // canvas.POKE
 
 
-def test_the_same_controls_give_the_same_frames(tmp_path):
-    a = canvas.run_all("kill_during_wait", True, 3, 31 * DAY, tmp_path)
-    b = canvas.run_all("kill_during_wait", True, 3, 31 * DAY, tmp_path)
+def test_the_same_controls_give_the_same_frames():
+    a = canvas.run_all("kill_during_wait", True, 3, 31 * DAY)
+    b = canvas.run_all("kill_during_wait", True, 3, 31 * DAY)
     for m in canvas.MODELS:
         assert a[m].sim.trace.frames == b[m].sim.trace.frames

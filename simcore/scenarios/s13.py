@@ -58,18 +58,18 @@ def shown(controls: dict) -> dict:
 
 def simulate(part="canvas", fault="crash_after_charge", cancel="day 10", sensor_timeout="31 days",
              hosts="kill and zombie", fence=True, rates="default", replay="durable, no keys", orders=1000,
-             seed=0, folder=None) -> Run:
+             seed=0) -> Run:
     if part == "shards":
         return simulate_shards(hosts, fence, seed)
     if part == "chaos":
         return simulate_chaos(rates, replay, orders, seed)
-    return simulate_canvas(fault, cancel, sensor_timeout, seed, folder)
+    return simulate_canvas(fault, cancel, sensor_timeout, seed)
 
 
 # -- the canvas -----------------------------------------------------------------------------------------
-def simulate_canvas(fault="crash_after_charge", cancel="day 10", sensor_timeout="31 days", seed=0, folder=None):
+def simulate_canvas(fault="crash_after_charge", cancel="day 10", sensor_timeout="31 days", seed=0):
     controls = dict(part="canvas", fault=fault, cancel=cancel, sensor_timeout=sensor_timeout)
-    lanes = canvas.run_all(fault, cancel != "none", seed, TIMEOUTS[sensor_timeout], folder)
+    lanes = canvas.run_all(fault, cancel != "none", seed, TIMEOUTS[sensor_timeout])
     sim = Sim(seed=seed)
     for lane in lanes.values():   # one log in time order: what the three cards were charged, and for what
         sim.world.log.extend(lane.sim.world.log)
