@@ -115,7 +115,7 @@ class ProcessBox(Panel):
     def _place_skull(self, i):
         """The skull beside the step it killed: in the free part of the step's row, between the end of
         its label and the tick column; a skull as tall as the row where there is room."""
-        ax, fig = self.ax, self.ax.figure
+        fig = self.ax.figure
         per_in_x, per_in_y = 100 / fig.get_figwidth(), 50 / fig.get_figheight()
         if i is None:   # the process died between steps: the skull in the middle of the box
             self.skull.show(self.x + self.w * 0.62, self.y + self.h / 2, min(self.h / per_in_y * 0.4, 1.0))

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from ..faults import KillWorker, ProcessCrashed
-from .dag import DAG, FINISHED, Skip, decide, run_state
+from .dag import DAG, Skip, decide, run_state
 from .store import Metadata, iso, parse
 from .timetables import DataInterval
 
