@@ -269,9 +269,8 @@ def collector_paused():
     """No garbage collection inside: for work that makes many objects and no garbage cycles (reading a
     history; a simulation run, whose engine makes none: 20,000 sleeping workflows, armed and fired,
     leave 0 objects for `gc.collect()` to free). Python's collector would sweep them again and again as
-    they pile up (a third of such a run). What survived is swept once, here, as the collector comes back
-    on: left to itself, that sweep lands in whatever runs next (a frame of a scene, 30 ms late). Nesting
-    is fine: only the outermost turns it back on."""
+    they pile up (a third of such a run); once this ends, its next sweep takes what survived in one go.
+    Nesting is fine: only the outermost turns it back on."""
     collecting = gc.isenabled()
     gc.disable()
     try:
@@ -279,8 +278,6 @@ def collector_paused():
     finally:
         if collecting:
             gc.enable()
-            if gc.get_count()[0] > gc.get_threshold()[0]:   # more than a sweep's worth of new objects
-                gc.collect(1)
 
 
 @contextmanager
