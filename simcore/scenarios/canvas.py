@@ -17,8 +17,8 @@ and activity), as each engine's guide says to, so a crash after an effect repeat
 
 Each lane keeps its state in SQLite in memory (the engine's history, the DAG's metadata database and the
 shop's, the state machine's executions): the crashes here are simulated processes dying inside this one,
-so a file would change no number on the canvas, and only cost time (scene 02 and `order run` show a
-history on disk surviving a real kill).
+so a file would change no number on the canvas, and only cost time (`order run` shows a history on
+disk surviving a real `kill -9`; scenes 02 and 12 keep their files for the learner to open).
 """
 from __future__ import annotations
 
