@@ -555,9 +555,7 @@ def measure_scene(q, Scene, model, name):
     combos = combos[:q["combos"]] + ([heaviest] if heaviest and heaviest not in combos[:q["combos"]] else [])
     changes, sims, frames = [], [], []
     for controls in combos:
-        t = perf_counter()
-        model.simulate(**controls)
-        sims.append(perf_counter() - t)
+        sims.append(_simulated(model, controls))
         t = perf_counter()
         view.set_controls(**controls)
         changes.append(perf_counter() - t)

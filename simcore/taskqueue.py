@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import itertools
 from collections import deque
+from dataclasses import dataclass
 from operator import itemgetter
-from dataclasses import dataclass, replace
 
 from . import events as ev
 from .retry import ActivityOptions
@@ -57,7 +57,7 @@ class TaskQueue:
     def __init__(self, env, sticky_timeout: float = 5.0, on_unstick=None):
         self.env, self.sticky_timeout = env, sticky_timeout
         self.stopped: dict = {}      # sticky queue -> when its worker stopped polling it (died, was deployed)
-        self.on_unstick = on_unstick or (lambda task: self.put(replace(task, sticky=None)))
+        self.on_unstick = on_unstick or (lambda task: self.put(ev.copy_with(task, sticky=None)))
         self.lines: dict = {}        # ("sticky", worker queue) or ("normal", build): tasks, oldest first
         self.waiting: dict = {}      # id(task) -> (its line, its place in the queue's order, the task, when queued)
         self.pollers: list = []      # (worker queue, build, event) waiting for a task, oldest first

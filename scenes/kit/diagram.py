@@ -90,18 +90,10 @@ class Diagram:
 
     def _draw_base(self) -> None:
         """Draw what no run changes (the panels' frames, titles, labels), once, and keep the bitmap."""
-        for text in self.figure.findobj(Text):   # no label smaller than MIN_PT, whoever made it
-            if text.get_fontsize() < MIN_PT:
-                text.set_fontsize(MIN_PT)
-        hidden = self.moving + self._per_run() + self.figure.axes[1:]
-        shown = [a.get_visible() for a in hidden]
-        for a in hidden:
-            a.set_visible(False)
-        with layouts_kept():
+        readable(self.figure.findobj(Text))   # no label smaller than MIN_PT, whoever made it
+        with hidden(self.moving + self._per_run() + self.figure.axes[1:]), layouts_kept():
             self.figure.canvas.draw()
         self.base = self.background = self.figure.canvas.copy_from_bbox(self.figure.bbox)
-        for a, visible in zip(hidden, shown):
-            a.set_visible(visible)
 
     def _draw_background(self) -> None:
         """The run's background: the base, then what the run changes over it (the panels' `per_run`
@@ -110,24 +102,17 @@ class Diagram:
         if not per_run and not plots:
             self.background = self.base
             return
-        for text in [a for a in per_run if isinstance(a, Text)] + [t for p in plots for t in p.findobj(Text)]:
-            if text.get_fontsize() < MIN_PT:
-                text.set_fontsize(MIN_PT)
+        readable([a for a in per_run if isinstance(a, Text)] + [t for p in plots for t in p.findobj(Text)])
         canvas = self.figure.canvas
         canvas.restore_region(self.base)
         renderer = canvas.get_renderer()
-        shown = [a.get_visible() for a in self.moving]
-        for a in self.moving:
-            a.set_visible(False)
-        with layouts_kept():
+        with hidden(self.moving), layouts_kept():
             for artist in per_run:
                 if artist.get_visible():
                     artist.draw(renderer)
             for plot in plots:
                 plot.draw(renderer)
         self.background = canvas.copy_from_bbox(self.figure.bbox)
-        for a, visible in zip(self.moving, shown):
-            a.set_visible(visible)
 
     def build(self, ax):
         """Yield the panels: objects with `update(run, frame)`, a `dynamic` list of the artists that
@@ -175,8 +160,7 @@ class Diagram:
                 if not artist.get_visible():
                     continue
                 if isinstance(artist, Text):
-                    if artist.get_fontsize() < MIN_PT:
-                        artist.set_fontsize(MIN_PT)
+                    readable([artist])
                     draw_label(artist, renderer, self.places if artist.get_transform() is self.ax.transData else None)
                 else:
                     artist.draw(renderer)
@@ -386,6 +370,26 @@ def _kept_layout(text: Text, renderer):
         got = LAYOUTS[key] = _GET_LAYOUT(text, renderer)
     bbox, info, descent = got
     return Bbox(bbox.get_points().copy()), list(info), descent
+
+
+def readable(texts) -> None:
+    """No text smaller than MIN_PT, whoever made it."""
+    for text in texts:
+        if text.get_fontsize() < MIN_PT:
+            text.set_fontsize(MIN_PT)
+
+
+@contextmanager
+def hidden(artists):
+    """The artists out of the drawing meanwhile, then shown as they were."""
+    shown = [a.get_visible() for a in artists]
+    for a in artists:
+        a.set_visible(False)
+    try:
+        yield
+    finally:
+        for a, visible in zip(artists, shown):
+            a.set_visible(visible)
 
 
 @contextmanager

@@ -115,6 +115,7 @@ def simulate(orders=100, retry="immediate", max_attempts="unlimited", incident=3
     run = Run("06", controls, seed, sim, fulfill_order, WATCH, "completed" if WATCH in engine.closed else "running",
               history, extra=_stats(engine, down, orders))
     run.engine, run.downstream = engine, down
+    run.tries = _attempts(run)   # the outcome lines and the view's panels each read them
     return run
 
 
@@ -146,11 +147,8 @@ def _stats(engine, down, orders) -> dict:
 def attempts(run, wid: str | None = None) -> list[dict]:
     """Every attempt from the engine's log (of one workflow, or all): when it started and ended, and
     whether the engine had abandoned it at start_to_close before it ended (its late result then
-    refused). Worked out once per run: the outcome lines and the view's panels each read it."""
-    every = getattr(run, "tries", None)
-    if every is None:
-        every = run.tries = _attempts(run)
-    return [a for a in every if wid in (None, a["wid"])]
+    refused). Worked out once, when the run is made (`run.tries`)."""
+    return [a for a in run.tries if wid in (None, a["wid"])]
 
 
 def _attempts(run) -> list[dict]:
