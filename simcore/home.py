@@ -7,15 +7,8 @@ command again must finish the order with one charge.
     DIR/history.sqlite   the engine's event history (`simcore.history`), plus the `owners` and `inbox` tables
     DIR/world.sqlite     the outside world's own database: card statement, warehouse, shipments, mail
 
-Two files on purpose: the world is not the engine's to roll back. Each effect is committed to
-`world.sqlite` in one transaction together with its idempotency key, as a payment provider does; the
-key is a unique column, so a repeat returns the first result and acts nothing twice.
-
-Only one process drives a workflow at a time: it first takes a lease in the history store
-(`OwnedHistory.take`), which hands out an increasing fencing token. Every append checks, inside its own
-transaction, that the token is still the current one, so a process that lost the lease can no longer
-write. A lease is free when it expires, or at once when its holder was a process on this machine
-that no longer exists (so a restart after `kill -9` need not wait).
+Two files on purpose: the world is not the engine's to roll back; it keeps each effect with its
+idempotency key, as a payment provider does (`DurableWorld`).
 """
 from __future__ import annotations
 
@@ -95,9 +88,7 @@ class DurableWorld(World):
         self._db.close()
 
     def keys(self, prefix: str = "") -> dict[str, str]:
-        """The idempotency keys seen so far that start with `prefix`, and the first result of each (read
-        afresh: another process may have acted since)."""
-        if not self.readonly:
+        if not self.readonly:   # read afresh: another process may have acted since
             with _store(self.path, "world"):
                 self._reload()
         return super().keys(prefix)
@@ -117,19 +108,18 @@ class DurableWorld(World):
 
     def effect(self, kind: str, order: str, key: str | None = None, cents: int = 0, stock=None,
                note: str = "") -> str:
-        with _store(self.path, "world"):
-            with _transaction(self._db):
-                self._reload()   # under the write lock: what every process has done so far
-                if key is not None and key in self._asked:
-                    return self._repeat(key, (kind, order, cents, note))   # the first result, no second effect
-                seq = self._db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM effects").fetchone()[0]
-                ref = f"{kind[:4].lower()}_{seq}" + (f" {note}" if note else "")
-                sku, delta = stock or (None, 0)
-                self._db.execute("INSERT INTO effects VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                                 (seq, self.clock(), kind, order, cents, ref, sku, delta, key))
-            self._reload()
+        with _store(self.path, "world"), _transaction(self._db):
+            self._reload()   # under the write lock: what every process has done so far
+            if key is not None and key in self._asked:
+                return self._repeat(key, (kind, order, cents, note))   # the first result, no second effect
+            seq = self._db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM effects").fetchone()[0]
+            e = Effect(self.clock(), kind, order, cents, f"{kind[:4].lower()}_{seq}" + (f" {note}" if note else ""))
+            sku, delta = stock or (None, 0)
+            self._db.execute("INSERT INTO effects VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                             (seq, e.t, kind, order, cents, e.ref, sku, delta, key))
+        self._book(e, stock, key, note, 0.0)   # committed, so done: as `_reload` would book it
         self.on_effect(kind)       # it has happened; a kill from here on cannot undo it
-        return ref
+        return e.ref
 
 
 # -- ownership: a lease with a fencing token, and an inbox of signals, kept in the history store ---
@@ -167,8 +157,10 @@ class LostOwnership(HistoryConflict, Busy):
 
 
 class OwnedHistory(History):
-    """A history file whose workflows are written only by the process that holds their lease; signals
-    sent while another process runs a workflow wait in its inbox, for that process to record."""
+    """A history file whose workflows are written only by the process that holds their lease (`take`),
+    which hands out a larger fencing token at every take-over: each append checks, in its own
+    transaction, that ours is still the current one, so a process that lost the lease writes nothing.
+    Signals sent while another process runs a workflow wait in its inbox, for that process to record."""
 
     def __init__(self, path):
         super().__init__(path)
@@ -201,7 +193,8 @@ class OwnedHistory(History):
         return Owner(*row) if row else None
 
     def take(self, workflow_id: str, ttl: float) -> Owner | None:
-        """Take the lease, or return the live owner that holds it."""
+        """Take the lease, or return the live owner that holds it. A lease is free once it expires, or at
+        once when its holder was a process on this machine that is gone (a restart after `kill -9`)."""
         with _store(self.path, "history"), _transaction(self._db):
             now, current = time.time(), self.owner(workflow_id)
             if current and current.holder != self.me and current.expires > now and _alive(current.holder):
@@ -283,9 +276,8 @@ class Home:
     """The two stores of a home directory, opened for writing (`order run`, `order signal`)."""
 
     def __init__(self, path):
-        self.dir = Path(path)
+        self.dir = locate(path, create=True)
         self.history_path, self.world_path = self.dir / HISTORY, self.dir / WORLD
-        locate(self.dir, create=True)
         for p in (self.dir, self.history_path, self.world_path):
             if p.exists() and not os.access(p, os.W_OK):
                 raise HomeError(f"{p}: read-only: `order run` records its progress in {self.dir}, so the "
@@ -294,7 +286,6 @@ class Home:
         if self.history_path.exists() and not self.world_path.exists() and check.read_rows(self.history_path):
             raise HomeError(f"{self.world_path}: " + WORLD_LOST.format(history=self.history_path))
         # the world first: the history file is what makes a folder a home, so once it exists the world does
-        # (each store's schema is made in one transaction: see history.opened)
         self.world = DurableWorld(self.world_path)
         try:
             self.history = OwnedHistory(self.history_path)
@@ -414,13 +405,7 @@ def status(home_dir, order: str = ORDER_ID) -> dict:
     world = DurableWorld(d / WORLD, readonly=True) if (d / WORLD).exists() else World()
     mine = [e for e in world.log if e.order == order]
     card = [e for e in mine if e.kind in CARD]
-    return {
-        "home": str(d),
-        "workflow_id": wid,
-        "statement_cents": world.charged(order),
-        "charges": sum(e.cents > 0 for e in card),
-        "refunds": sum(e.cents < 0 for e in card),
-        "effects": dict(sorted(Counter(e.kind for e in mine).items())),
-        "outcome": outcome(rows[-1][1] if rows else None),
-        "history_events": len(rows),
-    }
+    return {"home": str(d), "workflow_id": wid, "statement_cents": world.charged(order),
+            "charges": sum(e.cents > 0 for e in card), "refunds": sum(e.cents < 0 for e in card),
+            "effects": dict(sorted(Counter(e.kind for e in mine).items())),
+            "outcome": outcome(rows[-1][1] if rows else None), "history_events": len(rows)}

@@ -1,19 +1,15 @@
 """The engine on a real clock, over a home's files: what `order run`, `order signal` and `order query` do.
 
-The same `Engine` the scenes run, on SimPy's real-time environment (one second of the engine's time is
-one second of the wall clock, starting at the Unix time now), over the home's history (appends fenced
-by this process's lease) and its world (effects committed with their keys). So a real process has
-everything the simulated one has: retries with backoff in real seconds, durable timers that fire at
-their wall-clock time after a restart, signals, queries, any registered workflow. Nothing here decides
-what happens next: a fresh start is `engine.start`, anything else is `engine.resume()`, the engine's
-own recovery from its store after a kill.
+The scenes' `Engine` on SimPy's real-time environment (a second of its time is a second of the wall
+clock, from the Unix time now), over the home's history and world. So a real process has everything
+the simulated one has: retries with backoff in real seconds, durable timers that fire at their
+wall-clock time after a restart, signals, queries, any registered workflow. Nothing here decides what
+happens next: a fresh start is `engine.start`, anything else is `engine.resume()`, the engine's own
+recovery from its store after a kill. The worker runs in this process: a `kill -9` takes both, as a
+crash of a one-machine deployment would.
 
-The workflow runs in this one process, worker included: a `kill -9` takes both, as a crash of a
-one-machine deployment would.
-
-Testing hook: the environment variable SIMCORE_EFFECT_GAP_MS makes the process wait that many
-milliseconds after an activity's effect is committed in the world and before its result is
-appended to the history, so a kill can land in that gap on purpose (tests/test_kill.py does).
+SIMCORE_EFFECT_GAP_MS (tests/test_kill.py): milliseconds to wait between an activity's effect and the
+append of its result, so a kill can land between the two on purpose.
 """
 from __future__ import annotations
 
@@ -95,7 +91,6 @@ def _unfinished(home: Home, wid: str, workflows: dict, say) -> list | None:
 
 
 def _engine(home: Home, code: list, activities: list) -> Engine:
-    """The scenes' engine over the home's stores, on the wall clock from now."""
     env = simpy.rt.RealtimeEnvironment(initial_time=time.time(), strict=False)
     sim = Sim(env=env, history=home.history, world=home.world, epoch=UNIX_EPOCH, run_ids=random.SystemRandom())
     sim.trace.detail = False
@@ -138,8 +133,7 @@ def _described(workflow: WorkflowDef, args: list) -> str:
 
 def _narrated(a: ActivityDef, pace: float, gap: float, say) -> ActivityDef:
     """The activity as a real worker runs it: it says what it does, takes `pace` seconds (the time an
-    outside kill has to land), and waits `gap` seconds after its effect before its result is recorded
-    (SIMCORE_EFFECT_GAP_MS: so a kill can land between the two on purpose)."""
+    outside kill has to land), and waits `gap` seconds after its effect."""
     def fn(act, *args):
         say(f"{a.name}: running")
         time.sleep(pace)
@@ -198,7 +192,7 @@ def signal(home_dir, wid: str, name: str, value=None) -> str:
     """Send a signal: into the workflow's inbox, for the process that runs it to record. With none
     running, this process records it at once (and schedules a workflow task for it), as a server records
     a signal while every worker is down. Returns what was done."""
-    with closing(Home(home_dir)) as home:
+    with closing(Home(locate(home_dir))) as home:   # (only `order run` makes a home)
         history = home.history.read(wid, home.history.current_run(wid))
         if not history:
             raise HomeError(f"{home.history_path}: no workflow {wid!r}; the signal {name!r} is refused")

@@ -120,8 +120,9 @@ def test_a_folder_that_is_not_a_home_is_left_alone(tmp_path, capsys, setup, says
     assert not (tmp_path / "x" / home.HISTORY).exists() if d.is_dir() else d.read_text() == "a file"
 
 
-def test_reading_commands_never_create_a_home(tmp_path, capsys):
-    for cmd in (["order", "status"], ["history", "show"], ["history", "check"]):
+def test_only_order_run_creates_a_home(tmp_path, capsys):
+    for cmd in (["order", "status"], ["order", "signal", "cancel"], ["order", "query", "status"], ["history", "show"],
+                ["history", "check"]):
         code, _, err = run(capsys, *cmd, "--home", tmp_path / "nothing")
         assert code == 2 and "not a simcore home (no history.sqlite in it)" in err
     assert not (tmp_path / "nothing").exists()
