@@ -401,7 +401,9 @@ def status(home_dir, order: str = ORDER_ID) -> dict:
     """What `order status` prints: the world as its own records say, and the history's length and end.
     Reads only (works on a read-only home)."""
     d, wid = locate(home_dir), f"order-{order}"
-    rows = check.read_rows(d / HISTORY).get((wid, "1"), [])
+    stored = check.read_rows(d / HISTORY)
+    run = max((r for w, r in stored if w == wid and str(r).isdigit()), key=int, default="1")   # its current run
+    rows = stored.get((wid, run), [])
     world = DurableWorld(d / WORLD, readonly=True) if (d / WORLD).exists() else World()
     mine = [e for e in world.log if e.order == order]
     card = [e for e in mine if e.kind in CARD]

@@ -518,3 +518,5 @@ def test_a_workflow_that_continued_as_new_is_run_on_its_current_run(tmp_path, ca
     assert f"order-77: resumed from {asleep} events" in out and "order-77 completed: renewed to the end" in out, out
     code, out, _ = run(capsys, "history", "check", "--home", d, "--workflow", "tests.realtime_workflows:renewing")
     assert code == 0, out
+    code, out, _ = run(capsys, "order", "status", "--home", d, "--order", "77")   # its current run, not run 1's end
+    assert code == 0 and "outcome: completed" in out, out
