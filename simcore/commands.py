@@ -12,7 +12,6 @@ from . import events as ev
 @dataclass(frozen=True)
 class Complete:
     value: object
-    blocking = False
 
     def describe(self):
         return "CompleteWorkflow"
@@ -28,7 +27,6 @@ class Complete:
 class Fail:
     error_type: str
     message: str
-    blocking = False
 
     def describe(self):
         return f"FailWorkflow {self.error_type}"
@@ -42,7 +40,6 @@ class Fail:
 
 @dataclass(frozen=True)
 class CancelWorkflow:
-    blocking = False
 
     def describe(self):
         return "CancelWorkflow"
@@ -58,7 +55,6 @@ class CancelWorkflow:
 class CancelTimer:
     timer_id: str
     started_event_id: int
-    blocking = False
 
     def describe(self):
         return f"CancelTimer {self.timer_id}"
@@ -75,7 +71,6 @@ class AcceptUpdate:
     update_id: str
     name: str
     args: list
-    blocking = False
 
     def describe(self):
         return f"AcceptUpdate {self.name}"
@@ -93,7 +88,6 @@ class CompleteUpdate:
     accepted_event_id: int
     result: object
     error: str
-    blocking = False
 
     def describe(self):
         return "CompleteUpdate"

@@ -42,7 +42,6 @@ class Engine(HistoryService, WorkerSide, Recovery):
         self.activities = {a.name: a for a in activities}
         self.task_timeout, self.decide_seconds = task_timeout, decide_seconds
         self.cache_size = cache_size   # workflows a worker keeps in memory (Temporal's Python SDK: 1,000)
-        self.evictions = 0
         self.queue_name = "durable-sim"
         self.queue = TaskQueue(self.env, sticky_timeout, on_unstick=self._sticky_timed_out)
         self.leases: dict[tuple, int] = {}   # task key -> the token of its current lease

@@ -57,42 +57,34 @@ def where(code, lineno: int | None = None) -> str:
     return f"line {lineno} of {place}" + (f": `{text}`" if text else "")
 
 
+def _declared(declare, f):
+    """`declare(f)`, the engine's refusal of bad code (a TypeError) said as a PlaygroundError at the line."""
+    try:
+        return declare(f)
+    except TypeError as err:
+        raise PlaygroundError(f"{err} ({where(f.__code__)})") from None
+
+
 def as_workflow(fn) -> WorkflowDef:
     """`fn` as a workflow, declared here if the learner did not: the engine's refusal, at their line."""
-    if isinstance(fn, WorkflowDef):
-        return fn
-    try:
-        return _workflow(fn)
-    except TypeError as err:
-        raise PlaygroundError(f"{err} ({where(fn.__code__)})") from None
+    return fn if isinstance(fn, WorkflowDef) else _declared(_workflow, fn)
 
 
 def as_activity(fn) -> ActivityDef:
-    if isinstance(fn, ActivityDef):
-        return fn
-    try:
-        return _activity(fn)
-    except TypeError as err:
-        raise PlaygroundError(f"{err} ({where(fn.__code__)})") from None
+    return fn if isinstance(fn, ActivityDef) else _declared(_activity, fn)
 
 
 def workflow(fn=None, **kw):
     """`@workflow` that refuses bad code with a PlaygroundError naming the line."""
     def wrap(f):
-        try:
-            return _workflow(f, **kw)
-        except TypeError as err:
-            raise PlaygroundError(f"{err} ({where(f.__code__)})") from None
+        return _declared(lambda g: _workflow(g, **kw), f)
     return wrap(fn) if fn else wrap
 
 
 def activity(name=None, **kw):
     """`@activity` that refuses bad code with a PlaygroundError naming the line."""
     def wrap(f):
-        try:
-            return _activity(name, **kw)(f) if not callable(name) else _activity(f)
-        except TypeError as err:
-            raise PlaygroundError(f"{err} ({where(f.__code__)})") from None
+        return _declared(lambda g: _activity(g) if callable(name) else _activity(name, **kw)(g), f)
     return wrap(name) if callable(name) else wrap
 
 

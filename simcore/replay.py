@@ -75,10 +75,8 @@ class Machine:
     closed: bool = False
     tasks: bool = False       # the history records workflow tasks: the code runs at each one
     frontier: object = None   # replay only: the first command past the end of the history
-    replayed: int = 0   # commands answered from history
-    executed: int = 0   # commands produced live
+    replayed: int = 0         # commands answered from history
     steps_replayed: int = 0   # of those, activity steps
-    steps_executed: int = 0
 
     def __post_init__(self):
         self.ctx = WorkflowContext(self.workflow_id, epoch=self.epoch)
@@ -368,8 +366,6 @@ class Machine:
         e = self._event_for(cmd, self.length + 1, self.live)
         self._seen(e)
         self.new.append(e)
-        self.executed += 1
-        self.steps_executed += isinstance(cmd, ScheduleActivity)
         return e
 
     def _event_for(self, cmd, event_id: int, live: Live) -> ev.Event:

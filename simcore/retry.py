@@ -71,9 +71,6 @@ class RetryPolicy:
         return [self.interval(n) for n in range(1, attempts)]
 
 
-NO_RETRY = RetryPolicy(maximum_attempts=1)
-
-
 @dataclass(frozen=True)
 class ActivityOptions:
     retry: RetryPolicy = field(default_factory=RetryPolicy)

@@ -52,10 +52,13 @@ class HistoryService:
     def start(self, workflow: WorkflowDef, workflow_id: str, *args) -> None:
         if self.pin:
             self.pinned[workflow_id] = self.build   # a pinned workflow completes on the build it started on
-        started = self.sim.started(workflow, workflow_id, args)
-        self._append(workflow_id, [started, self._scheduled(2)])
-        self.workflow_task[workflow_id] = (2, 0)
-        self.dispatch(Task("workflow", workflow_id))
+        self._begin_run(workflow_id, self.sim.started(workflow, workflow_id, args))
+
+    def _begin_run(self, wid: str, started: ev.WorkflowExecutionStarted) -> None:
+        """A run's first two events, in one append, and its first workflow task queued."""
+        self._append(wid, [started, self._scheduled(2)])
+        self.workflow_task[wid] = (2, 0)
+        self.dispatch(Task("workflow", wid))
 
     def _scheduled(self, event_id: int, attempt: int = 1) -> ev.WorkflowTaskScheduled:
         return ev.WorkflowTaskScheduled(event_id, self.env.now, self.queue_name, self.task_timeout, attempt)
@@ -153,8 +156,8 @@ class HistoryService:
         wid = task.workflow_id
         if task.attempt == 1:
             scheduled, started = self.workflow_task[wid]
-            self._append(wid, [ev.WorkflowTaskTimedOut(self._length(wid) + 1, self.env.now,
-                                                                  scheduled, started, "START_TO_CLOSE")])
+            self._append(wid, [ev.WorkflowTaskTimedOut(self._length(wid) + 1, self.env.now, scheduled, started,
+                                                       "START_TO_CLOSE")])
         self.workflow_task[wid] = (self.workflow_task[wid][0], 0)   # scheduled again, not started
         self._deliver(wid, self.buffered.pop(wid, []))                # what arrived meanwhile goes in first
         self.dispatch(ev.copy_with(task, attempt=task.attempt + 1, sticky=None))
@@ -172,16 +175,14 @@ class HistoryService:
         self.workflow_task[wid] = (n + 1, n + 2)
         return [self._scheduled(n + 1, task.attempt), ev.WorkflowTaskStarted(n + 2, self.env.now, n + 1, w.name)]
 
-    def _workflow_task_failed(self, w: Worker, task: Task, transient: list, err: NonDeterminismError) -> None:
+    def _workflow_task_failed(self, w: Worker, task: Task, err: NonDeterminismError) -> None:
         """The code does not fit its history: the first failure is recorded, and the workflow is stuck."""
         wid = task.workflow_id
         if task.attempt == 1:
             scheduled, started = self.workflow_task[wid]
-            self._append(wid, [ev.WorkflowTaskFailed(self._length(wid) + 1, self.env.now,
-                                                                scheduled, started, "NON_DETERMINISTIC_ERROR",
-                                                                str(err), w.name)])
-        del self.workflow_task[wid]   # no task is pending now: what arrives later is recorded, and waits
-        self._deliver(wid, self.buffered.pop(wid, []))
+            self._append(wid, [ev.WorkflowTaskFailed(self._length(wid) + 1, self.env.now, scheduled, started,
+                                                     "NON_DETERMINISTIC_ERROR", str(err), w.name)])
+        self._task_done(wid)   # no task is pending now: what arrives later is recorded, and waits
         self.stuck[wid] = err
         self.incident("stuck", f"STUCK: {err}", replaying=False)
 
@@ -257,11 +258,9 @@ class HistoryService:
         self.current_run[wid] = str(int(self.run_of(wid)) + 1)
         started = ev.WorkflowExecutionStarted(1, self.env.now, closed.workflow_type, wid, list(closed.input),
                                               closed.new_run_id, first.run_id, first.first_run_id or first.run_id)
-        self._append(wid, [started, self._scheduled(2)])
-        self.workflow_task[wid] = (2, 0)
         self.sticky.pop(wid, None)
+        self._begin_run(wid, started)
         self.incident("continued", f"{wid} continued as new: run {self.run_of(wid)} starts with a fresh history")
-        self.dispatch(Task("workflow", wid))
 
     # -- what arrives for a workflow: results, timers, messages ------------------------------------------
     def _deliver(self, wid: str, events: list) -> None:

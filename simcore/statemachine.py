@@ -261,9 +261,6 @@ class Execution:
             self.proc.interrupt(f"kill -9 at {_when(fault.at)}" if fault.restart else "killed for good")
 
 
-def stop(execution: Execution, error="", cause="") -> bool:
-    return execution.stop(error, cause)
-
 # -- a run ----------------------------------------------------------------------------------------
 @dataclass
 class Result:

@@ -376,16 +376,16 @@ def run_workflow(strategy: str, workflow, activities, args, *, wid: str, sim: Si
     table = {a.name: a for a in activities}
     sim.watch = wid if strategy in ("checkpoint", "durable") else None
     sim.trace.frame(f"{wid} starts ({strategy})")
-    runner = {"plain": plain, "cron": cron, "checkpoint": checkpoint, "durable": durable}[strategy]
     engine = None
-    if strategy in ("plain", "cron", "checkpoint"):   # plain Python: it runs the world forward itself
+    if strategy == "durable":
+        proc = sim.env.process(durable(sim, workflow, table, wid, args, **options))
+        sim.run(until=horizon)
+        engine = proc.value
+    else:   # plain Python: it runs the world forward itself
+        runner = {"plain": plain, "cron": cron, "checkpoint": checkpoint}[strategy]
         runner(sim, workflow, table, wid, args, horizon=horizon, **options)
         if sim.env.now < horizon:
             sim.run(until=horizon)
-    else:
-        proc = sim.env.process(runner(sim, workflow, table, wid, args, **options))
-        sim.run(until=horizon)
-        engine = proc.value if strategy == "durable" else None
     if engine and wid in engine.unreadable:
         outcome, error = "corrupt_history", str(engine.unreadable[wid])
     elif engine and engine.stuck:

@@ -117,7 +117,6 @@ class WorkerSide:
                 m.run = self.run_of(wid)
                 if len(w.cache) > self.cache_size:   # full: the one used longest ago goes (it will replay)
                     del w.cache[next(iter(w.cache))]
-                    self.evictions += 1
                 if any(type(e) is ev.WorkflowTaskCompleted for e in fresh):   # the code ran here before
                     self.replays += 1
                     self.incident("replay", f"{w.name} has no cached state for {wid}: replay {len(fresh)} "
@@ -131,7 +130,7 @@ class WorkerSide:
         except NonDeterminismError as err:
             w.cache.pop(wid, None)
             if self._settle(task):
-                self._workflow_task_failed(w, task, transient, err)
+                self._workflow_task_failed(w, task, err)
             return
         for e in fresh:   # each result the code has now received is a point a crash can hit
             if isinstance(e, ev.ActivityTaskCompleted):

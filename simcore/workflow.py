@@ -106,7 +106,6 @@ class RecordMarker:
     MarkerRecorded event; on replay the recorded value is handed back and `compute` is not called."""
     name: str
     compute: Callable[[], Any]
-    blocking = False
 
     def describe(self) -> str:
         return f"RecordMarker {self.name}"
@@ -150,7 +149,6 @@ class TakeSignals:
     continues as new, since signals a run never took do not pass to the next (Go's `ReceiveAsync` in
     a loop; Temporal's Python SDK hands each signal to a handler instead)."""
     name: str
-    blocking = False
 
     def describe(self) -> str:
         return f"TakeSignals {self.name}"
@@ -177,7 +175,6 @@ class Patched:
     false on replay where it was not, and then false for the rest of that execution."""
     patch_id: str
     deprecated: bool = False
-    blocking = False
 
     def describe(self) -> str:
         return f"{'DeprecatePatch' if self.deprecated else 'Patched'} {self.patch_id}"
@@ -202,7 +199,6 @@ class ContinueAsNew:
     """Close this run and start the next one of the same workflow id with `args` as its input: the
     history starts afresh (its length bounded), and only what the input carries survives."""
     args: tuple
-    blocking = False
 
     def describe(self) -> str:
         return "ContinueAsNew"

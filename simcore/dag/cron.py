@@ -60,24 +60,20 @@ class Cron:
 
     def next(self, t: datetime) -> datetime:
         """The first matching minute strictly after `t` (croniter's get_next)."""
-        day = t.replace(hour=0, minute=0, second=0, microsecond=0)
-        for _ in range(SEARCH_DAYS):
-            if self._day_matches(day):
-                for h, m in self.times:
-                    at = day.replace(hour=h, minute=m)
-                    if at > t:
-                        return at
-            day += timedelta(days=1)
-        raise CronError(f"{self.expression!r} never matches")
+        return self._search(t, +1)
 
     def prev(self, t: datetime) -> datetime:
         """The last matching minute strictly before `t` (croniter's get_prev)."""
+        return self._search(t, -1)
+
+    def _search(self, t: datetime, direction: int) -> datetime:
         day = t.replace(hour=0, minute=0, second=0, microsecond=0)
+        times = self.times if direction > 0 else self.times[::-1]
         for _ in range(SEARCH_DAYS):
             if self._day_matches(day):
-                for h, m in reversed(self.times):
+                for h, m in times:
                     at = day.replace(hour=h, minute=m)
-                    if at < t:
+                    if at > t if direction > 0 else at < t:
                         return at
-            day -= timedelta(days=1)
+            day += timedelta(days=direction)
         raise CronError(f"{self.expression!r} never matches")

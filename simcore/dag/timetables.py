@@ -16,11 +16,9 @@ kinds, as in Airflow (`airflow/timetables/interval.py`, `trigger.py`, read in ap
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from .cron import Cron
-
-UTC = timezone.utc
 
 
 @dataclass(frozen=True)

@@ -36,8 +36,6 @@ TITLE = "Signals and queries: talking to a running workflow"
 CENTS = 4200
 WID, ORDER = "order-1001", "1001"
 MINUTE, HOUR, DAY = 60.0, 3600.0, 24 * 3600.0
-PACKING = 2 * HOUR           # the order waits this long in packing before it ships
-RETURNS = 14                 # days of the return window after shipping
 MOMENT = {"before_shipping": 20 * MINUTE, "after_shipping": 2 * DAY, "never": 20 * MINUTE}
 DOWN = HOUR                  # workers="down": the worker's supervisor restarts it this long after the kill
 HORIZON = 16 * DAY

@@ -19,7 +19,6 @@ from .s08 import DAY, MONTH
 SUB_WID, CUSTOMER, MONTHLY = "sub-c-42", "c-42", 999
 EVENTS_PER_MONTH = 11   # activity 3 + workflow task 3 + timer 2 + workflow task 3, as a Temporal server writes them
 TEMPORAL = {"suggest continue-as-new": 4096, "warn": 10240, "terminate": 51200}   # history events per run
-SIGNALS_PER_RUN = 10000
 
 
 @activity("ChargeSubscription", seconds=1)

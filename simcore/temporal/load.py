@@ -105,6 +105,14 @@ def _time(text) -> datetime | None:
     except (ValueError, OverflowError):
         raise ev.HistoryError(f"eventTime {text[:40]!r} is not a time") from None
 
+def _ref(a: dict, key: str, default=None) -> int:
+    """The id of an event it refers to (scheduledEventId, startedEventId, acceptedEventId)."""
+    return _int(a.get(key, default), key)
+
+def _part(a: dict, key: str) -> dict:
+    """A nested object (taskQueue, outcome, ...); absent or null is an empty one."""
+    return _obj(a.get(key) or {}, key)
+
 def _one(p):
     values = decode(p)
     return values[0] if values else None
@@ -118,7 +126,7 @@ def _fail(a: dict, key: str = "failure") -> tuple[str, str]:
     return kind, _str(f, "message")
 
 def _timeout(a: dict, default: str) -> str:
-    info = _obj(_obj(a.get("failure") or {}, "failure").get("timeoutFailureInfo") or {}, "timeoutFailureInfo")
+    info = _part(_part(a, "failure"), "timeoutFailureInfo")
     raw = a.get("timeoutType") or info.get("timeoutType") or default
     return _get({"timeoutType": raw}, "timeoutType", str, "timeoutType").removeprefix("TIMEOUT_TYPE_")
 
@@ -150,7 +158,7 @@ def _options(a: dict) -> dict:
     def limit(key):
         value = seconds(a[key]) if a.get(key) is not None else 0.0
         return value or None
-    retry = _obj(a.get("retryPolicy") or {}, "retryPolicy")
+    retry = _part(a, "retryPolicy")
     errors = retry.get("nonRetryableErrorTypes") or []
     if not isinstance(errors, list) or not all(isinstance(x, str) for x in errors):
         raise ev.HistoryError(f"retryPolicy.nonRetryableErrorTypes must be a list of strings, got {_show(errors)}")
@@ -175,7 +183,7 @@ def _scheduled(a: dict) -> dict:
                 input=decode(a.get("input")), options=options)
 
 def _queue(a: dict) -> str:
-    return _str(_obj(a.get("taskQueue") or {}, "taskQueue"), "name")
+    return _str(_part(a, "taskQueue"), "name")
 
 _ACTIVITY_TIMEOUT = {"START_TO_CLOSE": "StartToCloseTimeout", "HEARTBEAT": "HeartbeatTimeout",
                      "SCHEDULE_TO_CLOSE": "ScheduleToCloseTimeout", "SCHEDULE_TO_START": "ScheduleToStartTimeout"}
@@ -190,54 +198,45 @@ _IN = {
     "WorkflowTaskScheduled": lambda a: dict(
         task_queue=_queue(a), start_to_close=seconds(a.get("startToCloseTimeout") or "10s"),
         attempt=_int(a.get("attempt", 1), "attempt")),
-    "WorkflowTaskStarted": lambda a: dict(
-        scheduled_event_id=_int(a.get("scheduledEventId"), "scheduledEventId"), identity=_str(a, "identity")),
+    "WorkflowTaskStarted": lambda a: dict(scheduled_event_id=_ref(a, "scheduledEventId"), identity=_str(a, "identity")),
     "WorkflowTaskCompleted": lambda a: dict(
-        scheduled_event_id=_int(a.get("scheduledEventId"), "scheduledEventId"),
-        started_event_id=_int(a.get("startedEventId"), "startedEventId"), identity=_str(a, "identity")),
+        scheduled_event_id=_ref(a, "scheduledEventId"), started_event_id=_ref(a, "startedEventId"),
+        identity=_str(a, "identity")),
     "WorkflowTaskTimedOut": lambda a: dict(
-        scheduled_event_id=_int(a.get("scheduledEventId"), "scheduledEventId"),
-        started_event_id=_int(a.get("startedEventId", 0), "startedEventId"), timeout_type=_task_timeout(a)),
+        scheduled_event_id=_ref(a, "scheduledEventId"), started_event_id=_ref(a, "startedEventId", 0),
+        timeout_type=_task_timeout(a)),
     "WorkflowTaskFailed": lambda a: dict(
-        scheduled_event_id=_int(a.get("scheduledEventId"), "scheduledEventId"),
-        started_event_id=_int(a.get("startedEventId"), "startedEventId"),
+        scheduled_event_id=_ref(a, "scheduledEventId"), started_event_id=_ref(a, "startedEventId"),
         cause=_str(a, "cause").removeprefix(WFT_CAUSE), message=_fail(a)[1], identity=_str(a, "identity")),
     "ActivityTaskScheduled": _scheduled,
     "ActivityTaskStarted": lambda a: dict(
-        scheduled_event_id=_int(a.get("scheduledEventId"), "scheduledEventId"),
-        attempt=_int(a.get("attempt", 1), "attempt"), last_failure=_last_failure(a)),
+        scheduled_event_id=_ref(a, "scheduledEventId"), attempt=_int(a.get("attempt", 1), "attempt"),
+        last_failure=_last_failure(a)),
     "ActivityTaskCompleted": lambda a: dict(
-        scheduled_event_id=_int(a.get("scheduledEventId"), "scheduledEventId"), result=_one(a.get("result"))),
+        scheduled_event_id=_ref(a, "scheduledEventId"), result=_one(a.get("result"))),
     "ActivityTaskFailed": lambda a: dict(
-        scheduled_event_id=_int(a.get("scheduledEventId"), "scheduledEventId"),
-        **dict(zip(("error_type", "message"), _fail(a)))),
+        scheduled_event_id=_ref(a, "scheduledEventId"), **dict(zip(("error_type", "message"), _fail(a)))),
     "ActivityTaskTimedOut": lambda a: dict(
-        scheduled_event_id=_int(a.get("scheduledEventId"), "scheduledEventId"),
-        timeout_type=_activity_timeout(a), message=_fail(a)[1]),
+        scheduled_event_id=_ref(a, "scheduledEventId"), timeout_type=_activity_timeout(a), message=_fail(a)[1]),
     "MarkerRecorded": lambda a: dict(marker_name=_str(a, "markerName"), value=_marker(a.get("details"))),
     "TimerStarted": lambda a: dict(
         timer_id=_str(a, "timerId"), seconds=seconds(a.get("startToFireTimeout") or "0s")),
-    "TimerFired": lambda a: dict(
-        timer_id=_str(a, "timerId"), started_event_id=_int(a.get("startedEventId"), "startedEventId")),
+    "TimerFired": lambda a: dict(timer_id=_str(a, "timerId"), started_event_id=_ref(a, "startedEventId")),
     "WorkflowExecutionSignaled": lambda a: dict(signal_name=_str(a, "signalName"), input=_one(a.get("input")),
                                                 request_id=_str(a, "requestId")),
-    "TimerCanceled": lambda a: dict(
-        timer_id=_str(a, "timerId"), started_event_id=_int(a.get("startedEventId"), "startedEventId")),
+    "TimerCanceled": lambda a: dict(timer_id=_str(a, "timerId"), started_event_id=_ref(a, "startedEventId")),
     "WorkflowExecutionCancelRequested": lambda a: dict(identity=_str(a, "identity")),
     "WorkflowExecutionCanceled": lambda a: dict(),
     "WorkflowExecutionUpdateAccepted": lambda a: dict(
-        update_id=_str(a, "protocolInstanceId"),
-        name=_str(_obj(_obj(a.get("acceptedRequest") or {}, "acceptedRequest").get("input") or {}, "input"), "name"),
-        args=decode(_obj(_obj(a.get("acceptedRequest") or {}, "acceptedRequest").get("input") or {}, "input")
-                    .get("args"))),
+        update_id=_str(a, "protocolInstanceId"), name=_str(_part(_part(a, "acceptedRequest"), "input"), "name"),
+        args=decode(_part(_part(a, "acceptedRequest"), "input").get("args"))),
     "WorkflowExecutionUpdateCompleted": lambda a: dict(
-        update_id=_str(_obj(a.get("meta") or {}, "meta"), "updateId"),
-        accepted_event_id=_int(a.get("acceptedEventId"), "acceptedEventId"),
-        result=_one(_obj(a.get("outcome") or {}, "outcome").get("success")),
-        error=_fail(_obj(a.get("outcome") or {}, "outcome"))[1] if (a.get("outcome") or {}).get("failure") else ""),
+        update_id=_str(_part(a, "meta"), "updateId"), accepted_event_id=_ref(a, "acceptedEventId"),
+        result=_one(_part(a, "outcome").get("success")),
+        error=_fail(_part(a, "outcome"))[1] if (a.get("outcome") or {}).get("failure") else ""),
     "WorkflowExecutionContinuedAsNew": lambda a: dict(
-        new_run_id=_str(a, "newExecutionRunId"),
-        workflow_type=_str(_obj(a.get("workflowType") or {}, "workflowType"), "name"), input=decode(a.get("input"))),
+        new_run_id=_str(a, "newExecutionRunId"), workflow_type=_str(_part(a, "workflowType"), "name"),
+        input=decode(a.get("input"))),
     "WorkflowExecutionCompleted": lambda a: dict(result=_one(a.get("result"))),
     "WorkflowExecutionFailed": lambda a: dict(**dict(zip(("error_type", "message"), _fail(a)))),
 }
