@@ -17,7 +17,7 @@ KEYS = {
     "order": {"workflows_per_round", "rounds", "steps", "journal_mode", "synchronous", "engine_ms",
               "engine_ms_per_step", "engine_commits", "engine_statements", "floor_ms", "floor_ms_per_step",
               "floor_ratio", "running_ms", "running_ms_per_step", "dbos_ms", "dbos_ms_per_step", "dbos_speedup", "dbos_commits",
-              "dbos_note", "targets", "met"},
+              "dbos_note", "commit_ms", "dbos_python_ms", "breakeven_commit_ms", "targets", "met"},
     "replay": {"runs", "growth", "target", "met", "replay_alone_met"},
     "sweep": {"orders", "strategies", "total_s", "target", "met"},
     "interaction": {"scenes", "targets"},
