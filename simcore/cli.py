@@ -245,7 +245,7 @@ def _order_id(text: str) -> str:
 
 def _count(flag: str, most: int):
     def parse(text: str) -> int:
-        if not text.isdigit() or int(text) > most:
+        if not text.isdecimal() or int(text) > most:
             raise argparse.ArgumentTypeError(f"{flag} takes a whole number from 0 to {most}, got {text!r}")
         return int(text)
     return parse

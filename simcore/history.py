@@ -168,7 +168,7 @@ class History:
             with self._reading(f"{self.path} workflow {workflow_id!r}"):
                 runs = [r for (r,) in self._db.execute("SELECT DISTINCT run_id FROM events WHERE workflow_id=?",
                                                        (workflow_id,))]
-        return max((r for r in runs if str(r).isdigit()), key=int, default="1")
+        return latest_run(runs)
 
     def workflows(self) -> list[tuple[str, str]]:
         """Every (workflow id, run id) with at least one event."""
@@ -186,6 +186,12 @@ class History:
         except DB_ERRORS as e:
             raise HistoryError(f"{where}: cannot read the history ({db_error(e)}); `python -m simcore history "
                                "check` says what is damaged") from None
+
+
+def latest_run(runs) -> str:
+    """The newest of a workflow's run ids: runs are numbered "1", "2", ... as it continues as new
+    ("1" when there is none yet; an id that is not a number is no run of ours)."""
+    return max((r for r in runs if str(r).isdecimal()), key=int, default="1")   # isdigit() passes "²"
 
 
 def _payload(event: Event, workflow_id: str) -> str:

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from . import check, registry
 from . import events as ev
-from .history import History, HistoryConflict, HistoryError, _transaction, connect, db_error, opened
+from .history import History, HistoryConflict, HistoryError, _transaction, connect, db_error, latest_run, opened
 from .orders import KEYED_ACTIVITIES, ORDER_ID
 from .world import CARD, Effect, World
 
@@ -246,7 +246,7 @@ def _alive(holder: str) -> bool:
     """Whether the holder of a lease may still be running. Only a process on this machine can be
     known dead; anything else is trusted until its lease expires."""
     host, _, pid = holder.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
+    if host != socket.gethostname() or not pid.isdecimal():
         return True
     try:
         os.kill(int(pid), 0)   # signal 0 only asks whether there is such a process
@@ -402,8 +402,7 @@ def status(home_dir, order: str = ORDER_ID) -> dict:
     Reads only (works on a read-only home)."""
     d, wid = locate(home_dir), f"order-{order}"
     stored = check.read_rows(d / HISTORY)
-    run = max((r for w, r in stored if w == wid and str(r).isdigit()), key=int, default="1")   # its current run
-    rows = stored.get((wid, run), [])
+    rows = stored.get((wid, latest_run(r for w, r in stored if w == wid)), [])   # its current run
     world = DurableWorld(d / WORLD, readonly=True) if (d / WORLD).exists() else World()
     mine = [e for e in world.log if e.order == order]
     card = [e for e in mine if e.kind in CARD]

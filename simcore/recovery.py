@@ -15,6 +15,7 @@ whose current run has not closed is picked up where its history stops.
 from __future__ import annotations
 
 from . import events as ev
+from .history import latest_run
 from .retry import ActivityOptions
 from .taskqueue import Task
 
@@ -34,13 +35,13 @@ class Recovery:
 
     def resume(self, workflow_ids=None) -> list[str]:
         """Pick up every open workflow in the store (or those of `workflow_ids`); returns their ids."""
-        latest: dict[str, str] = {}
+        runs: dict[str, list] = {}
         for wid, run in self.sim.history.workflows():
-            if (workflow_ids is None or wid in workflow_ids) and int(run) > int(latest.get(wid, "0")):
-                latest[wid] = run
+            if workflow_ids is None or wid in workflow_ids:
+                runs.setdefault(wid, []).append(run)
         picked = []
-        for wid, run in sorted(latest.items()):
-            self.current_run[wid] = run
+        for wid in sorted(runs):
+            self.current_run[wid] = latest_run(runs[wid])
             events = self._read(wid)
             if not events or events[-1].type in ev.CLOSING:
                 self.closed.add(wid)

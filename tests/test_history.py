@@ -4,7 +4,7 @@ import sqlite3
 import pytest
 
 from simcore import events as ev
-from simcore.history import History, HistoryConflict, HistoryError, dump, load
+from simcore.history import History, HistoryConflict, HistoryError, dump, latest_run, load
 
 
 def started(wid="wf"):
@@ -183,3 +183,12 @@ def test_the_collector_is_paused_inside_and_back_after_even_on_an_error():
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_the_latest_run_is_the_largest_number_and_ignores_what_is_not_one():
+    assert latest_run(["1", "2", "10", "9"]) == "10"   # as numbers, not as text
+    assert latest_run([]) == "1"
+    assert latest_run(["1", "x", "²", "3"]) == "3"     # "²".isdigit() is true, yet int("²") fails
+    h = History.memory()
+    h.append("w", [ev.WorkflowExecutionStarted(1, 0.0, "t", "w", [], "r")], run_id="²")
+    assert h.current_run("w") == "1"

@@ -38,7 +38,7 @@ class ControlError(ValueError):
 def load(scene):
     """The scene module for `scene`: 1, "1", "01" or "s01"."""
     text = str(scene).lower().removeprefix("s").lstrip("0") or "0"
-    if not (text.isascii() and text.isdigit()) or int(text) not in MODULES:   # "²".isdigit(), yet int("²") fails
+    if not text.isdecimal() or int(text) not in MODULES:   # (isdigit() passes "²", which int() refuses)
         raise ControlError(f"no scene {scene!r}; scenes: {', '.join(f'{n:02d}' for n in MODULES)}")
     return importlib.import_module(f"{__name__}.{MODULES[int(text)]}")
 
