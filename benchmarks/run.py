@@ -84,6 +84,7 @@ from simcore.history import SCHEMA, History  # noqa: E402
 from simcore.replayer import replay  # noqa: E402
 from simcore.sim import Sim  # noqa: E402
 from simcore.strategies import run_workflow  # noqa: E402
+from simcore.trace import Unwatched  # noqa: E402
 from simcore.workflow import activity, workflow  # noqa: E402
 from simcore.world import World  # noqa: E402
 
@@ -320,6 +321,7 @@ def bench_order(q, tmp):
     # As DBOS is measured: launched once, then one order after another through it. The engine (its
     # workers, task queues and trace recorder) runs on; each order is started and run to its end.
     live_sim = Sim(history=History(tmp / "order-running.sqlite"))
+    live_sim.trace = Unwatched()   # as `order run` runs it: nobody watches, so no frames are kept
     live = Engine(live_sim, [orders.fulfill_order], orders.ACTIVITIES, workers=1)
 
     def running(wid):
@@ -504,11 +506,10 @@ def bench_sleepers(q, tmp):
     `cache_size`; evicted, nothing)."""
     n = q["sleepers"]
     sim = Sim()
-    sim.trace.detail = False
+    sim.trace = Unwatched()   # nobody watches 100,000 workflows: no frames kept (scene 08 draws one)
     engine = Engine(sim, [sleeper], [], workers=1)
     t = perf_counter()
-    for i in range(n):
-        engine.start(sleeper, f"sleeper-{i}", i)
+    sim.env.process(engine.start_every(sleeper, ((f"sleeper-{i}", [i]) for i in range(n)), every=0))
     sim.run(until=29 * 24 * 3600)
     armed_s = perf_counter() - t
     asleep = len(engine.timers)

@@ -54,6 +54,7 @@ class Engine(HistoryService, WorkerSide, Recovery):
         self.workflow_task: dict[str, tuple] = {}    # workflow id -> (scheduled id, started id) of its task
         self.timers: dict[tuple, float] = {}   # (workflow id, timer id) -> when it is due: the timer queue
         self.buffered: dict[str, list] = {}    # workflow id -> what arrived while its workflow task ran
+        self.recent: dict[tuple, list] = {}    # (workflow id, run) -> events appended since a task last read them
         self.current_run: dict[str, str] = {}  # workflow id -> its current run's key in the history store
         self.update_requests: dict[str, list] = {}   # workflow id -> accepted updates not yet run
         self.update_results: dict[str, tuple] = {}   # update id -> (result, error)

@@ -286,16 +286,29 @@ def collector_paused():
             gc.enable()
 
 
-@contextmanager
-def _transaction(db: sqlite3.Connection):
-    db.execute("BEGIN IMMEDIATE")  # take the write lock before reading where the history ends
-    try:
-        yield
-        db.execute("COMMIT")
-    except BaseException:
-        if db.in_transaction:   # after some errors (a full disk) SQLite has already rolled back
-            db.execute("ROLLBACK")
-        raise
+class _transaction:
+    """`with _transaction(db):` all of it, or none. (A class, not a @contextmanager: the engine
+    enters one at every append.)"""
+
+    def __init__(self, db: sqlite3.Connection):
+        self.db = db
+
+    def __enter__(self):
+        self.db.execute("BEGIN IMMEDIATE")  # take the write lock before reading where the history ends
+
+    def __exit__(self, kind, error, tb):
+        if kind is None:
+            try:
+                self.db.execute("COMMIT")
+                return
+            except BaseException:
+                self._rollback()
+                raise
+        self._rollback()
+
+    def _rollback(self):
+        if self.db.in_transaction:   # after some errors (a full disk) SQLite has already rolled back
+            self.db.execute("ROLLBACK")
 
 
 def dump(events: list[Event]) -> str:

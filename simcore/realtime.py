@@ -30,6 +30,7 @@ from .orders import CENTS, KEYED_ACTIVITIES, ORDER_ID, fulfill_order, send_retur
 from .replay import Machine
 from .service import WorkflowClosed
 from .sim import Sim
+from .trace import Unwatched
 from .workflow import ActivityDef, WorkflowDef
 
 GAP_ENV = "SIMCORE_EFFECT_GAP_MS"
@@ -93,7 +94,7 @@ def _unfinished(home: Home, wid: str, workflows: dict, say) -> list | None:
 def _engine(home: Home, code: list, activities: list) -> Engine:
     env = simpy.rt.RealtimeEnvironment(initial_time=time.time(), strict=False)
     sim = Sim(env=env, history=home.history, world=home.world, epoch=UNIX_EPOCH, run_ids=random.SystemRandom())
-    sim.trace.detail = False
+    sim.trace = Unwatched()
     return Engine(sim, code, activities, decide_seconds=0.0)
 
 

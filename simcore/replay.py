@@ -114,7 +114,7 @@ class Machine:
                     self._task_started(e)
                 elif kind is ev.WorkflowExecutionStarted:
                     self.ctx = WorkflowContext(self.workflow_id, e.run_id, self.epoch)
-                    self._gen = self.workflow.fn(self.ctx, *e.input)
+                    self._gen = _generator(self.workflow.fn, self.ctx, e.input)
                     self.tasks = bool(queue) and type(queue[0]) is ev.WorkflowTaskScheduled
                     if not self.tasks:
                         self._run_task(e.time, bool(queue))
@@ -402,6 +402,20 @@ _MESSAGES = {ev.EVENT_TYPES[name] for name in ev.MESSAGES}
 def _value(e: ev.Event):
     """What the code receives for an answer: an activity's result, a signal's input, None for a timer."""
     return e.input if isinstance(e, ev.WorkflowExecutionSignaled) else getattr(e, "result", None)
+def _generator(fn, ctx, args: list):
+    """The workflow's generator. An input that does not fit its parameters (a wrong count, a missing
+    name) is an error the code raises when it starts, and fails the workflow as any other would."""
+    try:
+        return fn(ctx, *args)
+    except TypeError as err:   # calling a generator function runs none of its body: the arguments are wrong
+        return _raising(err)
+
+
+def _raising(err: Exception):
+    raise err
+    yield
+
+
 _running: ContextVar[Machine | None] = ContextVar("running", default=None)
 
 

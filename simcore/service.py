@@ -243,10 +243,27 @@ class HistoryService:
         return [str(n) for n in range(1, int(self.run_of(wid)) + 1)]
 
     def _append(self, wid: str, events: list) -> None:
-        self.sim.history.append(wid, events, self.run_of(wid))
+        key = (wid, self.run_of(wid))
+        self.sim.history.append(wid, events, key[1])
+        recent = self.recent.pop(key, [])   # put back last: the cache forgets the workflow written longest ago
+        if recent and recent[-1].event_id + 1 != events[0].event_id:
+            recent = []   # someone else wrote in between: start again from here
+        recent.extend(events)
+        self.recent[key] = recent
+        if len(self.recent) > self.cache_size:
+            del self.recent[next(iter(self.recent))]
 
     def _read(self, wid: str, start: int = 1) -> list:
         return self.sim.history.read(wid, self.run_of(wid), start=start)
+
+    def _news(self, wid: str, start: int) -> list:
+        """The events from `start` on, for the workflow task a worker takes: from the events appended
+        since the last task took them, if they reach back that far (a worker that holds the workflow
+        needs only those), else from the store. Temporal's history service keeps such an events cache."""
+        recent = self.recent.pop((wid, self.run_of(wid)), None)
+        if recent and recent[0].event_id <= start:
+            return recent[start - recent[0].event_id:]
+        return self._read(wid, start)
 
     def _length(self, wid: str) -> int:
         return self.sim.history.length(wid, self.run_of(wid))

@@ -94,3 +94,17 @@ class Recorder:
         self.frame(f"CRASH ({point}): the process dies and its RAM is gone", ram=None, step=None,
                    line=None, replaying=False, cursor=None)
         self.frames[-1] = self.state = ev.copy_with(self.state, skull=True)
+
+
+class Unwatched(Recorder):
+    """The recorder of a run nobody watches (a real process, a benchmark): it keeps no frames, so a
+    process that runs for months does not fill its memory with pictures of itself."""
+
+    def __init__(self):
+        super().__init__(lambda: 0.0, lambda: 0, lambda: 0, detail=False)
+
+    def frame(self, caption: str, **changes) -> Frame:
+        return self.state
+
+    def crash(self, point: str) -> None:
+        pass

@@ -89,11 +89,14 @@ class WorkerSide:
         self.incident("start", f"{w.name} starts with an empty memory; it polls the task queue", worker=w.name)
 
     def _hold(self, w: Worker):
-        """A paused worker does nothing until its pause ends, then carries on as if no time passed."""
-        if w.frozen_until > self.env.now:
-            w.status = "paused"
-            yield self.env.timeout(w.frozen_until - self.env.now)
-            w.status = "busy"
+        """`yield from` it: a paused worker does nothing until its pause ends, then carries on as if no
+        time passed (one that is not paused gets nothing to wait for, not a generator)."""
+        return self._paused(w) if w.frozen_until > self.env.now else ()
+
+    def _paused(self, w: Worker):
+        w.status = "paused"
+        yield self.env.timeout(w.frozen_until - self.env.now)
+        w.status = "busy"
 
     def _workflow_task(self, w: Worker, task: Task):
         wid, sim = task.workflow_id, self.sim
@@ -105,7 +108,7 @@ class WorkerSide:
         if m is not None:
             w.cache[wid] = m         # put back last: the cache evicts the workflow used longest ago
         try:
-            fresh = self._read(wid, start=m.length + 1 if m else 1) + transient
+            fresh = self._news(wid, m.length + 1 if m else 1) + transient
         except ev.HistoryError as err:   # a hole, an unknown event, a payload that is not JSON
             self._settle(task)
             self.unreadable[wid] = err
@@ -250,5 +253,6 @@ class WorkerSide:
         if workflow_type not in code:
             raise NonDeterminismError(wid, None, f"no workflow named {workflow_type!r} is registered on "
                                       f"this worker (it has: {', '.join(code)})", 1)
-        return Machine(code[workflow_type], wid, live=self.sim.live, on_step=self.sim.trace.on_step,
+        trace = self.sim.trace   # a trace that keeps no routine frames does not watch the code's locals either
+        return Machine(code[workflow_type], wid, live=self.sim.live, on_step=trace.on_step if trace.detail else None,
                        epoch=self.sim.epoch, identity=w.name)

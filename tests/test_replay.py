@@ -134,3 +134,15 @@ def test_a_machine_fed_in_parts_ends_as_one_fed_at_once(order_history):
 def test_events_must_arrive_in_order(order_history):
     with pytest.raises(ev.HistoryError, match="order-1001: event 4 arrived after event 2"):
         Machine(orders.fulfill_order, "order-1001").feed(order_history[:2] + order_history[3:])
+
+
+def test_an_input_that_does_not_fit_the_code_fails_the_workflow_instead_of_stopping_the_engine():
+    from simcore.engine import Engine
+    from simcore.sim import Sim
+    sim = Sim()
+    engine = Engine(sim, [orders.fulfill_order], orders.ACTIVITIES)
+    engine.start(orders.fulfill_order, "order-1001")   # fulfill_order(ctx, order_id, cents), given nothing
+    sim.run()
+    end = sim.history.read("order-1001")[-1]
+    assert isinstance(end, ev.WorkflowExecutionFailed) and end.error_type == "TypeError"
+    assert "missing 2 required positional arguments" in end.message and "order-1001" in engine.closed

@@ -633,3 +633,20 @@ def test_pinned_workflows_finish_on_the_build_that_started_them_and_the_old_work
     drained = [t for t, kind, text, _ in e.incidents if kind == "drained"]
     last_v1 = max(x.time for wid in "AC" for x in sim.history.read(wid))
     assert drained and min(drained) >= last_v1 and e.workers["worker-1"].status == "deploying"   # kept until then
+
+
+# -- the events cache: a worker that holds the workflow gets what is new from the engine -----------------
+def test_a_worker_holding_the_workflow_reads_nothing_from_the_store_one_without_it_replays_from_it(tmp_path):
+    from simcore.history import History
+    sim = Sim(history=History(tmp_path / "history.sqlite"))
+    engine = Engine(sim, [review_later], [ship, send_review])
+    reads = []
+    sim.history._db.set_trace_callback(lambda sql: sql.startswith("SELECT event_id") and reads.append(sql))
+    engine.start(review_later, "order-1001", "1001")
+    sim.run(until=DAY)   # shipped; asleep
+    assert reads == []   # every task so far went to the worker that ran the one before
+    for w in engine.workers.values():
+        w.cache.clear()   # evicted: the next task replays
+    sim.run()
+    assert len(reads) == 1 and "order-1001" in engine.closed and engine.replays == 1
+    assert [e.type for e in sim.history.read("order-1001")] == [e.type for e in run().history]
