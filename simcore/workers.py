@@ -151,6 +151,7 @@ class WorkerSide:
         self.sticky[wid] = w.sticky_queue
         if m.closed:   # a late result for this run is refused; a run that continued as new hands over
             w.cache.pop(wid, None)
+            self.recent.pop((wid, m.run), None)
             del self.workflow_task[wid]
             self.buffered.pop(wid, None)
             if not isinstance(new[-1], ev.WorkflowExecutionContinuedAsNew):
