@@ -545,6 +545,8 @@ def bench_interaction(q, tmp):
             scenes[name] = dict(skipped=note)
             row("interaction", f"scene {name}", "", note)
             continue
+        gc.collect()
+        gc.freeze()   # as in a kernel of its own: the views measured before it (ipywidgets keeps them) are not walked
         try:
             scenes[name] = measure_scene(q, Scene, scenarios.load(number), name)
         except Exception as e:   # a view half-written by someone else must not stop the other figures

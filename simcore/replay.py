@@ -402,6 +402,8 @@ _MESSAGES = {ev.EVENT_TYPES[name] for name in ev.MESSAGES}
 def _value(e: ev.Event):
     """What the code receives for an answer: an activity's result, a signal's input, None for a timer."""
     return e.input if isinstance(e, ev.WorkflowExecutionSignaled) else getattr(e, "result", None)
+
+
 def _generator(fn, ctx, args: list):
     """The workflow's generator. An input that does not fit its parameters (a wrong count, a missing
     name) is an error the code raises when it starts, and fails the workflow as any other would."""

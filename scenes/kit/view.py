@@ -10,6 +10,7 @@ follows the frame ("so far: ...") and then gives the end of the run, labelled as
 """
 from __future__ import annotations
 
+import gc
 import html
 import re
 import threading
@@ -106,6 +107,11 @@ class SceneView:
         # JupyterLab 4 with ipykernel 7 may deliver widget messages on several threads at once: one
         # figure cannot draw two frames at the same time, so every change to the view takes this lock.
         self._lock = threading.RLock()
+        # What exists before the first run (matplotlib, ipywidgets, the kit, this view's widgets and its
+        # diagram) lasts as long as the kernel: frozen once (gc.freeze), it is no longer walked by every
+        # full garbage collection, which then walks what came since, mostly the runs (DESIGN, 27).
+        if not gc.get_freeze_count():
+            gc.freeze()
         self.simulate()
 
     # -- what the controls and the player do ----------------------------------------------------
