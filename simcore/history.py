@@ -297,18 +297,12 @@ class _transaction:
         self.db.execute("BEGIN IMMEDIATE")  # take the write lock before reading where the history ends
 
     def __exit__(self, kind, error, tb):
-        if kind is None:
-            try:
+        try:
+            if kind is None:
                 self.db.execute("COMMIT")
-                return
-            except BaseException:
-                self._rollback()
-                raise
-        self._rollback()
-
-    def _rollback(self):
-        if self.db.in_transaction:   # after some errors (a full disk) SQLite has already rolled back
-            self.db.execute("ROLLBACK")
+        finally:   # still open after an error or a failed COMMIT (after a full disk SQLite has rolled back)
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
 
 
 def dump(events: list[Event]) -> str:
