@@ -48,7 +48,7 @@ class Engine(HistoryService, WorkerSide, Recovery):
         self._tokens = itertools.count(1)
         self.rng = random.Random(f"engine/{sim.seed}")   # retry jitter
         self.first_scheduled: dict[tuple, float] = {}  # activity key -> when its first attempt was queued
-        self.heartbeats: dict[tuple, float] = {}
+        self.heartbeats: dict[tuple, float] = {}     # activity key -> its attempt's last heartbeat (if it beats)
         self.began: dict[tuple, float] = {}          # activity key -> when its current attempt started
         self.last_failure: dict[tuple, dict] = {}    # activity key -> the previous attempt's failure
         self.workflow_task: dict[str, tuple] = {}    # workflow id -> (scheduled id, started id) of its task

@@ -131,12 +131,13 @@ class HistoryService:
         the task is not completed in time, the attempt has failed."""
         opts = task.options
         limit = (opts.start_to_close or self.task_timeout) if task.kind == "activity" else self.task_timeout
+        beat = opts.heartbeat
         if deadline is None:   # the task is taken now
             deadline = self.env.now + limit
-            self.heartbeats[task.key] = self.env.now
+            if beat:
+                self.heartbeats[task.key] = self.env.now
         if self.leases.get(task.key) != task.token:
             return   # completed, or taken back already
-        beat = opts.heartbeat
         until = min(deadline, self.heartbeats[task.key] + beat) if beat else deadline
         if self.env.now < until:
             after(self.env, until - self.env.now, self._lease, task, deadline)
@@ -229,6 +230,7 @@ class HistoryService:
         result = recorded(0, self.env.now, task.scheduled, task.attempt, outcome,
                           started=self.began.pop(key, None), last_failure=failure)
         self.first_scheduled.pop(key, None)
+        self.heartbeats.pop(key, None)
         self._deliver(wid, result)
         self.sim.trace.note(f"{task.scheduled.activity_type}: result recorded in the history (committed)")
 

@@ -148,10 +148,10 @@ class WorkerSide:
             self._unhandled_messages(w, wid, transient)
             return
         self._append(wid, new)
-        self.sticky[wid] = w.sticky_queue
         if m.closed:   # a late result for this run is refused; a run that continued as new hands over
             w.cache.pop(wid, None)
             self.recent.pop((wid, m.run), None)
+            self.sticky.pop(wid, None)
             del self.workflow_task[wid]
             self.buffered.pop(wid, None)
             if not isinstance(new[-1], ev.WorkflowExecutionContinuedAsNew):
@@ -162,6 +162,7 @@ class WorkerSide:
                 if self.pin:
                     self._drain()
         else:
+            self.sticky[wid] = w.sticky_queue   # its next task goes to this worker first
             self._task_done(wid)
         self._act_on(wid, new, m.ctx.run_id)
 

@@ -288,3 +288,11 @@ def _note_collector(sim, seen):
     import gc
     yield sim.env.timeout(1)
     seen.append(gc.isenabled())
+
+
+def test_a_closed_workflow_leaves_nothing_behind_in_the_engine_but_its_closing():
+    sim, e = engine(FaultPlan.crash_after("ChargeCard"), task_timeout=10)
+    sim.run()
+    assert "order-1001" in e.closed
+    # what only an open workflow needs: its leases, heartbeats, sticky queue, pending task, recent events
+    assert (e.leases, e.heartbeats, e.sticky, e.workflow_task, e.recent) == ({}, {}, {}, {}, {})
