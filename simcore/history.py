@@ -286,23 +286,16 @@ def collector_paused():
             gc.enable()
 
 
-class _transaction:
-    """`with _transaction(db):` all of it, or none. (A class, not a @contextmanager: the engine
-    enters one at every append.)"""
-
-    def __init__(self, db: sqlite3.Connection):
-        self.db = db
-
-    def __enter__(self):
-        self.db.execute("BEGIN IMMEDIATE")  # take the write lock before reading where the history ends
-
-    def __exit__(self, kind, error, tb):
-        try:
-            if kind is None:
-                self.db.execute("COMMIT")
-        finally:   # still open after an error or a failed COMMIT (after a full disk SQLite has rolled back)
-            if self.db.in_transaction:
-                self.db.execute("ROLLBACK")
+@contextmanager
+def _transaction(db: sqlite3.Connection):
+    db.execute("BEGIN IMMEDIATE")  # take the write lock before reading where the history ends
+    try:
+        yield
+        db.execute("COMMIT")
+    except BaseException:
+        if db.in_transaction:   # after some errors (a full disk) SQLite has already rolled back
+            db.execute("ROLLBACK")
+        raise
 
 
 def dump(events: list[Event]) -> str:

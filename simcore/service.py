@@ -34,6 +34,15 @@ if TYPE_CHECKING:
     from .workers import Worker
 
 
+def keep_last(cache: dict, key, value, size: int) -> None:
+    """`cache[key] = value` as its most recent entry; past `size` entries the least recent goes (the
+    worker's cache of workflows, the engine's of their recent events)."""
+    cache.pop(key, None)
+    cache[key] = value
+    if len(cache) > size:
+        del cache[next(iter(cache))]
+
+
 class WorkflowClosed(Exception):
     """A message to a workflow that has closed (or never started)."""
 
@@ -247,13 +256,10 @@ class HistoryService:
     def _append(self, wid: str, events: list) -> None:
         key = (wid, self.run_of(wid))
         self.sim.history.append(wid, events, key[1])
-        recent = self.recent.pop(key, [])   # put back last: the cache forgets the workflow written longest ago
+        recent = self.recent.get(key, [])
         if recent and recent[-1].event_id + 1 != events[0].event_id:
             recent = []   # someone else wrote in between: start again from here
-        recent.extend(events)
-        self.recent[key] = recent
-        if len(self.recent) > self.cache_size:
-            del self.recent[next(iter(self.recent))]
+        keep_last(self.recent, key, recent + events, self.cache_size)
 
     def _read(self, wid: str, start: int = 1) -> list:
         return self.sim.history.read(wid, self.run_of(wid), start=start)

@@ -220,7 +220,7 @@ def _ram(local: dict) -> dict:
 def _plain_workflow(sim: Sim, workflow, activities, wid: str, args):
     """Workflow code (a generator) run the plain way: its history is RAM only, and each result goes
     straight back to the code. What `Shop.run` does for a workflow rather than a plain function."""
-    m = Machine(workflow, wid, live=sim.live, on_step=sim.trace.on_step)   # its history: RAM only
+    m = Machine(workflow, wid, live=sim.live, on_step=sim.trace.step_hook)   # its history: RAM only
     m.feed([sim.started(workflow, wid, args)])
     while not m.closed:
         scheduled = _awaited(m)
@@ -286,7 +286,7 @@ class Checkpointed:
         if not history:
             history = [sim.started(shop.function, wid, shop.orders[wid])]
             sim.history.append(wid, history)
-        self.m = Machine(shop.function, wid, live=sim.live, strict=False, on_step=sim.trace.on_step)
+        self.m = Machine(shop.function, wid, live=sim.live, strict=False, on_step=sim.trace.step_hook)
         self.m.feed(history)
 
     def steps(self):

@@ -54,6 +54,12 @@ class Recorder:
         if self.detail:
             self.frame(caption, **changes)
 
+    @property
+    def step_hook(self):
+        """What a replay machine calls at each command (`on_step`); None for a trace that keeps no routine
+        frames, so the machine need not watch the code's local variables at every step."""
+        return self.on_step if self.detail else None
+
     def on_step(self, machine, cmd, event, replayed: bool) -> None:
         """Called by a replay machine each time the code yields a command."""
         if not self.detail:

@@ -14,6 +14,7 @@ import simpy
 from . import events as ev
 from .faults import KillWorker, PauseWorker, ProcessCrashed, Redeploy
 from .replay import Machine, NonDeterminismError
+from .service import keep_last
 from .sim import perform
 from .taskqueue import Task
 
@@ -89,14 +90,11 @@ class WorkerSide:
         self.incident("start", f"{w.name} starts with an empty memory; it polls the task queue", worker=w.name)
 
     def _hold(self, w: Worker):
-        """`yield from` it: a paused worker does nothing until its pause ends, then carries on as if no
-        time passed (one that is not paused gets nothing to wait for, not a generator)."""
-        return self._paused(w) if w.frozen_until > self.env.now else ()
-
-    def _paused(self, w: Worker):
-        w.status = "paused"
-        yield self.env.timeout(w.frozen_until - self.env.now)
-        w.status = "busy"
+        """A paused worker does nothing until its pause ends, then carries on as if no time passed."""
+        if w.frozen_until > self.env.now:
+            w.status = "paused"
+            yield self.env.timeout(w.frozen_until - self.env.now)
+            w.status = "busy"
 
     def _workflow_task(self, w: Worker, task: Task):
         wid, sim = task.workflow_id, self.sim
@@ -116,10 +114,9 @@ class WorkerSide:
             return
         try:
             if m is None:
-                m = w.cache[wid] = self._machine(fresh[0].workflow_type, wid, w)
+                m = self._machine(fresh[0].workflow_type, wid, w)
                 m.run = self.run_of(wid)
-                if len(w.cache) > self.cache_size:   # full: the one used longest ago goes (it will replay)
-                    del w.cache[next(iter(w.cache))]
+                keep_last(w.cache, wid, m, self.cache_size)   # full: the one used longest ago goes (it will replay)
                 if any(type(e) is ev.WorkflowTaskCompleted for e in fresh):   # the code ran here before
                     self.replays += 1
                     self.incident("replay", f"{w.name} has no cached state for {wid}: replay {len(fresh)} "
@@ -255,6 +252,5 @@ class WorkerSide:
         if workflow_type not in code:
             raise NonDeterminismError(wid, None, f"no workflow named {workflow_type!r} is registered on "
                                       f"this worker (it has: {', '.join(code)})", 1)
-        trace = self.sim.trace   # a trace that keeps no routine frames does not watch the code's locals either
-        return Machine(code[workflow_type], wid, live=self.sim.live, on_step=trace.on_step if trace.detail else None,
+        return Machine(code[workflow_type], wid, live=self.sim.live, on_step=self.sim.trace.step_hook,
                        epoch=self.sim.epoch, identity=w.name)

@@ -4,8 +4,10 @@ import pytest
 
 from simcore import events as ev
 from simcore import orders
+from simcore.engine import Engine
 from simcore.replay import Machine, NonDeterminismError
 from simcore.replayer import replay
+from simcore.sim import Sim
 from simcore.workflow import Live, workflow
 
 
@@ -137,8 +139,6 @@ def test_events_must_arrive_in_order(order_history):
 
 
 def test_an_input_that_does_not_fit_the_code_fails_the_workflow_instead_of_stopping_the_engine():
-    from simcore.engine import Engine
-    from simcore.sim import Sim
     sim = Sim()
     engine = Engine(sim, [orders.fulfill_order], orders.ACTIVITIES)
     engine.start(orders.fulfill_order, "order-1001")   # fulfill_order(ctx, order_id, cents), given nothing

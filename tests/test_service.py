@@ -12,6 +12,7 @@ from simcore import events as ev
 from simcore import temporal as T
 from simcore.engine import Engine
 from simcore.faults import FaultPlan, KillWorker, PauseWorker, Redeploy
+from simcore.history import History
 from simcore.sim import Sim
 from simcore.strategies import run_workflow
 from simcore.workflow import activity, workflow
@@ -637,7 +638,6 @@ def test_pinned_workflows_finish_on_the_build_that_started_them_and_the_old_work
 
 # -- the events cache: a worker that holds the workflow gets what is new from the engine -----------------
 def test_a_worker_holding_the_workflow_reads_nothing_from_the_store_one_without_it_replays_from_it(tmp_path):
-    from simcore.history import History
     sim = Sim(history=History(tmp_path / "history.sqlite"))
     engine = Engine(sim, [review_later], [ship, send_review])
     reads = []
