@@ -24,7 +24,7 @@ import simpy.rt
 from . import check, registry
 from . import events as ev
 from .engine import Engine
-from .history import History
+from .history import latest_run
 from .home import HISTORY, UNIX_EPOCH, WORKFLOWS, Busy, Home, HomeError, _store, compare, locate, outcome
 from .orders import CENTS, KEYED_ACTIVITIES, ORDER_ID, fulfill_order, send_return_label_keyed, send_review_request_keyed
 from .replay import Machine
@@ -221,10 +221,16 @@ def signal(home_dir, wid: str, name: str, value=None) -> str:
 
 
 def query(home_dir, wid: str, name: str, workflows: dict = WORKFLOWS):
-    """Answer a query by replaying the history in this process: reads, writes nothing."""
+    """Answer a query by replaying the history in this process. It reads through a connection that cannot
+    write (as `order status` does), so it changes nothing in the home and works on a read-only one."""
     d = locate(home_dir)
-    with closing(History(d / HISTORY)) as store:
-        history = store.read(wid, store.current_run(wid))
+    stored = check.read_rows(d / HISTORY)
+    where = f"{d / HISTORY} workflow {wid!r}"
+    history, problems = check.parse_rows(stored.get((wid, latest_run(r for w, r in stored if w == wid)), []), where)
+    problems = problems or check.check_events(history, wid, where)
+    if problems:
+        raise HomeError(f"the history cannot be read, so it is not queried: {problems[0]}\n"
+                        "(`python -m simcore history check` lists all)")
     if not history:
         raise HomeError(f"{d}: no workflow {wid!r} to query")
     kind = history[0].workflow_type

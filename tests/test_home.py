@@ -309,6 +309,8 @@ def test_a_read_only_home_can_be_read_but_not_run(tmp_path, capsys):
         assert p.returncode == 0 and "outcome: in progress" in p.stdout and "history: 17 events" in p.stdout, p
         p = cli("history", "check")
         assert p.returncode == 0 and p.stdout.strip().endswith("order-1001 (17 events): ok"), p
+        p = cli("order", "query", "status")   # read and replayed: this order's code has no such handler
+        assert p.returncode == 2 and "order-1001 has no query handler 'status' (it has: none)" in p.stderr, p
     finally:
         d.chmod(0o755)
     assert snapshot(d) == before
