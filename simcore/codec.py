@@ -33,8 +33,15 @@ def _decode(text: str):
 def to_json(event: Event) -> str:
     """The stored payload: every field, but an optional one only when it says something (an empty
     `last_failure` or run link is left out, and read back as its default)."""
-    quiet = _defaults(type(event))
-    return _encode({k: v for k, v in event.attrs.items() if k not in quiet or v != quiet[k]})
+    names, quiet = _payload_fields(type(event))
+    d = event.__dict__   # (a frozen dataclass keeps its fields there, as `attrs` reads them)
+    return _encode({k: d[k] for k in names if k not in quiet or d[k] != quiet[k]})
+
+
+@functools.cache
+def _payload_fields(cls) -> tuple[tuple[str, ...], dict]:
+    """The payload's field names and the optional ones' defaults: worked out once per event type."""
+    return _schema(cls)[0], _defaults(cls)
 
 
 @functools.cache
