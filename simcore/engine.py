@@ -79,10 +79,10 @@ class Engine(HistoryService, WorkerSide, Recovery):
 
     def incident(self, kind: str, text: str, **details) -> None:
         """Something a learner should see (a lease lost, a stale completion refused, a deploy): kept
-        in `incidents` with its time, and drawn as a frame."""
+        in `incidents` with its time, and drawn as a frame of that kind."""
         changes = {k: details.pop(k) for k in ("ram", "replaying", "cursor") if k in details}
         self.incidents.append((self.env.now, kind, text, details))
-        self.sim.trace.frame(text, **changes)
+        self.sim.trace.frame(text, kind=kind, **changes)
 
     def snapshot(self, rows: int | None = None) -> dict:
         """The engine's state now, as plain data: workers (with their cache sizes), the queue (its first

@@ -166,7 +166,7 @@ class _Sim:
                 self.by_host[h.name]["late_writes_refused"] += late
                 del h.held[s]
                 h.blocked[s] = self.env.now + self.backoff
-                self._snap(f"{h.name} refused{' (a late write)' if late else ''}: {e}")
+                self._snap(f"{h.name} refused{' (a late write)' if late else ''}: {e}", "refused")
                 return
             self._audit(h.name, s, rng_id, current)
             self.counts["writes_accepted"] += 1
@@ -203,11 +203,11 @@ class _Sim:
             h.held.clear()
             self.membership.host_down(name)
             self._claims()
-            self._snap(f"{name} killed")
+            self._snap(f"{name} killed", "crash")
             return
         h.state, h.pauses, h.woke = "paused", h.pauses + 1, self.env.event()
         self.membership.host_down(name)
-        self._snap(f"{name} frozen for {duration:g}s")
+        self._snap(f"{name} frozen for {duration:g}s", "pause")
         yield self.env.timeout(duration)
         if h.state == "dead":
             return
@@ -232,9 +232,10 @@ class _Sim:
             self._snap("")
             yield self.env.timeout(1.0)
 
-    def _snap(self, note):
+    def _snap(self, note, kind=""):
+        """The moment, for the view: `note` says what happened, `kind` which incident it is ("" for none)."""
         self.frames.append({
-            "t": round(self.env.now, 6), "note": note,
+            "t": round(self.env.now, 6), "note": note, "kind": kind,
             "hosts": [{"name": n, "state": h.state, "shards": sorted(h.held), "told": sorted(h.view)}
                       for n, h in self.hosts.items()],
             "shards": self.store.shards(), "counts": dict(self.counts)})

@@ -117,10 +117,10 @@ def perform(sim: Sim, activity: ActivityDef, workflow_id: str, scheduled: ev.Act
             sim.message("world", "network", f"{name} copy " + (f"-> {copy.value}" if copy.ok else copy.error_type))
     yield from _work(sim, activity.seconds / 2 + (fault.seconds if kind == "delay" else 0), heartbeat)
     if kind in ("request_lost", "response_lost"):
-        sim.trace.note(f"{name}: no response (the caller cannot tell whether it ran)")
+        sim.trace.note(f"{name}: no response (the caller cannot tell whether it ran)", kind="lost")
         return NO_RESPONSE
     said = f"returned {outcome.value!r}" if outcome.ok else f"failed: {outcome.error_type}"
-    sim.trace.note(f"{activity.name} {said}")
+    sim.trace.note(f"{activity.name} {said}", kind="" if outcome.ok else "failed")
     return outcome
 
 

@@ -179,7 +179,8 @@ class Execution:
     def _append(self, events, rows):
         self.store.append(self.arn, len(events), rows, self.env.now, self.sim.clock().isoformat() + "Z")
         step = next((d["name"] for t, d in reversed(rows) if t.endswith("Entered")), None)
-        self.sim.trace.frame(", ".join(t for t, _ in rows), step=step)
+        failed = any(t.endswith(("Failed", "TimedOut")) for t, _ in rows)   # TaskFailed, ExecutionTimedOut, ...
+        self.sim.trace.frame(", ".join(t for t, _ in rows), step=step, kind="failed" if failed else "")
 
     def _attempt(self, name, events):
         """Run the scheduled attempt (again, if a crash lost its result); return what to record."""

@@ -23,6 +23,8 @@ class Frame:
     replaying: bool = False       # the code is being answered from history
     cursor: int | None = None     # the history event being replayed
     skull: bool = False
+    kind: str = ""                # what happened, where something did ("crash", "retry", "refused", ...);
+                                  # "" for a routine frame. The player's "next incident" stops by it.
     effects: int = 0              # world.log[:effects] has happened
     history: int = 0              # the first `history` events are durable
     extra: dict = field(default_factory=dict)   # what a scene adds (workers, queue, ...)
@@ -43,14 +45,15 @@ class Recorder:
         self.state = Frame()
 
     def frame(self, caption: str, **changes) -> Frame:
-        f = ev.copy_with(self.state, t=self.now(), caption=caption, effects=self.effects(),
-                            history=self.history(), skull=False, **changes)
+        f = ev.copy_with(self.state, **{"t": self.now(), "caption": caption, "effects": self.effects(),
+                                        "history": self.history(), "skull": False, "kind": "", **changes})
         self.state = f
         self.frames.append(f)
         return f
 
     def note(self, caption: str, **changes) -> None:
-        """A routine frame (a result returned, a record committed): kept only with `detail`."""
+        """A frame of the run's routine (a result returned, a record committed, an attempt that failed):
+        kept only with `detail`."""
         if self.detail:
             self.frame(caption, **changes)
 
@@ -64,7 +67,7 @@ class Recorder:
         """Called by a replay machine each time the code yields a command."""
         if not self.detail:
             return
-        ram = {k: show(v) for k, v in (machine.ram or {}).items()}
+        ram, kind = {k: show(v) for k, v in (machine.ram or {}).items()}, ""
         how = "answered from history (replay)" if replayed else "live"
         if isinstance(cmd, ScheduleActivity):
             verb = "answered from history, not run (replay)" if replayed else "called"
@@ -76,7 +79,7 @@ class Recorder:
         elif isinstance(cmd, (WaitSignal, First)):
             step, caption = self.state.step, f"waits: {cmd.describe()}"
         elif machine.closed and isinstance(event, ev.WorkflowExecutionFailed):
-            step, caption = None, f"the workflow fails: {event.message}"
+            step, caption, kind = None, f"the workflow fails: {event.message}", "failed"
         elif machine.closed and not isinstance(event, ev.WorkflowExecutionCanceled):
             step, caption = None, f"the workflow returns: {show(machine.result)}"
         elif machine.closed:
@@ -84,7 +87,7 @@ class Recorder:
         else:
             step, caption = self.state.step, f"{event.summary()} ({how})"
         self.frame(caption, step=step, line=machine.line, ram=ram, replaying=replayed,
-                   cursor=event.event_id if replayed and event else None)
+                   cursor=event.event_id if replayed and event else None, kind=kind)
 
     def on_effect(self, kind: str) -> None:
         """Called by the world after each effect. Effects made by activities get their frames from the
@@ -94,11 +97,12 @@ class Recorder:
             return
         replay = m.ctx.is_replaying
         self.frame(f"{kind} done INLINE by workflow code" + (" (during replay!)" if replay else ""),
-                   step=kind, line=m.line, ram={k: show(v) for k, v in (m.ram or {}).items()}, replaying=replay)
+                   step=kind, line=m.line, ram={k: show(v) for k, v in (m.ram or {}).items()}, replaying=replay,
+                   kind="inline")
 
     def crash(self, point: str) -> None:
         self.frame(f"CRASH ({point}): the process dies and its RAM is gone", ram=None, step=None,
-                   line=None, replaying=False, cursor=None)
+                   line=None, replaying=False, cursor=None, kind="crash")
         self.frames[-1] = self.state = ev.copy_with(self.state, skull=True)
 
 

@@ -180,3 +180,11 @@ def test_command_line(capsys):
     assert main(["run", "06", "--set", "orders=1", "--set", "fault=CardDeclined", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["declined"] == 1 and out["charges"] == 0 and out["attempts_sent"] == 0
+
+
+def test_next_incident_stops_once_at_an_outage_not_at_every_second_of_it():
+    view = s06.Scene(orders=100, retry="immediate", incident=30)
+    outage = [i for i, f in enumerate(view.run.frames) if f.kind == "outage"]
+    assert [view.run.frames[i].t for i in outage] == list(range(1, 30))   # a frame a second while it is down
+    assert outage == list(range(outage[0], outage[-1] + 1))
+    assert [i for i in view.incidents if i in outage] == [outage[0]]

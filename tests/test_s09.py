@@ -132,3 +132,11 @@ def test_an_accepted_update_is_recorded_and_a_rejected_one_writes_nothing():
     assert m["before"] == m["after"] and m["new"] == []   # not even a workflow task
     assert ("update 'change_address' at day 1, 09:00: rejected (too late, the order is shipped to 1 Old Street); "
             "history 28 -> 28 events: nothing written, not even a workflow task") in model.outcome_lines(rejected)
+
+
+def test_next_incident_stops_where_a_message_is_refused_and_not_where_one_is_recorded():
+    view = s09.Scene(cancel="never", workers="down")
+    stops = [view.run.frames[i] for i in view.incidents]
+    assert any(f.caption.startswith("query 'status' FAILED") for f in stops)           # no worker: the query fails
+    assert any("refused" in f.caption for f in stops)                                 # a signal to a closed workflow
+    assert not any(f.caption.startswith("signal 'cancel' recorded") for f in stops)   # the machinery working

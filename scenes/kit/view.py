@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import gc
 import html
-import re
 import threading
 
 import ipywidgets as widgets
@@ -31,19 +30,19 @@ SPEEDS = (0.5, 1, 2, 4, 8, 16)
 # kept is objects for each full garbage collection to walk (scene 06: 53-59 ms with one, 89 with 4, 118
 # with 8), and a view is never freed (ipywidgets keeps every widget it made, and the widgets the view).
 KEPT = 2
-# A frame is an incident when the process dies, new code is deployed, or something is refused, lost, timed
-# out or repeated.
-INCIDENT = re.compile(r"^CRASH|^STUCK|^DEPLOY|stale completion|lease is taken back|did not|\blost\b|refused|"
-                      r"TimeoutError|Timeout|timed out|retry in|declined|INLINE|going down|freezes|no response|"
-                      r"\(the incident\)|failed")
+# The kinds of frame the player's "next incident" stops at (a frame's kind is set where it is made: the
+# engine's incidents, a failed attempt, a refused message, a scene's outage); the others (a timer fired, a
+# signal recorded, a worker started, a replay) are the machinery working as it should.
+INCIDENTS = frozenset({"crash", "stuck", "unreadable", "lease", "sticky", "stale", "retry", "failed", "lost",
+                       "refused", "inline", "pause", "deploy", "code", "unhandled", "outage"})
 
 
 def is_incident(frame) -> bool:
-    return frame.skull or bool(INCIDENT.search(frame.caption))
+    return frame.skull or frame.kind in INCIDENTS
 
 
 def is_crash(frame) -> bool:
-    return frame.skull or frame.caption.startswith("STUCK")
+    return frame.skull or frame.kind == "stuck"
 
 
 def opening_speed(frames: int) -> float:
@@ -142,8 +141,8 @@ class SceneView:
             del self._runs[next(iter(self._runs))]
         frames = self.run.frames
         self.play.max = self.scrub.max = len(frames) - 1
-        self.incidents = [i for i, f in enumerate(frames) if is_incident(f) and not (i and is_incident(frames[i - 1])
-                                                                                     and f.caption == frames[i - 1].caption)]
+        self.incidents = [i for i, f in enumerate(frames)   # a run of frames of one kind (an outage) is one stop
+                          if is_incident(f) and not (i and is_incident(frames[i - 1]) and f.kind == frames[i - 1].kind)]
         self.crashes = [i for i, f in enumerate(frames) if is_crash(f)]
         self.next_incident.disabled = not self.incidents
         self.to_crash.disabled = not self.crashes

@@ -94,9 +94,11 @@ class Scheduler:
         try:
             while True:
                 self.wake = self.env.event()
+                before = len(self.board.transitions)
                 said = self.schedule()
-                if said:
-                    self.board.frame("scheduler: " + "; ".join(said))
+                if said:   # an incident if the pass failed a run, or a task because its upstream did
+                    failed = any(t[3] in ("failed", "upstream_failed") for t in self.board.transitions[before:])
+                    self.board.frame("scheduler: " + "; ".join(said), kind="failed" if failed else "")
                 wait = self._next_wake() - self.env.now
                 yield self.env.any_of([self.wake, self.env.timeout(max(wait, 0))]) if wait < math.inf else self.wake
         except Interrupt:
@@ -232,7 +234,7 @@ class Scheduler:
         retry = f"; retry in {task.retry_delay.total_seconds() / 60:g} min" if state == "up_for_retry" else ""
         said = state if state in ("success", "skipped") else "failed: " + outcome
         self.board.frame(f"{task_id} {said}{retry} (run {parse(run['logical_date']):%m-%d}, try {try_number})",
-                         step=task_id)
+                         step=task_id, kind={"up_for_retry": "retry", "failed": "failed"}.get(state, ""))
         self._wake()
 
     def _wake(self):
@@ -249,7 +251,7 @@ class Scheduler:
     def die(self, why: str, step=None):
         self._end("failed")
         self.board.scheduler = "dead"
-        self.board.frame(why, skull=True, step=step)
+        self.board.frame(why, skull=True, step=step, kind="crash")
         self.died.succeed()
 
     def _end(self, state):

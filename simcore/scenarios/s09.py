@@ -153,7 +153,8 @@ def _query(sim, engine, messages):
     messages.append(dict(t=sim.env.now, kind="query", name="status", answer=answer, error=error, before=before,
                          after=after, how=how, closed=WID in engine.closed))
     sim.trace.frame("query 'status' " + ("FAILED: no poller seen for task queue recently (no worker is up)" if error
-                                         else f"-> {answer!r} ({how}; history {before} -> {after} events)"))
+                                         else f"-> {answer!r} ({how}; history {before} -> {after} events)"),
+                    kind="refused" if error else "")
 
 
 def _update(sim, engine, messages):
@@ -166,7 +167,8 @@ def _update(sim, engine, messages):
         update_id = engine.update(WID, "change_address", NEW_ADDRESS)
     except (UpdateRejected, WorkflowClosed, QueryFailed) as e:
         m["error"] = str(e)
-        sim.trace.frame(f"update 'change_address' REJECTED: {str(e).split(': ', 1)[-1]}; nothing written")
+        sim.trace.frame(f"update 'change_address' REJECTED: {str(e).split(': ', 1)[-1]}; nothing written",
+                        kind="refused")
     else:
         sim.trace.frame("update 'change_address' accepted by its validator; the next workflow task records it")
     messages.append(m)
@@ -196,7 +198,8 @@ def _late_signal(sim, engine, messages):
         messages.append(dict(t=sim.env.now, kind="late", error=""))
     except WorkflowClosed as e:
         messages.append(dict(t=sim.env.now, kind="late", error=str(e)))
-        sim.trace.frame("a signal to the closed workflow is refused: workflow execution already completed")
+        sim.trace.frame("a signal to the closed workflow is refused: workflow execution already completed",
+                        kind="refused")
 
 
 def outcome_lines(run) -> list[str]:

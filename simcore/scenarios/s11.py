@@ -140,7 +140,8 @@ def _daily(sim, engine, ids, scheduled):
         news = [(kind, text) for _, kind, text, _ in engine.incidents[seen:]]
         seen = len(engine.incidents)
         trace.sampling = True
-        trace.frame(_caption(sim, engine, news), extra=_snapshot(sim, engine, ids, scheduled))
+        caption, kind = _caption(sim, engine, news)
+        trace.frame(caption, kind=kind, extra=_snapshot(sim, engine, ids, scheduled))
         trace.sampling = False
         yield sim.env.timeout(DAY if sim.env.now else 3600.0)   # then daily at 10:00, an hour after a deploy
 
@@ -153,19 +154,20 @@ def _snapshot(sim, engine, ids, scheduled) -> dict:
             "stuck": len(engine.stuck), "closed": len(engine.closed)}
 
 
-def _caption(sim, engine, news) -> str:
+def _caption(sim, engine, news) -> tuple[str, str]:
+    """The day's frame: its caption, and its kind (the day's incident, if it had one)."""
     day = day_of(sim.env.now).split(",")[0]
     stuck = [text for kind, text in news if kind == "stuck"]
     if stuck:
-        return f"STUCK on {day}: {len(stuck)} more order{'s' * (len(stuck) > 1)}; {stuck[-1][7:]}"
+        return f"STUCK on {day}: {len(stuck)} more order{'s' * (len(stuck) > 1)}; {stuck[-1][7:]}", "stuck"
     code = [text for kind, text in news if kind == "code"]
     if code:
-        return f"DEPLOY on {day}: {code[-1]}"
+        return f"DEPLOY on {day}: {code[-1]}", "code"
     drained = [text.split(":")[0] for kind, text in news if kind == "drained"]
     if drained:
-        return f"{day}: the last v1 order has closed: the v1 workers stop ({', '.join(drained)})"
+        return f"{day}: the last v1 order has closed: the v1 workers stop ({', '.join(drained)})", ""
     open_ = len({wid for wid, _ in sim.history.workflows()}) - len(engine.closed)
-    return f"{day}: {open_} orders in flight, {len(engine.closed)} done, {len(engine.stuck)} stuck"
+    return f"{day}: {open_} orders in flight, {len(engine.closed)} done, {len(engine.stuck)} stuck", ""
 
 
 def counts(run, engine=None) -> dict:

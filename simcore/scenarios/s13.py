@@ -82,7 +82,8 @@ def simulate_canvas(fault="crash_after_charge", cancel="day 10", sensor_timeout=
         f = lanes[m].sim.trace.frames[i]
         effects = sum(lanes[k].sim.trace.frames[j].effects for k, j in at.items())
         sim.trace.frames.append(Frame(t=t, caption=f"{canvas.NAMES[m]}: {f.caption}", step=f.step, skull=f.skull,
-                                      effects=min(effects, len(sim.world.log)), extra={"lane": m, "at": dict(at)}))
+                                      kind=f.kind, effects=min(effects, len(sim.world.log)),
+                                      extra={"lane": m, "at": dict(at)}))
     run = Run("13", controls, seed, sim, None, "order-1001", "/".join(lane.outcome for lane in lanes.values()))
     run.lanes = lanes
     run.extra = {"models": {m: {"outcome": lane.outcome, "records": lane.records,
@@ -159,7 +160,7 @@ def simulate_shards(hosts="kill and zombie", fence=True, seed=0):
     for snap in result["frames"]:
         sim.trace.frames.append(Frame(t=snap["t"], caption=snap["note"] or f"t={snap['t']:g}s",
                                       skull=snap["note"].startswith("CRASH") if snap["note"] else False,
-                                      extra={"snap": snap}))
+                                      kind=snap["kind"], extra={"snap": snap}))
     lost = result["counts"]["workflows_lost"]
     run = Run("13", dict(part="shards", hosts=hosts, fence=fence), seed, sim, None, "",
               "lost" if lost else "completed")
