@@ -73,10 +73,10 @@ class CallBox(ProcessBox):
         call = frame.extra.get("call")
         at = self.row_of(call)
         named = at is not None and frame.step == run.watch.calls.get(int(call), (None,))[0]
-        red = at if frame.skull else None
+        red, done = (at if frame.skull else None), {}
         for i, (patch, count) in enumerate(zip(self.boxes, self.counts)):
             ids = self.ids[i:] if i == len(self.steps) - 1 else self.ids[i:i + 1]
-            n = sum(made[c] for c in ids)
+            n = done[self.steps[i]] = sum(made[c] for c in ids)
             lit = i == at and named and not frame.skull
             patch.set_facecolor(KILLED if i == red else LIT if lit else DONE if n else TODO)
             patch.set_edgecolor(DANGER if i == red else REPLAY if lit and frame.replaying else INK if lit else MUTED)
@@ -87,7 +87,7 @@ class CallBox(ProcessBox):
         self.killed.set_text("\u2620 killed by the crash" if frame.skull else "")
         self.skull.hide()
         if frame.skull:
-            self._place_skull(red)
+            self._place_skull(red, done)
 
 
 class EffectsPanel(Panel):

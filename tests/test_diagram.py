@@ -216,3 +216,20 @@ def test_the_veil_copied_is_the_veil_agg_draws(monkeypatch):
     drawn = frames(s06.Scene())
     assert len(copied) == len(drawn) > 10
     assert all(np.array_equal(a, b) for a, b in zip(copied, drawn))
+
+
+def test_a_process_killed_between_steps_gets_its_skull_between_them_over_no_label():
+    from matplotlib.transforms import Bbox
+
+    from scenes import s09
+    from scenes.kit.panels import ProcessBox
+    view = s09.Scene(cancel="after_shipping", workers="down")   # killed while it waits out the 14-day window
+    crash = next(i for i, f in enumerate(view.run.frames) if f.skull)
+    view.goto(crash)
+    box = next(p for p in view.diagram.panels if isinstance(p, ProcessBox))
+    renderer = box.ax.figure.canvas.get_renderer()
+    skull = Bbox.union([part.get_window_extent(renderer) for part in (box.skull.cranium, box.skull.jaw)])
+    labels = [label.get_window_extent(renderer) for label in box.labels]
+    assert box.skull.cranium.get_visible() and not any(skull.overlaps(label) for label in labels)
+    shipped, next_step = labels[2], labels[3]   # ShipPackage is done, RefundCard is not begun
+    assert next_step.y1 <= (skull.y0 + skull.y1) / 2 <= shipped.y0   # between their rows

@@ -110,23 +110,26 @@ class ProcessBox(Panel):
         self.killed.set_text(said if self.w >= 36 else said.split(":")[0].replace(" by the crash", ""))
         self.skull.hide()
         if frame.skull:
-            self._place_skull(self.steps.index(red) if red in self.steps else None)
+            self._place_skull(self.steps.index(red) if red in self.steps else None, done)
 
-    def _place_skull(self, i):
+    def _place_skull(self, i, done):
         """The skull beside the step it killed: in the free part of the step's row, between the end of
-        its label and the tick column; a skull as tall as the row where there is room."""
+        its label and the tick column; a skull as tall as the row where there is room. A process that
+        died between steps (asleep on a timer, waiting for a signal) gets it between the last step done
+        and the next, over neither label."""
         fig = self.ax.figure
         per_in_x, per_in_y = 100 / fig.get_figwidth(), 50 / fig.get_figheight()
-        if i is None:   # the process died between steps: the skull in the middle of the box
-            self.skull.show(self.x + self.w * 0.62, self.y + self.h / 2, min(self.h / per_in_y * 0.4, 1.0))
-            return
-        label = self.labels[i]
-        ends = label.get_position()[0] + len(label.get_text()) * 0.6 * label.get_fontsize() / 72 * per_in_x + 1.0
+        top = self.y + self.h - 4   # where the first row starts; row k's box is 0.6 inside its k-th band below it
+        if i is None:   # across the two rows' free parts
+            last = min(max((k for k, step in enumerate(self.steps) if done.get(step)), default=0), len(self.steps) - 2)
+            rows, cy, tall = self.labels[last:last + 2], top - (last + 1) * self.row, 2 * self.row - 1.2
+        else:
+            rows, cy, tall = [self.labels[i]], top - (i + 1) * self.row + 0.6 + (self.row - 1.2) / 2, self.row - 1.2
+        ends = max(label.get_position()[0] + len(label.get_text()) * 0.6 * label.get_fontsize() / 72 * per_in_x + 1.0
+                   for label in rows)
         right = self.x + self.w - 7.5
-        size = min((self.row - 1.2) / per_in_y * 0.95, (right - ends) / per_in_x / 0.9, 1.1)
-        size = max(size, 0.32)
-        cx = right - size * 0.45 * per_in_x
-        self.skull.show(cx, self.y + self.h - 4 - (i + 1) * self.row + 0.6 + (self.row - 1.2) / 2, size)
+        size = max(min(tall / per_in_y * 0.95, (right - ends) / per_in_x / 0.9, 1.1), 0.32)
+        self.skull.show(right - size * 0.45 * per_in_x, cy, size)
 
 
 class RamPanel(Panel):
