@@ -178,3 +178,15 @@ def test_a_copy_that_arrives_while_the_first_is_in_flight_is_refused_with_409():
         assert "IdempotencyKeyInUse" in copy.text and run.world.statement_cents() == 4200
         assert "1 refused with 409 (same key, first request still in flight)" in model.outcome_lines(run)[2]
     assert model.simulate("duplicate", "none").world.statement_cents() == 8400
+
+
+def test_the_note_of_a_death_on_the_sequence_clears_its_skull():
+    from matplotlib.transforms import Bbox
+    view = s07.Scene(fault="worker_dies_after_effect", key="stable")
+    view.goto(next(i for i, f in enumerate(view.run.frames) if f.skull))
+    seq = next(p for p in view.diagram.panels if isinstance(p, SequencePanel))
+    renderer = seq.ax.figure.canvas.get_renderer()
+    skull = Bbox.union([part.get_window_extent(renderer) for part in (seq.skull.cranium, seq.skull.jaw)])
+    notes = [n for n in seq.notes if n.get_visible() and "dies" in n.get_text()]
+    assert seq.skull.cranium.get_visible() and notes
+    assert not any(n.get_window_extent(renderer).overlaps(skull) for n in notes)

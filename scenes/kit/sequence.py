@@ -22,6 +22,7 @@ from .panels import DANGER, INK, MUTED, Panel, SkullGlyph
 
 HEAD, PLAIN = "-|>,head_length=0.5,head_width=0.22", "-"
 BOX = dict(boxstyle="round,pad=0.12", fc="white", ec="none", alpha=0.9)
+SKULL = 0.6   # inches: the skull on the lane of the one that died
 
 
 class SequencePanel(Panel):
@@ -81,13 +82,15 @@ class SequencePanel(Panel):
         for m, label in zip(self.messages, self.labels):
             label.set_text(m["text"])
             label.set_color(m.get("color", INK))
+        skull = 0.42 * SKULL * 100 / self.ax.figure.get_figwidth()   # half the skull's width, in data units
         for k, note, sym in zip(self.marks, self.notes, self.symbols):
             left = k.get("side", "right") == "left"
             x = self.xs[k["lane"]]
+            gap = 1.3 + (skull if k.get("symbol") == "\u2620" else 0.0)   # a death's note clears its skull
             note.set_text(k["text"])
             note.set_color(k.get("color", INK))
             note.set_ha("right" if left else "left")
-            note.set_position((x - 1.3 if left else x + 1.3, self.y_of(k["t"])))
+            note.set_position((x - gap if left else x + gap, self.y_of(k["t"])))
             sym.set_text(k.get("symbol", "\u25cf"))
             sym.set_fontsize(17 if k.get("symbol") else 5)
             sym.set_color(k.get("color", INK))
@@ -106,7 +109,7 @@ class SequencePanel(Panel):
         if frame.skull:
             dead = [k for k in self.marks if k.get("symbol") == "\u2620" and k["t"] <= now]
             if dead:
-                self.skull.show(self.xs[dead[-1]["lane"]], self.y_of(dead[-1]["t"]), 0.6)
+                self.skull.show(self.xs[dead[-1]["lane"]], self.y_of(dead[-1]["t"]), SKULL)
         for i, (arrow, label, cross) in enumerate(zip(self.arrows, self.labels, self.crosses)):
             m = self.messages[i] if i < len(self.messages) else None
             shown = m is not None and m["t0"] <= now
