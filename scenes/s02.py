@@ -92,6 +92,7 @@ class SkullVerdict:
     def __init__(self, ax, ram_box, history_box):
         x, y, w, _ = history_box
         self.file = ax.text(x + 1.5, y + 3.0, "", fontsize=8, color=MUTED, zorder=3)
+        self.room = int((w - 3) / (0.6 * 8 / 72 * 100 / ax.figure.get_figwidth()))   # characters that fit
         self.kept = ax.text(x + 1.5, y + 0.8, "", fontsize=8, color=DURABLE, fontweight="bold", zorder=3)
         self.dynamic = [self.file, self.kept]
 
@@ -99,7 +100,10 @@ class SkullVerdict:
         path = run.history_path
         index = next(i for i, f in enumerate(run.frames) if f is frame)
         crashes = sum(f.skull for f in run.frames[:index + 1])
-        self.file.set_text(f"file: {path.name}" if path else "no file: cron writes nothing down")
+        name = path.name if path else ""
+        if len(name) > self.room - 6:   # its end is what differs from run to run (the outcome lines say it whole)
+            name = "\u2026" + name[len(name) - self.room + 7:]
+        self.file.set_text(f"file: {name}" if path else "no file: cron writes nothing down")
         n = frame.history
         if path is None:
             self.kept.set_text("")

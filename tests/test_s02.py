@@ -169,3 +169,18 @@ def test_the_staff_engineer_answers_the_four_questions():
     assert len(buttons) == 4
     buttons[1].click()
     assert "14,000" in log.value and "200,000" in log.value and "synchronous=FULL" in log.value
+
+
+def test_the_history_file_named_under_the_panel_fits_inside_it():
+    from scenes.kit.panels import HistoryPanel
+    view = s02.Scene()
+    verdict = next(p for p in view.diagram.panels if isinstance(p, s02.SkullVerdict))
+    panel = next(p for p in view.diagram.panels if isinstance(p, HistoryPanel))
+    renderer = verdict.file.axes.figure.canvas.get_renderer()
+    right = verdict.file.axes.transData.transform((panel.x + panel.w, 0))[0]
+    for crash, when, record in itertools.product(orders.STEPS, ("after_record", "in_the_gap"),
+                                                 ("after_effect", "before_effect")):
+        view.set_controls(strategy="checkpoint", crash_after=crash, crash_when=when, record=record)
+        view.goto(len(view.run.frames) - 1)
+        assert verdict.file.get_text().endswith(".sqlite")   # its end, which names the controls, is kept
+        assert verdict.file.get_window_extent(renderer).x1 < right, verdict.file.get_text()
