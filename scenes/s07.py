@@ -99,7 +99,7 @@ def _worker_note(f):
     if "no response" in c:
         return "nothing came back", MUTED, {}
     if "retry in" in c:
-        return f"5 s, no answer: attempt failed\n{c.rsplit('; ', 1)[-1]}", DANGER, {}
+        return f"5 s, no answer:\nattempt failed,\n{c.rsplit('; ', 1)[-1]}", DANGER, {}   # narrow: left of its lane
     if "stale completion" in c:
         return "late answer: refused (stale)", MUTED, {}
     if "starts with an empty memory" in c:

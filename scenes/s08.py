@@ -141,9 +141,10 @@ class WaitPanel(Panel):
     def update(self, run, frame):
         x, strategy = frame.extra, run.controls["strategy"]
         if strategy == "durable":
-            timers = [f"  {wid} timer {tid}: due {model.day_of(due)}" for (wid, tid), due in x.get("timers", [])]
+            timers = [f" {wid} timer {tid}: due {model.day_of(due).rsplit(':', 1)[0]}"   # to the minute: the
+                      for (wid, tid), due in x.get("timers", [])]                           # panel's width
             workers = ", ".join(f"{n} {s}" for n, s in x.get("workers", []))
-            texts = ["engine's timer queue (durable):", *(timers or ["  (empty)"]), f"workers: {workers}",
+            texts = ["engine's timer queue (durable):", *(timers or [" (empty)"]), f"workers: {workers}",
                      f"task queue: {len(x.get('queue', []))} waiting"]
         elif strategy == "plain":
             texts = [f"process: {x.get('process', 'starting')}",

@@ -10,7 +10,7 @@ from simcore.scenarios import s09 as model
 
 from .kit.code import code_html, running_line, source_of
 from .kit.diagram import Diagram
-from .kit.panels import DANGER, DURABLE, INK, MONO, DollarMeter, HistoryPanel, Panel, ProcessBox
+from .kit.panels import DANGER, DURABLE, INK, MONO, DollarMeter, HistoryPanel, Panel, ProcessBox, clip
 from .kit.view import SceneView, try_it as _try_it
 
 QUESTIONS = {
@@ -84,7 +84,7 @@ class MessagesPanel(Panel):
             elif m["kind"] == "query":
                 texts += [(f"{head} query status", INK)]
                 texts += [("  failed: no poller seen", DANGER)] if m["error"] else [
-                    (f"  -> {m['answer']!r}"[:48], INK), (f"  history {m['before']} -> {m['after']}: no event", DURABLE)]
+                    (clip(f"  -> {m['answer']!r}", 46), INK), (f"  history {m['before']} -> {m['after']}: no event", DURABLE)]
             elif m["kind"] == "update":
                 settled = m["t"] + 60 <= frame.t
                 texts += [(f"{head} update {m['name']}", INK),

@@ -92,7 +92,7 @@ class Lane(Panel):
         what = "state changes" if self.lane == "dag" else "events on record"
         self.stats.set_text(f"{records:>4} {what} \u00b7 ${lane.sim.world.statement_cents(lf.effects) / 100:.2f} charged")
         ended = lf is lane.sim.trace.frames[-1] and frame is run.frames[-1]
-        self.note.set_text(f"ended: {lane.outcome}" if ended else clip(lf.caption, 52))
+        self.note.set_text(f"ended: {lane.outcome}" if ended else clip(lf.caption, 48))
         self.note.set_color(DANGER if ended and lane.outcome != "completed" else MUTED)
 
     def _wait(self, run, lane, lf, frame):

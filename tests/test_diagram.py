@@ -1,10 +1,12 @@
 """The diagram kit draws labels from its own caches (scenes.kit.diagram): the pixels must be the ones
 matplotlib's own Agg text drawing gives, for every kind of label the scenes use."""
 import numpy as np
+import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from scenes.kit.diagram import Canvas, draw_label
+from simcore import scenarios
 
 LABELS = [   # (x, y, text, options)
     (5, 45, "ORDER #1001  $42.00", {}),
@@ -233,3 +235,35 @@ def test_a_process_killed_between_steps_gets_its_skull_between_them_over_no_labe
     assert box.skull.cranium.get_visible() and not any(skull.overlaps(label) for label in labels)
     shipped, next_step = labels[2], labels[3]   # ShipPackage is done, RefundCard is not begun
     assert next_step.y1 <= (skull.y0 + skull.y1) / 2 <= shipped.y0   # between their rows
+
+
+@pytest.mark.parametrize("number", sorted(scenarios.MODULES))
+def test_no_text_runs_past_the_edge_of_its_panel(number):
+    """At the first frame, the crash, the end and between, for the scene's default controls and two others:
+    every visible text anchored in a panel ends inside it (a long name once ran into the next panel)."""
+    import importlib
+    import itertools
+    import random
+    name = scenarios.MODULES[number]
+    view = importlib.import_module(f"scenes.{name}").Scene()
+    model = view.model
+    combos = [dict(zip([c.name for c in model.CONTROLS], v)) for v in itertools.product(*[c.choices for c in model.CONTROLS])]
+    random.Random(name).shuffle(combos)
+    panels = [p for p in view.diagram.panels if all(hasattr(p, a) for a in ("ax", "x", "y", "w", "h"))]
+    spilled = set()
+    for controls in [view.values, *combos[:2]]:
+        view.set_controls(**controls)
+        frames = view.run.frames
+        crash = [i for i, f in enumerate(frames) if f.skull][:1]
+        for i in sorted({0, len(frames) - 1, *crash, *range(0, len(frames), max(1, len(frames) // 4))}):
+            view.goto(i)
+            for p in panels:
+                renderer = p.ax.figure.canvas.get_renderer()
+                (x0, y0), (x1, y1) = p.ax.transData.transform([(p.x, p.y), (p.x + p.w, p.y + p.h)])
+                for t in p.ax.texts:
+                    tx, ty = p.ax.transData.transform(t.get_position())
+                    if t.get_visible() and t.get_text().strip() and x0 <= tx <= x1 and y0 <= ty <= y1:
+                        e = t.get_window_extent(renderer)
+                        if e.x0 < x0 - 2 or e.x1 > x1 + 2:
+                            spilled.add((type(p).__name__, t.get_text()))
+    assert not spilled, spilled
