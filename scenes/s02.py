@@ -13,7 +13,7 @@ from simcore.scenarios import s01 as s01_model, s02 as model
 
 from .kit.code import code_html, running_line, source_of
 from .kit.diagram import Diagram
-from .kit.panels import DANGER, DURABLE, MUTED, DollarMeter, HistoryPanel, ProcessBox, RamPanel
+from .kit.panels import DANGER, DURABLE, MUTED, DollarMeter, HistoryPanel, ProcessBox, RamPanel, clip
 from .kit.view import SceneView, try_it as _try_it
 
 QUESTIONS = {
@@ -100,10 +100,9 @@ class SkullVerdict:
         path = run.history_path
         index = next(i for i, f in enumerate(run.frames) if f is frame)
         crashes = sum(f.skull for f in run.frames[:index + 1])
-        name = path.name if path else ""
-        if len(name) > self.room - 6:   # its end is what differs from run to run (the outcome lines say it whole)
-            name = "\u2026" + name[len(name) - self.room + 7:]
-        self.file.set_text(f"file: {name}" if path else "no file: cron writes nothing down")
+        # its end is what differs from run to run (the outcome lines say it whole)
+        self.file.set_text(f"file: {clip(path.name, self.room - 6, keep_end=True)}" if path else
+                           "no file: cron writes nothing down")
         n = frame.history
         if path is None:
             self.kept.set_text("")

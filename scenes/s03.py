@@ -106,8 +106,9 @@ class WallClock(Panel):
         task = model.clock_read(run.history[:frame.history])
         if task is not None:   # ctx.now() is that workflow task's start, on record in its WorkflowTaskStarted
             at = model.clock_at(run, task.time)
-            self.marker.set_text(f"ctx.now() = {at} (event {task.event_id})\n\u2192 "   # two lines: one is wider
-                                 f"{'express' if at < '12' else 'standard'}")                 # than the panel
+            # two lines: on one it is wider than the panel
+            self.marker.set_text(f"ctx.now() = {at} (event {task.event_id})\n\u2192 "
+                                 f"{'express' if at < '12' else 'standard'}")
         else:
             self.marker.set_text("")
 

@@ -141,8 +141,9 @@ class WaitPanel(Panel):
     def update(self, run, frame):
         x, strategy = frame.extra, run.controls["strategy"]
         if strategy == "durable":
-            timers = [f" {wid} timer {tid}: due {model.day_of(due).rsplit(':', 1)[0]}"   # to the minute: the
-                      for (wid, tid), due in x.get("timers", [])]                           # panel's width
+            # due to the minute, not the second: the row fits the panel's width then
+            timers = [f" {wid} timer {tid}: due {model.day_of(due).rsplit(':', 1)[0]}" for (wid, tid), due in
+                      x.get("timers", [])]
             workers = ", ".join(f"{n} {s}" for n, s in x.get("workers", []))
             texts = ["engine's timer queue (durable):", *(timers or [" (empty)"]), f"workers: {workers}",
                      f"task queue: {len(x.get('queue', []))} waiting"]

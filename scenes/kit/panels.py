@@ -269,6 +269,8 @@ class SkullGlyph:
     """A filled skull, drawn with patches: readable at any size, unlike the outline glyph U+2620.
     `show(x, y, size)` puts it centred at (x, y), `size` inches tall; `hide()` takes it away."""
 
+    WIDTH = 0.84   # the skull's width, for a skull `size` tall: its cranium, the widest part
+
     def __init__(self, ax, color=DANGER, zorder=6):
         self.ax = ax
         self.cranium = Ellipse((0, 0), 1, 1, fc=color, ec="none", zorder=zorder)
@@ -292,7 +294,7 @@ class SkullGlyph:
         fig = self.ax.figure
         ux, uy = 100 / fig.get_figwidth() * size, 50 / fig.get_figheight() * size   # data units per skull
         self.cranium.set_center((x, y + 0.12 * uy))
-        self.cranium.width, self.cranium.height = 0.84 * ux, 0.72 * uy
+        self.cranium.width, self.cranium.height = self.WIDTH * ux, 0.72 * uy
         self.jaw.set_bounds(x - 0.25 * ux, y - 0.42 * uy, 0.5 * ux, 0.34 * uy)
         self.jaw.set_boxstyle("round", pad=0, rounding_size=0.08 * ux)
         for eye, side in zip(self.eyes, (-1, 1)):
@@ -321,6 +323,9 @@ class Skull:
             self.glyph.hide()
 
 
-def clip(text: str, chars: int) -> str:
-    """`text` cut to `chars` characters, the cut marked with an ellipsis."""
-    return text if len(text) <= chars else text[:chars - 1] + "\u2026"
+def clip(text: str, chars: int, *, keep_end: bool = False) -> str:
+    """`text` cut to `chars` characters, the cut marked with an ellipsis (at its start with `keep_end`,
+    for a text whose end is what tells it apart, as a file's name)."""
+    if len(text) <= chars:
+        return text
+    return "\u2026" + text[len(text) - chars + 1:] if keep_end else text[:chars - 1] + "\u2026"

@@ -82,7 +82,7 @@ class SequencePanel(Panel):
         for m, label in zip(self.messages, self.labels):
             label.set_text(m["text"])
             label.set_color(m.get("color", INK))
-        skull = 0.42 * SKULL * 100 / self.ax.figure.get_figwidth()   # half the skull's width, in data units
+        skull = SkullGlyph.WIDTH * SKULL / 2 * 100 / self.ax.figure.get_figwidth()   # half its width, in data units
         for k, note, sym in zip(self.marks, self.notes, self.symbols):
             left = k.get("side", "right") == "left"
             x = self.xs[k["lane"]]

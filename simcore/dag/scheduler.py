@@ -97,7 +97,8 @@ class Scheduler:
                 before = len(self.board.transitions)
                 said = self.schedule()
                 if said:   # an incident if the pass failed a run, or a task because its upstream did
-                    failed = any(t[3] in ("failed", "upstream_failed") for t in self.board.transitions[before:])
+                    failed = any(state in ("failed", "upstream_failed")
+                                 for _, _, _, state, _ in self.board.transitions[before:])
                     self.board.frame("scheduler: " + "; ".join(said), kind="failed" if failed else "")
                 wait = self._next_wake() - self.env.now
                 yield self.env.any_of([self.wake, self.env.timeout(max(wait, 0))]) if wait < math.inf else self.wake

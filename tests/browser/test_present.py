@@ -46,8 +46,7 @@ def split_env(command: list[str]) -> tuple[dict, list[str]]:
     return env, command
 
 
-SCENES = [n for n in scene_notebooks() if not json.loads(n.read_text(encoding="utf-8")).get("metadata", {})
-          .get("durable_sim", {}).get("browser", {}).get("reading")]   # a reading has no scene to present
+SCENES = [n for n in scene_notebooks() if not browser_spec(n).get("reading")]   # a reading has no scene to present
 
 
 @pytest.mark.parametrize("number", [n.name[:2] for n in SCENES])
