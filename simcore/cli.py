@@ -362,11 +362,18 @@ def _import(file: str) -> int:
 
 
 def _read_file(file: str) -> bytes:
+    """A history JSON's bytes. A home's SQLite store is refused by name: it holds many workflows, and
+    `history export` writes one of them as JSON."""
     try:
         with open(file, "rb") as f:
-            return f.read()
+            data = f.read()
     except OSError as e:
         raise HistoryError(f"{file}: cannot read ({e.strerror or e})") from None
+    if data.startswith(b"SQLite format 3\0"):
+        raise HistoryError(f"{file}: a SQLite history store (a home's history.sqlite), not a history JSON; write "
+                           "one of its workflows as JSON first: python -m simcore history export --format temporal "
+                           f"--home {os.path.dirname(file) or '.'} --out h.json")
+    return data
 
 
 def _replay(files: list[str], code: dict) -> int:

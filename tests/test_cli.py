@@ -92,6 +92,19 @@ def test_export_from_a_home(tmp_path, capsys):
     assert doc["events"][0]["eventTime"][:4] == str(datetime.now(timezone.utc).year)   # a real process's clock
 
 
+def test_a_home_store_given_for_a_history_json_says_how_to_export_one(tmp_path, capsys):
+    home = tmp_path / "home"
+    assert main(["order", "run", "--home", str(home)]) == 0
+    capsys.readouterr()
+    for action in ("import", "replay"):
+        assert main(["history", action, str(home / "history.sqlite")]) == 2
+        err = capsys.readouterr().err
+        assert "a SQLite history store" in err and f"history export --format temporal --home {home} " in err
+    out = tmp_path / "h.json"   # and what it says to do works
+    assert main(["history", "export", "--format", "temporal", "--home", str(home), "--out", str(out)]) == 0
+    assert main(["history", "import", str(out)]) == 0
+
+
 def test_history_replay_is_the_ci_replay_test(capsys, tmp_path):
     """Saved histories (the course's JSON or a Temporal server's) against code: 0 when all replay, 1 naming
     the file, the event and the difference when one does not, 2 when the code cannot be found."""
