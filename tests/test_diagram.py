@@ -267,3 +267,21 @@ def test_no_text_runs_past_the_edge_of_its_panel(number):
                         if e.x0 < x0 - 2 or e.x1 > x1 + 2:
                             spilled.add((type(p).__name__, t.get_text()))
     assert not spilled, spilled
+
+
+def test_a_caption_is_whole_when_it_fits_and_cut_after_a_word_with_an_ellipsis_when_not():
+    """Scene 12's clock says the day, so its captions start further right: a long one was cut by a count
+    of characters, mid-word and unmarked ("... (run 03-05, try"), well short of the edge."""
+    from scenes import s12
+    view = s12.Scene()
+    d, frames = view.diagram, view.run.frames
+    renderer, edge = d.figure.canvas.get_renderer(), d.ax.transData.transform((99.5, 0))[0]
+    by_length = sorted(range(len(frames)), key=lambda i: len(frames[i].caption))
+    view.goto(by_length[0])
+    assert d.caption.get_text() == frames[by_length[0]].caption   # short: whole
+    view.goto(by_length[-1])
+    shown, caption = d.caption.get_text(), frames[by_length[-1]].caption
+    assert d.caption.get_window_extent(renderer).x1 <= edge
+    assert shown.endswith(" \u2026") and caption.startswith(shown[:-2] + " ")   # cut after a whole word
+    d.caption.set_text(" ".join(caption.split(" ")[:len(shown[:-2].split(" ")) + 1]) + " \u2026")
+    assert d.caption.get_window_extent(renderer).x1 > edge   # and one word more would not have fitted

@@ -78,6 +78,7 @@ class Diagram:
         self._prepared = None
         self.places, self._placed = {}, None   # where a label on the diagram's Axes lands, for its transform now
         self.encoder = PngEncoder()
+        self._fits: dict[str, str] = {}   # caption -> as much of it as fits the width
         self._draw_base()
         self._draw_background()
 
@@ -114,6 +115,29 @@ class Diagram:
                 plot.draw(renderer)
         self.background = canvas.copy_from_bbox(self.figure.bbox)
 
+    def _fitted(self, caption: str) -> str:
+        """As much of the caption as fits between the clock and the figure's right edge: whole, or cut
+        after a word and marked with an ellipsis (the player's line and its tooltip give it whole).
+        Measured in the caption's own font, once per caption."""
+        fitted = self._fits.get(caption)
+        if fitted is None:
+            if len(self._fits) >= CACHED:
+                self._fits.clear()
+            renderer, right = self.figure.canvas.get_renderer(), self.ax.transData.transform((99.5, 0))[0]
+
+            def fits(text: str) -> bool:
+                self.caption.set_text(text)
+                return self.caption.get_window_extent(renderer).x1 <= right
+            words, fitted = caption.split(" "), caption
+            if not fits(caption):
+                lo, hi = 0, len(words) - 1   # the most words that fit before the ellipsis
+                while lo < hi:
+                    mid = (lo + hi + 1) // 2
+                    lo, hi = (mid, hi) if fits(" ".join(words[:mid]) + " \u2026") else (lo, mid - 1)
+                fitted = " ".join(words[:lo]) + " \u2026"
+            self._fits[caption] = fitted
+        return fitted
+
     def build(self, ax):
         """Yield the panels: objects with `update(run, frame)`, a `dynamic` list of the artists that
         move, and optionally `prepare(run)` for what depends on the run only (a curve, a strip of
@@ -141,7 +165,7 @@ class Diagram:
         self._prepared = run
         frame = run.frames[index]
         self.clock.set_text(self.clock_text(frame))
-        self.caption.set_text(frame.caption[:110 - int(1.2 * (self.caption_x - 12))])
+        self.caption.set_text(self._fitted(frame.caption))
         stuck = frame.caption.startswith("STUCK")
         self.banner.set_visible(stuck)
         self.caption.set_visible(not stuck)
