@@ -115,5 +115,6 @@ STYLE = f"""<style>
 .ds-sofar{{font-family:{MONO_FONT};margin:2px 0}}
 .ds-end-title{{color:#52606d;margin-top:4px}}
 .ds-frame{{font-family:{MONO_FONT};font-size:13px;color:#3e4c59;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}}
+.ds-frame>.widget-html-content{{min-width:0;overflow:hidden;text-overflow:ellipsis}}   /* the line it cuts, not its box (a flex item) */
 .ds-player{{align-items:center}}
 </style>"""

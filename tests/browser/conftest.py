@@ -658,6 +658,11 @@ def check_crash_moment(page, shot: Path, min_width: float):
     assert box["y"] >= -1 and box["y"] + box["height"] <= view["height"] + 1, f"the diagram is not all in view: {box}"
     assert 0 <= lit["y"] and lit["y"] + lit["height"] <= view["height"], \
         f"the lit code line is not in the window with the diagram: line at {lit}, window {view}"
+    # the player's line (frame, time, caption) is cut inside its box with an ellipsis, not by its box's edge
+    line = first_scene(page).locator(".ds-frame > .widget-html-content").evaluate(
+        "e => [e.scrollWidth, e.clientWidth, e.parentElement.clientWidth, getComputedStyle(e).textOverflow]")
+    assert line[1] <= line[2] + 1 and (line[0] <= line[1] or line[3] == "ellipsis"), \
+        f"the player's line is cut by its box, without an ellipsis: [text, shown, box, overflow] = {line}"
 
 
 def check_no_money_as_math(page):
