@@ -130,15 +130,6 @@ def short(key: str) -> str:
     return key if len(key) < 24 else key[:8] + "\u2026"
 
 
-class NarrowHistory(HistoryPanel):
-    """The event history, its rows cut to fit a narrow column."""
-
-    def update(self, run, frame):
-        super().update(run, frame)
-        for row in self.rows:
-            row.set_text(row.get_text()[:45])
-
-
 class S07Diagram(Diagram):
     def build(self, ax):
         yield SequencePanel(ax, (1, 2, 63, 45), LANES, sequence, at=(0.28, 0.5, 0.7),
@@ -146,7 +137,7 @@ class S07Diagram(Diagram):
                             sides=("the worker sees only this side", "only the card network sees this"))
         yield DollarMeter(ax, (66, 34, 33, 13), rows=3)
         yield KeyTable(ax, (66, 23, 33, 10))
-        yield NarrowHistory(ax, (66, 2, 33, 20), rows=6)
+        yield HistoryPanel(ax, (66, 2, 33, 20), rows=6)   # its rows cut to its width
 
 
 def code_panels(run, frame) -> str:

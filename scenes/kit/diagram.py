@@ -170,7 +170,7 @@ class Diagram:
         self.banner.set_visible(stuck)
         self.caption.set_visible(not stuck)
         if stuck:
-            self.banner.set_text("\n".join(textwrap.wrap(frame.caption, 120)[:2]))
+            self.banner.set_text("\n".join(textwrap.wrap(frame.caption, 120, max_lines=2, placeholder=" \u2026")))
         for panel in self.panels:
             panel.update(run, frame)
         canvas = self.figure.canvas
