@@ -239,19 +239,25 @@ def test_a_process_killed_between_steps_gets_its_skull_between_them_over_no_labe
 
 @pytest.mark.parametrize("number", sorted(scenarios.MODULES))
 def test_no_text_runs_past_the_edge_of_its_panel(number):
-    """At the first frame, the crash, the end and between, for the scene's default controls and two others:
-    every visible text anchored in a panel ends inside it (a long name once ran into the next panel)."""
+    """At the first frame, the crash, the end and between, for the scene's default controls, two others
+    and a few that between them give every control each of its values: every visible text anchored in a
+    panel ends inside it, a plot's labels and ticks too (a long name once ran into the next panel, and
+    scene 06's longest step name, shown only for one order, out of its plot's panel)."""
     import importlib
     import itertools
     import random
+
+    from matplotlib.axes import Axes
     name = scenarios.MODULES[number]
     view = importlib.import_module(f"scenes.{name}").Scene()
     model = view.model
     combos = [dict(zip([c.name for c in model.CONTROLS], v)) for v in itertools.product(*[c.choices for c in model.CONTROLS])]
     random.Random(name).shuffle(combos)
+    every_value = [{c.name: c.choices[i % len(c.choices)] for c in model.CONTROLS}
+                   for i in range(max(len(c.choices) for c in model.CONTROLS))]
     panels = [p for p in view.diagram.panels if all(hasattr(p, a) for a in ("ax", "x", "y", "w", "h"))]
     spilled = set()
-    for controls in [view.values, *combos[:2]]:
+    for controls in [view.values, *combos[:2], *every_value]:
         view.set_controls(**controls)
         frames = view.run.frames
         crash = [i for i, f in enumerate(frames) if f.skull][:1]
@@ -260,9 +266,16 @@ def test_no_text_runs_past_the_edge_of_its_panel(number):
             for p in panels:
                 renderer = p.ax.figure.canvas.get_renderer()
                 (x0, y0), (x1, y1) = p.ax.transData.transform([(p.x, p.y), (p.x + p.w, p.y + p.h)])
-                for t in p.ax.texts:
-                    tx, ty = p.ax.transData.transform(t.get_position())
-                    if t.get_visible() and t.get_text().strip() and x0 <= tx <= x1 and y0 <= ty <= y1:
+                texts = [t for t in p.ax.texts if x0 <= p.ax.transData.transform(t.get_position())[0] <= x1
+                         and y0 <= p.ax.transData.transform(t.get_position())[1] <= y1]
+                plot = getattr(p, "plot", None)
+                if isinstance(plot, Axes):   # its texts, axis label and the tick labels it draws (within its limits)
+                    (lo, hi), (bottom, top) = sorted(plot.get_xlim()), sorted(plot.get_ylim())
+                    texts += plot.texts + [plot.xaxis.label, plot.yaxis.label]
+                    texts += [t for t in plot.get_xticklabels() if lo <= t.get_position()[0] <= hi]
+                    texts += [t for t in plot.get_yticklabels() if bottom <= t.get_position()[1] <= top]
+                for t in texts:
+                    if t.get_visible() and t.get_text().strip():
                         e = t.get_window_extent(renderer)
                         if e.x0 < x0 - 2 or e.x1 > x1 + 2:
                             spilled.add((type(p).__name__, t.get_text()))

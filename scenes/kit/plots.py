@@ -151,4 +151,4 @@ class AttemptsTimeline(PlotPanel):
                                      color=INK, zorder=4))
         p.set_yticks(range(n), list(reversed(d["rows"])), fontsize=7, color=INK)
         p.set_xlim(0, d["xmax"])
-        p.set_ylim(-0.6, n - 0.4)
+        p.set_ylim(-0.6, n - 0.4 + (0.45 if any(row == 0 for row, _, _ in d["marks"]) else 0))   # room over the top row's marks
