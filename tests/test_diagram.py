@@ -298,3 +298,26 @@ def test_a_caption_is_whole_when_it_fits_and_cut_after_a_word_with_an_ellipsis_w
     assert shown.endswith(" \u2026") and caption.startswith(shown[:-2] + " ")   # cut after a whole word
     d.caption.set_text(" ".join(caption.split(" ")[:len(shown[:-2].split(" ")) + 1]) + " \u2026")
     assert d.caption.get_window_extent(renderer).x1 > edge   # and one word more would not have fitted
+
+
+def test_no_two_message_labels_of_the_sequence_overlap():
+    """Scene 07: a reply that leaves the card network where its request arrived was labelled above its
+    line, on top of the request's label ("#1 charge · key ..." over "#1 -> char_1", 103 x 11 px)."""
+    import itertools
+
+    from scenes import s07
+    from scenes.kit.sequence import SequencePanel
+    view = s07.Scene()
+    panel = next(p for p in view.diagram.panels if isinstance(p, SequencePanel))
+    renderer = view.diagram.figure.canvas.get_renderer()
+    crowded = set()
+    for values in itertools.product(*[c.choices for c in s07.model.CONTROLS]):
+        view.set_controls(**dict(zip([c.name for c in s07.model.CONTROLS], values)))
+        for i in range(len(view.run.frames)):
+            view.goto(i)
+            shown = [(t.get_text(), t.get_window_extent(renderer)) for t, m in zip(panel.labels, panel.messages)
+                     if t.get_visible() and not m.get("curve")]   # (a curve's label is boxed askew: not comparable)
+            for (a, ea), (b, eb) in itertools.combinations(shown, 2):
+                if min(ea.x1, eb.x1) - max(ea.x0, eb.x0) > 4 and min(ea.y1, eb.y1) - max(ea.y0, eb.y0) > 4:
+                    crowded.add((values, a, b))
+    assert not crowded, sorted(crowded)[:5]

@@ -23,6 +23,7 @@ from .panels import DANGER, INK, MUTED, Panel, SkullGlyph
 HEAD, PLAIN = "-|>,head_length=0.5,head_width=0.22", "-"
 BOX = dict(boxstyle="round,pad=0.12", fc="white", ec="none", alpha=0.9)
 SKULL = 0.6   # inches: the skull on the lane of the one that died
+GAP = 1.5     # points between a message and its label
 
 
 class SequencePanel(Panel):
@@ -133,14 +134,28 @@ class SequencePanel(Panel):
             # labelled at the middle of the whole path (of the curve: arc3 bends it by `bend` times the
             # chord, at right angles), so a label doesn't move while its message is in flight
             ox, oy = bend * (y1 - y0) / 2, -bend * (x1 - x0) / 2
-            if m.get("lost"):   # a short stub: the label starts at the sender and reads toward the cross
-                label.set_position((x0 + (1.5 if x1 > x0 else -2.0), y0))
+            if m.get("lost"):   # a short stub: the label starts at the sender, on the line, and reads toward the cross
+                dx = 1.5 if x1 > x0 else -2.0
+                at = (x0 + dx, y0 + (y1 - y0) * dx / (x1 - x0) if x1 != x0 else y0)
                 label.set_ha("left" if x1 > x0 else "right")
             else:
-                label.set_position(((x0 + x1) / 2 + ox, (y0 + y1) / 2 + oy))
+                at = ((x0 + x1) / 2 + ox, (y0 + y1) / 2 + oy)
                 label.set_ha("center")
-            label.set_va("top" if oy < 0 else "bottom")
-            label.set_rotation(self._angle((x0, y0), (x1, y1)))
+            # under the line when the path bends down, or for a reply (right to left) on a straight one: the
+            # request it answers arrived where the reply leaves, from above, and its label would sit on it
+            below = oy < 0 or (not bend and x1 < x0)
+            angle = self._angle((x0, y0), (x1, y1))
+            label.set_va("top" if below else "bottom")
+            label.set_rotation(angle)
+            label.set_position(self._clear_of_line(at, angle, below))
+
+    def _clear_of_line(self, at, angle: float, below: bool):
+        """`at` moved off the line it lies on, at right angles on screen, by GAP points: a label
+        anchored on its line touches it (descenders above it, ascenders under it)."""
+        gap = GAP * self.ax.figure.dpi / 72 * (-1 if below else 1)
+        x, y = self.ax.transData.transform(at)
+        a = math.radians(angle)
+        return tuple(self.ax.transData.inverted().transform((x - gap * math.sin(a), y + gap * math.cos(a))))
 
     def _angle(self, a, b) -> float:
         """The on-screen angle of the segment a-b, turned so its label reads left to right."""
