@@ -177,8 +177,7 @@ class S06Diagram(Diagram):
         yield HistoryPanel(ax, (29, 26.5, 36.5, 20), rows=6)
         yield PolicyPanel(ax, (66.5, 26.5, 32.5, 20))
         yield LoadPlot(ax, (1, 1, 44, 24.5), "inventory service: requests per second", load_data)
-        yield AttemptsTimeline(ax, (46, 1, 53, 24.5), "attempts (bars) and the waits between them", timeline_data,
-                               left=15.0)   # room for the longest row: SendConfirmationEmail
+        yield AttemptsTimeline(ax, (46, 1, 53, 24.5), "attempts (bars) and the waits between them", timeline_data)
 
 
 def code_panels(run, frame) -> str:

@@ -266,8 +266,8 @@ def test_no_text_runs_past_the_edge_of_its_panel(number):
             for p in panels:
                 renderer = p.ax.figure.canvas.get_renderer()
                 (x0, y0), (x1, y1) = p.ax.transData.transform([(p.x, p.y), (p.x + p.w, p.y + p.h)])
-                texts = [t for t in p.ax.texts if x0 <= p.ax.transData.transform(t.get_position())[0] <= x1
-                         and y0 <= p.ax.transData.transform(t.get_position())[1] <= y1]
+                anchors = p.ax.transData.transform([t.get_position() for t in p.ax.texts]) if p.ax.texts else []
+                texts = [t for t, (tx, ty) in zip(p.ax.texts, anchors) if x0 <= tx <= x1 and y0 <= ty <= y1]
                 plot = getattr(p, "plot", None)
                 if isinstance(plot, Axes):   # its texts, axis label and the tick labels it draws (within its limits)
                     (lo, hi), (bottom, top) = sorted(plot.get_xlim()), sorted(plot.get_ylim())

@@ -13,6 +13,7 @@ from matplotlib.collections import PolyCollection
 from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle, StepPatch
 
+from .diagram import readable
 from .panels import DANGER, INK, MUTED, Panel
 
 OK, FAILED, LATE, OUTAGE = "#3fa36b", DANGER, "#9aa5b1", "#e4e7eb"
@@ -28,7 +29,7 @@ class PlotPanel(Panel):
 
     def __init__(self, ax, box, title, data, left=6.0):
         super().__init__(ax, box, title)
-        self.data, fig = data, ax.figure
+        self.data, self.left, fig = data, left, ax.figure
         self.plot = p = fig.add_axes(((self.x + left) / 100, (self.y + 3.4) / 50,
                                       (self.w - left - 1.5) / 100, (self.h - 7.0) / 50))
         p.tick_params(labelsize=7, colors=MUTED, length=2)
@@ -44,6 +45,16 @@ class PlotPanel(Panel):
                                                  alpha=0.72, ec="none", zorder=5)))
         self.cursor = self.moving(p.axvline(0, color=INK, lw=1, zorder=6))
         self.drawn: list = []   # this run's artists, removed when the next run is prepared
+
+    def _room_for(self, labels) -> None:
+        """Start the plot far enough right that its widest row label (and its tick) stays in the panel:
+        at `left` as made, or further for a longer label. Its right edge stays where it is."""
+        fig = self.ax.figure
+        readable(labels)   # measured at the size they are drawn
+        widest = max((t.get_window_extent(fig.canvas.get_renderer()).width for t in labels), default=0.0)
+        left = (self.x + max(self.left, 100 * widest / fig.bbox.width + 1.8)) / 100   # (axes units: 100 across)
+        x0, y0, w, h = self.plot.get_position().bounds
+        self.plot.set_position((left, y0, x0 + w - left, h))
 
     def prepare(self, run):
         for a in self.drawn:
@@ -150,5 +161,6 @@ class AttemptsTimeline(PlotPanel):
             self.drawn.append(p.text(x, n - 1 - row + 0.32, text, ha="center", va="bottom", fontsize=6.5,
                                      color=INK, zorder=4))
         p.set_yticks(range(n), list(reversed(d["rows"])), fontsize=7, color=INK)
+        self._room_for(p.get_yticklabels())
         p.set_xlim(0, d["xmax"])
         p.set_ylim(-0.6, n - 0.4 + (0.45 if any(row == 0 for row, _, _ in d["marks"]) else 0))   # room over the top row's marks
