@@ -321,3 +321,23 @@ def test_no_two_message_labels_of_the_sequence_overlap():
                 if min(ea.x1, eb.x1) - max(ea.x0, eb.x0) > 4 and min(ea.y1, eb.y1) - max(ea.y0, eb.y0) > 4:
                     crowded.add((values, a, b))
     assert not crowded, sorted(crowded)[:5]
+
+
+@pytest.mark.parametrize("scene, controls", [("03", {}), ("11", {})])
+def test_the_stuck_banner_takes_the_captions_place_and_leaves_the_clock_readable(scene, controls):
+    """The replay-refused banner was centred across the whole top, over the clock (scenes 03, 11): a
+    learner lost the moment's time at the moment itself. It starts where the caption does, keeps its
+    box inside the figure, and holds the engine's error in at most two lines."""
+    import importlib
+    view = importlib.import_module(f"scenes.s{scene}").Scene(**controls)
+    d, frames = view.diagram, view.run.frames
+    view.goto(next(i for i, f in enumerate(frames) if f.caption.startswith("STUCK")))
+    renderer = d.figure.canvas.get_renderer()
+    banner, clock = d.banner.get_bbox_patch().get_window_extent(renderer), d.clock.get_window_extent(renderer)
+    assert d.banner.get_visible() and d.clock.get_text()
+    assert banner.x0 > clock.x1, (banner, clock)
+    assert banner.x1 <= d.figure.bbox.x1
+    text = d.banner.get_text()
+    assert 1 <= text.count("\n") + 1 <= 2
+    words = text.replace("\n", " ").removesuffix(" \u2026").split(" ")
+    assert frames[view.index].caption.split(" ")[:len(words)] == words   # whole words, in order

@@ -25,7 +25,6 @@ label lay each `Text` out once (`layouts_kept`): tick labels and titles are most
 from __future__ import annotations
 
 import struct
-import textwrap
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -68,8 +67,8 @@ class Diagram:
         self.ax = ax
         self.clock = ax.text(1.5, 48.8, "", fontsize=9, color=MUTED, va="top", family="DejaVu Sans Mono")
         self.caption = ax.text(self.caption_x, 48.8, "", fontsize=10, color=INK, va="top")
-        # replay refused: the engine's error across the top, in red (scene 03's non-determinism)
-        self.banner = ax.text(50, 49.6, "", fontsize=10, color="white", fontweight="bold", ha="center", va="top",
+        # replay refused: the engine's error in red, in the caption's place (scene 03's non-determinism)
+        self.banner = ax.text(self.caption_x - 0.5, 49.6, "", fontsize=10, color="white", fontweight="bold", va="top",
                               zorder=20, visible=False, linespacing=1.3,
                               bbox=dict(boxstyle="round,pad=0.45", fc=DANGER, ec="none"))
         self.panels = list(self.build(ax))
@@ -78,7 +77,7 @@ class Diagram:
         self._prepared = None
         self.places, self._placed = {}, None   # where a label on the diagram's Axes lands, for its transform now
         self.encoder = PngEncoder()
-        self._fits: dict[str, str] = {}   # caption -> as much of it as fits the width
+        self._fits: dict[tuple, str] = {}   # (text, id of its artist) -> as much of it as fits the width
         self._draw_base()
         self._draw_background()
 
@@ -115,27 +114,37 @@ class Diagram:
                 plot.draw(renderer)
         self.background = canvas.copy_from_bbox(self.figure.bbox)
 
-    def _fitted(self, caption: str) -> str:
-        """As much of the caption as fits between the clock and the figure's right edge: whole, or cut
-        after a word and marked with an ellipsis (the player's line and its tooltip give it whole).
-        Measured in the caption's own font, once per caption."""
-        fitted = self._fits.get(caption)
+    def _fitted(self, text: str, artist=None, lines: int = 1) -> str:
+        """As much of `text` as fits, in `lines` lines or fewer, between where `artist` (the caption,
+        unless named) starts and the figure's right edge: whole, or cut after a word and marked with an
+        ellipsis (the player's line and its tooltip give it whole). Each line takes the most words that
+        fit, measured in the artist's own font; once per text."""
+        artist = artist or self.caption
+        fitted = self._fits.get((text, id(artist)))
         if fitted is None:
             if len(self._fits) >= CACHED:
                 self._fits.clear()
             renderer, right = self.figure.canvas.get_renderer(), self.ax.transData.transform((99.5, 0))[0]
+            if artist.get_bbox_patch() is not None:   # a boxed text keeps its box inside the edge too
+                right -= artist.get_bbox_patch().get_boxstyle().pad * artist.get_fontsize() * self.dpi / 72
 
-            def fits(text: str) -> bool:
-                self.caption.set_text(text)
-                return self.caption.get_window_extent(renderer).x1 <= right
-            words, fitted = caption.split(" "), caption
-            if not fits(caption):
-                lo, hi = 0, len(words) - 1   # the most words that fit before the ellipsis
+            def fits(line: str) -> bool:
+                artist.set_text(line)
+                return artist.get_window_extent(renderer).x1 <= right
+            words, done = text.split(" "), []
+            while words:
+                last = len(done) == lines - 1
+                if fits(" ".join(words)):
+                    done.append(" ".join(words))
+                    break
+                mark = " \u2026" if last else ""
+                lo, hi = 0 if last else 1, len(words) - 1   # the most words that fit (at least one, but on the last)
                 while lo < hi:
                     mid = (lo + hi + 1) // 2
-                    lo, hi = (mid, hi) if fits(" ".join(words[:mid]) + " \u2026") else (lo, mid - 1)
-                fitted = " ".join(words[:lo]) + " \u2026"
-            self._fits[caption] = fitted
+                    lo, hi = (mid, hi) if fits(" ".join(words[:mid]) + mark) else (lo, mid - 1)
+                done.append(" ".join(words[:lo]) + mark)
+                words = [] if last else words[lo:]
+            fitted = self._fits[text, id(artist)] = "\n".join(done)
         return fitted
 
     def build(self, ax):
@@ -170,7 +179,7 @@ class Diagram:
         self.banner.set_visible(stuck)
         self.caption.set_visible(not stuck)
         if stuck:
-            self.banner.set_text("\n".join(textwrap.wrap(frame.caption, 120, max_lines=2, placeholder=" \u2026")))
+            self.banner.set_text(self._fitted(frame.caption, self.banner, lines=2))
         for panel in self.panels:
             panel.update(run, frame)
         canvas = self.figure.canvas
