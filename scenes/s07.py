@@ -65,7 +65,7 @@ def sequence(run) -> dict:
     for a in model.attempts(run):
         n, kt = a["n"], model.key_text(run.controls["key"], a["n"], run.history[0].run_id)
         messages.append(dict(t0=a["t"], t1=a["t"] + S / 4 if a["lost"] else a["acted"], src=0,
-                             dst=1 if a["lost"] else 2, lost=a["lost"], text=f"#{n} charge \u00b7 {kt}",
+                             dst=1 if a["lost"] else 2, lost=a["lost"], text=f"#{n} \u00b7 {kt}",
                              color=DANGER if a["lost"] else INK))
         if a["kind"] == "duplicate":
             messages.append(dict(t0=a["t"] + S / 4, t1=a["acted"], src=1, dst=2, text=f"copy of #{n}",
@@ -132,7 +132,7 @@ def short(key: str) -> str:
 
 class S07Diagram(Diagram):
     def build(self, ax):
-        yield SequencePanel(ax, (1, 2, 63, 45), LANES, sequence, at=(0.28, 0.5, 0.7),
+        yield SequencePanel(ax, (1, 2, 63, 45), LANES, sequence, at=(0.28, 0.52, 0.72),
                             title="sequence: ChargeCard over the network",
                             sides=("the worker sees only this side", "only the card network sees this"))
         yield DollarMeter(ax, (66, 34, 33, 13), rows=3)

@@ -190,3 +190,20 @@ def test_the_note_of_a_death_on_the_sequence_clears_its_skull():
     notes = [n for n in seq.notes if n.get_visible() and "dies" in n.get_text()]
     assert seq.skull.cranium.get_visible() and notes
     assert not any(n.get_window_extent(renderer).overlaps(skull) for n in notes)
+
+
+@pytest.mark.parametrize("fault", list(model.FAULTS))
+def test_no_lane_runs_through_a_message_label(fault):
+    """A request crossing the network's lane was labelled at its middle, on that lane, and a copy's arc
+    crossed its label. A label sits between the sender's lane and the next one, at every fault and key."""
+    view = s07.Scene()
+    for key in model.KEYS:
+        view.set_controls(fault=fault, key=key)
+        view.goto(len(view.run.frames) - 1)
+        seq = next(p for p in view.diagram.panels if isinstance(p, SequencePanel))
+        renderer = view.diagram.figure.canvas.get_renderer()
+        lanes = [view.diagram.ax.transData.transform((x, 0))[0] for x in seq.xs]
+        for label in seq.labels:
+            if label.get_visible() and label.get_text():
+                box = label.get_window_extent(renderer)
+                assert not any(box.x0 < x < box.x1 for x in lanes), (key, label.get_text())

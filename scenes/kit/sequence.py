@@ -131,15 +131,17 @@ class SequencePanel(Panel):
             arrow.set_linestyle("--" if m.get("lost") else "-")
             cross.set_visible(bool(m.get("lost")) and f == 1.0)
             cross.set_position(end)
-            # labelled at the middle of the whole path (of the curve: arc3 bends it by `bend` times the
-            # chord, at right angles), so a label doesn't move while its message is in flight
+            # labelled on the whole path, not the part drawn so far, so a label doesn't move while its message
+            # is in flight: a curve at its middle (arc3 bends it by `bend` times the chord, at right angles)
             ox, oy = bend * (y1 - y0) / 2, -bend * (x1 - x0) / 2
             if m.get("lost"):   # a short stub: the label starts at the sender, on the line, and reads toward the cross
                 dx = 1.5 if x1 > x0 else -2.0
                 at = (x0 + dx, y0 + (y1 - y0) * dx / (x1 - x0) if x1 != x0 else y0)
                 label.set_ha("left" if x1 > x0 else "right")
-            else:
-                at = ((x0 + x1) / 2 + ox, (y0 + y1) / 2 + oy)
+            else:   # between the sender's lane and the next, so no lane runs through it (nor a message leaving one)
+                k = 0.5 if bend or abs(m["dst"] - m["src"]) < 2 else \
+                    (self.xs[m["src"] + (1 if m["dst"] > m["src"] else -1)] - x0) / (x1 - x0) / 2
+                at = (x0 + (x1 - x0) * k + ox, y0 + (y1 - y0) * k + oy)
                 label.set_ha("center")
             # under the line when the path bends down, or for a reply (right to left) on a straight one: the
             # request it answers arrived where the reply leaves, from above, and its label would sit on it
