@@ -28,13 +28,13 @@ QUESTIONS = {
         "read, not one it replays."),
     "What does a commit / fsync buy, and what does it cost per step?": (
         "A commit that has returned is a promise the record survives; the sync setting says what it "
-        "survives. This history runs SQLite in WAL mode with synchronous=FULL: every commit fsyncs the log, "
-        "so it survives a process crash and a power cut. With synchronous=NORMAL a power cut can roll back "
-        "the last commits.\n\n"
-        "The cost is per commit, not per row: an fsync waits for the disk. On this project's machines: "
-        "3,000 to 14,000 single-row commits a second, by the day and the load; 100 rows per commit reach "
-        "150,000 to 200,000 rows a second. One commit per step is noise next to a 2-second card charge. So engines batch: Temporal "
-        "writes the events of one workflow task together."),
+        "survives. This history runs SQLite in WAL mode, synchronous=FULL: a commit fsyncs the log, "
+        "so it survives a process crash and a power cut; with NORMAL a power cut can undo the last "
+        "commits. The engine commits a workflow task's start with NORMAL: nothing acts on it before the "
+        "task's answer, whose fsync covers it.\n\n"
+        "The cost is per commit, not per row: an fsync waits for the disk. On these machines, 3,000 to "
+        "14,000 single-row commits a second; 100 rows per commit reach 150,000 to 200,000 rows a second, "
+        "so engines batch: Temporal writes the events of one workflow task together."),
     "Why not write the record first?": (
         "Because then the history says \"done\" about something that may not have happened. Set record to "
         "before_effect and crash in the gap: the history reads ChargeCard completed, the restart believes "

@@ -5,6 +5,13 @@ can open it with `sqlite3` and read the rows. An append is one transaction: when
 the events are on disk (WAL journal, synchronous=FULL: a commit survives a process crash and a power
 loss). Nothing is ever updated or deleted.
 
+An append may ask not to wait for the disk (`sync=False`): the engine's, for a workflow task's
+WorkflowTaskStarted, which nothing acts on before the task's answer is committed, synced. It still
+survives a process crash. In WAL mode every synced commit first syncs the whole log, so what is on
+disk is always a prefix of what was committed: the next synced commit, of any writer of the file,
+makes it durable with itself, and a power loss can take it back only together with everything after
+it (here: the history ends at WorkflowTaskScheduled again, and the task runs again).
+
 Fencing comes for free from the key (workflow id, run id, event id): an append must continue the
 sequence exactly where the writer believes it ends, so a writer working from a stale copy (a zombie
 worker, a second process) gets `HistoryConflict` instead of forking the history.
@@ -62,7 +69,7 @@ class History:
         if self.path is None:
             self._mem = {}
             return
-        self._db = _open(self.path, synchronous)
+        self._db, self._sync = _open(self.path, synchronous), synchronous
         self._ends: dict[tuple[str, str], int] = {}   # (workflow, run) -> last event id this connection wrote
 
     @classmethod
@@ -77,8 +84,9 @@ class History:
             self._db.close()
 
     # -- writing -----------------------------------------------------------------------------
-    def append(self, workflow_id: str, events: list[Event], run_id: str = "1") -> None:
-        """Append `events` atomically. Their ids must continue the stored sequence without a gap."""
+    def append(self, workflow_id: str, events: list[Event], run_id: str = "1", *, sync: bool = True) -> None:
+        """Append `events` atomically. Their ids must continue the stored sequence without a gap. With
+        `sync=False` the commit does not wait for the disk (see the module's docstring)."""
         if not events:
             return
         if self._mem is None:
@@ -97,8 +105,11 @@ class History:
                 raise _conflict(workflow_id, first, len(log))
             log.extend(events)
             return
+        lazy = not sync and self._sync in ("FULL", "EXTRA")
         try:
             key = (workflow_id, run_id)
+            if lazy:
+                self._db.execute("PRAGMA synchronous=NORMAL")   # for this commit only (restored below)
             with _transaction(self._db):  # all of these events, or none
                 self._fence(workflow_id, run_id)
                 # Where the history ends: as this connection last wrote it, checked against the file
@@ -121,6 +132,9 @@ class History:
         except sqlite3.OperationalError as e:
             raise HistoryError(f"{self.path}: cannot append to {workflow_id}: {e}. "
                                "Nothing was written; the history is as it was.") from None
+        finally:
+            if lazy:
+                self._db.execute(f"PRAGMA synchronous={self._sync}")
 
     def _fence(self, workflow_id: str, run_id: str) -> None:
         """Runs inside an append's transaction, before anything is written. Nothing to check here; a

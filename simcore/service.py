@@ -179,7 +179,8 @@ class HistoryService:
         n = self._length(wid)
         if task.attempt == 1:
             scheduled, _ = self.workflow_task[wid]
-            self._append(wid, [ev.WorkflowTaskStarted(n + 1, self.env.now, scheduled, w.name)])
+            # not waited for on disk: the task's answer, synced, makes it durable (simcore.history)
+            self._append(wid, [ev.WorkflowTaskStarted(n + 1, self.env.now, scheduled, w.name)], sync=False)
             self.workflow_task[wid] = (scheduled, n + 1)
             return []
         self.workflow_task[wid] = (n + 1, n + 2)
@@ -253,9 +254,9 @@ class HistoryService:
         """Every run of the workflow so far, oldest first."""
         return [str(n) for n in range(1, int(self.run_of(wid)) + 1)]
 
-    def _append(self, wid: str, events: list) -> None:
+    def _append(self, wid: str, events: list, sync: bool = True) -> None:
         key = (wid, self.run_of(wid))
-        self.sim.history.append(wid, events, key[1])
+        self.sim.history.append(wid, events, key[1], sync=sync)
         recent = self.recent.get(key, [])
         if recent and recent[-1].event_id + 1 != events[0].event_id:
             recent = []   # someone else wrote in between: start again from here

@@ -192,3 +192,23 @@ def test_the_latest_run_is_the_largest_number_and_ignores_what_is_not_one():
     h = History.memory()
     h.append("w", [ev.WorkflowExecutionStarted(1, 0.0, "t", "w", [], "r")], run_id="²")
     assert h.current_run("w") == "1"
+
+
+def test_an_append_that_does_not_wait_for_the_disk_is_committed_alike_and_the_next_one_waits_again(tmp_path):
+    """`sync=False` (the engine's for a workflow task's start) relaxes the sync for its own commit only,
+    also when the append is refused; a process crash keeps it as it keeps any commit (tests/test_kill.py)."""
+    h = History(tmp_path / "h.sqlite")
+    said = []
+    h._db.set_trace_callback(said.append)
+    h.append("wf", [started()], sync=False)
+    with pytest.raises(HistoryConflict):
+        h.append("wf", [started()], sync=False)
+    h.append("wf", [scheduled(2)])
+    pragmas = [s for s in said if s.startswith("PRAGMA")]
+    assert pragmas == ["PRAGMA synchronous=NORMAL", "PRAGMA synchronous=FULL"] * 2
+    assert said.index("PRAGMA synchronous=NORMAL") < said.index("COMMIT") < said.index("PRAGMA synchronous=FULL")
+    assert h._db.execute("PRAGMA synchronous").fetchone()[0] == 2   # FULL again
+    assert [e.event_id for e in History(tmp_path / "h.sqlite").read("wf")] == [1, 2]
+    memory = History.memory()
+    memory.append("wf", [started()], sync=False)   # nothing to wait for: the same contract
+    assert memory.length("wf") == 1

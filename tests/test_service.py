@@ -650,3 +650,20 @@ def test_a_worker_holding_the_workflow_reads_nothing_from_the_store_one_without_
     sim.run()
     assert len(reads) == 1 and "order-1001" in engine.closed and engine.replays == 1
     assert [e.type for e in sim.history.read("order-1001")] == [e.type for e in run().history]
+
+
+def test_every_commit_of_an_order_waits_for_the_disk_but_a_workflow_tasks_start(tmp_path):
+    """The engine does not wait for the disk on WorkflowTaskStarted: nothing acts on it before the
+    task's answer, whose synced commit covers it (simcore.history). Every other append is synced."""
+    sim = Sim(history=History(tmp_path / "history.sqlite"))
+    engine = Engine(sim, [review_later], [ship, send_review])
+    appends, append = [], sim.history.append
+    sim.history.append = lambda wid, events, run_id="1", sync=True: (
+        appends.append(([e.type for e in events], sync)), append(wid, events, run_id, sync=sync))
+    engine.start(review_later, "order-1001", "1001")
+    sim.run()
+    assert "order-1001" in engine.closed
+    lazy = [types for types, sync in appends if not sync]
+    assert lazy and all(types == ["WorkflowTaskStarted"] for types in lazy)
+    assert len(lazy) == sum(types == ["WorkflowTaskStarted"] for types, _ in appends)
+    assert appends[-1][1]   # the close is synced

@@ -48,8 +48,8 @@ class CountedHistory(History):
 
     commits = 0
 
-    def append(self, workflow_id, events, run_id="1"):
-        super().append(workflow_id, events, run_id)
+    def append(self, workflow_id, events, run_id="1", **how):
+        super().append(workflow_id, events, run_id, **how)
         self.commits += bool(events)
 
 
