@@ -51,7 +51,8 @@ QUESTIONS = {
 
 
 class CallBox(ProcessBox):
-    """The process box with one row per activity call (by activity id), lit and ticked per call."""
+    """The process box with one row per activity call (by activity id), lit and ticked per call: by the
+    effects it made (a repeat in red), or, for a call that makes none (a read), once it has run."""
 
     def __init__(self, ax, box, playground: Playground):
         calls = sorted(playground.reference.watch.calls.items())
@@ -73,15 +74,18 @@ class CallBox(ProcessBox):
         call = frame.extra.get("call")
         at = self.row_of(call)
         named = at is not None and frame.step == run.watch.calls.get(int(call), (None,))[0]
+        ran = {c for c, t in run.watch.returned.items() if t <= frame.t}
         red, done = (at if frame.skull else None), {}
         for i, (patch, count) in enumerate(zip(self.boxes, self.counts)):
             ids = self.ids[i:] if i == len(self.steps) - 1 else self.ids[i:i + 1]
-            n = done[self.steps[i]] = sum(made[c] for c in ids)
+            n = sum(made[c] for c in ids)
+            read = not n and any(c in ran for c in ids)
+            done[self.steps[i]] = n or read
             lit = i == at and named and not frame.skull
-            patch.set_facecolor(KILLED if i == red else LIT if lit else DONE if n else TODO)
+            patch.set_facecolor(KILLED if i == red else LIT if lit else DONE if n or read else TODO)
             patch.set_edgecolor(DANGER if i == red else REPLAY if lit and frame.replaying else INK if lit else MUTED)
             patch.set_linewidth(2.2 if i == red else 0.8)
-            count.set_text(("\u2713" if n == 1 else f"\u2713 x{n}") if n else "")
+            count.set_text(("\u2713" if n == 1 or read else f"\u2713 x{n}") if n or read else "")
             count.set_color(DANGER if n > 1 else INK)
         self.wash.set_visible(frame.skull)
         self.killed.set_text("\u2620 killed by the crash" if frame.skull else "")

@@ -121,6 +121,7 @@ class Watch:
     """What one run of the learner's code did, as the views and the messages need it."""
     calls: dict = field(default_factory=dict)         # activity id -> (activity name, args)
     effect_calls: list = field(default_factory=list)  # world.log[i] was made by this activity id (None: no activity)
+    returned: dict = field(default_factory=dict)      # activity id -> when (simulated) its code first returned
     problems: list = field(default_factory=list)
     errors: dict = field(default_factory=dict)        # activity name -> (attempts that raised, last error)
     result: object = None
@@ -260,6 +261,7 @@ class Playground:
                 watch.problem(f"{a.name} returned {type(value).__name__} {str(value)[:40]!r} "
                               f"({where(code, returned.get('line'))}): the history records a result as JSON; "
                               "return a dict, list, str, number, bool or None")
+            watch.returned.setdefault(act.activity_id, act.world.clock())
             return value
         return replace(a, fn=run)
 

@@ -191,3 +191,27 @@ def test_a_changed_workflow_replays_the_previous_history_and_names_the_line(p):
     assert "`booked.append((yield ctx.activity(book_flight, trip_id, leg)))`" in changed.replayed
     assert changed.outcome_lines(changed.simulate())[0] == changed.replayed
     assert Playground(trip, ACTS, ["trip-9"]).replayed == ""   # its own history now: nothing changed
+
+
+@activity("QuoteTrip")
+def quote(act, trip):
+    return {"legs": 2}   # a read: no effect on the world
+
+
+def test_a_call_that_makes_no_effect_is_ticked_once_it_has_run():
+    """The rows are ticked by the effects a call made; a read made none, and its row stayed grey as if
+    it had never run while the run went past it."""
+    @workflow
+    def quoted(ctx, trip_id):
+        q = yield ctx.activity(quote, trip_id)
+        yield ctx.activity(charge, trip_id, 100 * q["legs"])
+
+    scene = view.Scene(Playground(quoted, [quote, charge], ["trip-3"]), strategy="durable")
+    box = scene.diagram.panels[0]
+    ticks = []
+    for i in range(len(scene.run.frames)):
+        scene.goto(i)
+        ticks.append(tuple(c.get_text() for c in box.counts[:2]))
+    assert ticks[0] == ("", "")
+    assert ("\u2713", "") in ticks and ticks[-1] == ("\u2713", "\u2713")
+    assert ticks.index(("\u2713", "")) < ticks.index(("\u2713", "\u2713"))   # the read before the charge
