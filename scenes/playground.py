@@ -79,13 +79,12 @@ class CallBox(ProcessBox):
         for i, (patch, count) in enumerate(zip(self.boxes, self.counts)):
             ids = self.ids[i:] if i == len(self.steps) - 1 else self.ids[i:i + 1]
             n = sum(made[c] for c in ids)
-            read = not n and any(c in ran for c in ids)
-            done[self.steps[i]] = n or read
+            did = done[self.steps[i]] = bool(n) or any(c in ran for c in ids)   # its effects, or a read that ran
             lit = i == at and named and not frame.skull
-            patch.set_facecolor(KILLED if i == red else LIT if lit else DONE if n or read else TODO)
+            patch.set_facecolor(KILLED if i == red else LIT if lit else DONE if did else TODO)
             patch.set_edgecolor(DANGER if i == red else REPLAY if lit and frame.replaying else INK if lit else MUTED)
             patch.set_linewidth(2.2 if i == red else 0.8)
-            count.set_text(("\u2713" if n == 1 or read else f"\u2713 x{n}") if n or read else "")
+            count.set_text(("\u2713" if n <= 1 else f"\u2713 x{n}") if did else "")
             count.set_color(DANGER if n > 1 else INK)
         self.wash.set_visible(frame.skull)
         self.killed.set_text("\u2620 killed by the crash" if frame.skull else "")

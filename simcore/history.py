@@ -69,7 +69,7 @@ class History:
         if self.path is None:
             self._mem = {}
             return
-        self._db, self._sync = _open(self.path, synchronous), synchronous
+        self._db, self._sync = _open(self.path, synchronous), synchronous.upper()
         self._ends: dict[tuple[str, str], int] = {}   # (workflow, run) -> last event id this connection wrote
 
     @classmethod

@@ -139,8 +139,9 @@ class SequencePanel(Panel):
                 at = (x0 + dx, y0 + (y1 - y0) * dx / (x1 - x0) if x1 != x0 else y0)
                 label.set_ha("left" if x1 > x0 else "right")
             else:   # between the sender's lane and the next, so no lane runs through it (nor a message leaving one)
-                k = 0.5 if bend or abs(m["dst"] - m["src"]) < 2 else \
-                    (self.xs[m["src"] + (1 if m["dst"] > m["src"] else -1)] - x0) / (x1 - x0) / 2
+                k = 0.5   # the fraction of the path: its middle, or the middle of its first gap
+                if not bend and abs(m["dst"] - m["src"]) >= 2:
+                    k = (self.xs[m["src"] + (1 if m["dst"] > m["src"] else -1)] - x0) / (x1 - x0) / 2
                 at = (x0 + (x1 - x0) * k + ox, y0 + (y1 - y0) * k + oy)
                 label.set_ha("center")
             # under the line when the path bends down, or for a reply (right to left) on a straight one: the
