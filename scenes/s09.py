@@ -30,9 +30,9 @@ QUESTIONS = {
         "here; a completed workflow can still be queried, by a worker that replays its history."),
     "Are signals ordered? Can one arrive twice?": (
         "Ordered, yes; twice, yes, unless you guard against it. The server records messages in the order they "
-        "arrived and the workflow handles them in that order; it and de-duplicates only a repeated request id, a client retrying the same call: two separate "
-        "`signal()` calls are two events. Temporal's own advice is to put your own idempotency key in the "
-        "signal's arguments. Its de-duplication does not cross continue-as-new.\n\n"
+        "arrived and the workflow handles them in that order. It de-duplicates only a repeated request id, a "
+        "client retrying the same call: two separate `signal()` calls are two events. Temporal's own advice is "
+        "to put your own idempotency key in the signal's arguments. Its de-duplication does not cross continue-as-new.\n\n"
         "Signals are never dropped by closing: a workflow task that tries to complete while a new signal waits is "
         "failed (UNHANDLED_COMMAND) and a new task hands the signal over. Our engine does the same. The cap: "
         "10,000 signals per run."),

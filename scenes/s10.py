@@ -27,12 +27,13 @@ QUESTIONS = {
         "Temporal has no built-in saga or rollback: compensation is ordinary workflow code calling activities."),
     "What if a compensation fails?": (
         "It is retried, and only a failure for good reaches the saga's choice: stop, or run the rest and alert. "
-        "By default Temporal retries an activity forever, so a warehouse down for an hour just succeeds later (here on attempt 43, one ActivityTaskStarted in the history). Cap the attempts "
-        "and the outage becomes a failure for good, like a non-retryable error.\n\n"
-        "Java's `Saga` stops at the first compensation that throws and rethrows "
-        "(`continueWithError` is false by default): the refund never runs and the customer is out $42.00 with no "
-        "mug. With `continueWithError` the rest still run; this workflow then fails naming the compensation that "
-        "did not, so a person can finish it. Either way, alert someone."),
+        "By default Temporal retries an activity forever, so a warehouse down for an hour just succeeds later "
+        "(here on attempt 43, one ActivityTaskStarted in the history). Cap the attempts and the outage becomes "
+        "a failure for good.\n\n"
+        "Java's `Saga` stops at the first compensation that throws and rethrows: the refund never runs and the "
+        "customer is out $42.00 with no mug. With `continueWithError` it runs the rest and silently drops the "
+        "failure (`compensate()` returns normally). This course's saga runs the rest, then raises the failure, "
+        "so the workflow fails naming it and a person can finish. Either way, alert someone."),
     "What can't be compensated?": (
         "Whatever has left your systems and been seen: an email, a text message, a parcel with the carrier, a "
         "webhook a partner acted on. There is no unsend. You can only follow it with a new effect: here "

@@ -334,8 +334,9 @@ class Saga:
             yield from saga.compensate()
 
     Temporal has no built-in saga; this is plain workflow code, as Java's `Saga` helper is, with its
-    defaults: in reverse, one after another, and the first compensation that fails stops the rest
-    (`continue_with_error=True` runs them all and raises the first failure at the end). Each
+    defaults: in reverse, one after another, and the first compensation that fails stops the rest.
+    `continue_with_error=True` runs them all and raises the first failure at the end; Java's
+    `continueWithError` runs them all and drops the failures, so nothing tells anyone. Each
     compensation is an activity, so a crash in the middle of compensating resumes by replay."""
 
     def __init__(self, ctx: WorkflowContext, continue_with_error: bool = False):

@@ -36,8 +36,8 @@ MODELS = {
                                 "defaults to 7 days"),
         "external messages": (AWKWARD, "no general message into a running DAG run: a task polls a table for "
                                        "it (only a Human-in-the-loop task takes an answer, Airflow 3.1+)"),
-        "human approval": (FITS, "an ApprovalOperator task waits (awaiting_input) until a person answers in "
-                                 "the UI or the REST API (Airflow 3.1+)"),
+        "human approval": (FITS, "an ApprovalOperator task waits (deferred; awaiting_input from 3.3) until a "
+                                 "person answers in the UI or the REST API (Airflow 3.1+)"),
         "per-interval backfill": (FITS, "each run has its data interval; catchup and backfill make the missed ones"),
         "fan-out": (FITS, "dynamic task mapping: .expand() makes one task instance per item"),
         "unbounded life": (AWKWARD, "a schedule makes a new run each period; carrying one customer's state to "
