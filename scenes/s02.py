@@ -49,8 +49,8 @@ QUESTIONS = {
         "No: a row is durable only when four things hold. It is committed: a row in an open transaction dies "
         "with the process. The commit reached the disk: not with SQLite's synchronous=OFF, Postgres's "
         "synchronous_commit=off, or a drive that acknowledges from its cache. It survives losing the "
-        "machine: one disk is one failure away, so Temporal runs on Cassandra, where a write counts once a "
-        "quorum of replicas has it, or on replicated MySQL or Postgres. And recovery reads it before acting: "
+        "machine: one disk is one failure away, so production Temporal runs on Cassandra, where a write "
+        "counts once a quorum of replicas has it, or on MySQL or Postgres that its operators replicate. And recovery reads it before acting: "
         "a `charged` column written after the charge is a row, not the truth.\n\n"
         "This engine's History.memory() has all the right rows and none of this: it dies with the process, "
         "and its repr says so."),

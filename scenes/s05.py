@@ -35,11 +35,11 @@ QUESTIONS = {
         "answer the repeat with its first result. In Airflow 3 a task whose heartbeat stops hits a task "
         "instance heartbeat timeout (formerly a \"zombie\") and is failed or retried."),
     "What is a sticky queue, and how big should the cache be?": (
-        "After a workflow task the worker keeps the workflow's state in memory, and the engine addresses "
-        "that workflow's next task to that worker alone. If it doesn't take it within 5 s here (the default "
-        "of Temporal's Go and Java SDKs; its Python SDK waits 10 s), the task goes back to the shared queue, "
-        "and whoever takes it replays the whole history. Every replay the scene counts is such a move: a "
-        "worker killed, redeployed, frozen or too busy.\n\n"
+        "After a workflow task the worker keeps the workflow's state, and the engine sends its "
+        "next task to that worker alone. Not taken within 5 s here (the Go and Java SDKs' default; "
+        "Python's is 10 s), the task goes back to the shared queue and its taker replays the history; "
+        "a sticky queue nobody has polled for 10 s counts as gone, and its task moves at once. Every "
+        "replay the scene counts is such a move: a worker killed, redeployed, frozen or too busy.\n\n"
         "A cache miss costs a history fetch and a replay, never correctness. Size the cache for the "
         "workflows a worker has in flight, within its memory: Temporal's Python SDK keeps 1,000 by default, "
         "Go 10,000."),

@@ -51,8 +51,8 @@ QUESTIONS = {
         "refuses the late result but cannot un-ship a package.\n\n"
         "Fix it at the callee: send a key that is the same on every attempt (the workflow run id + the "
         "activity id) and the carrier returns the first result (scene 07). If the service takes no key, set "
-        "maximum_attempts=1 and reconcile. Temporal's docs say it plainly: activities that write should be "
-        "idempotent."),
+        "maximum_attempts=1 and reconcile. Temporal's docs say it plainly: \"Temporal recommends that "
+        "Activities be idempotent.\""),
     "Why does the storm outlast the incident?": (
         "Because a refused request still costs the service: it accepts the connection, reads it, says no. "
         "With immediate retries every caller comes back within a second, so the offered load stays near 50 "

@@ -1,6 +1,6 @@
 """Retry policies and activity timeouts: the engine retries a failed activity, not the activity itself.
 
-Names and defaults follow Temporal's: the interval before retry n+1 is
+Names and defaults follow Temporal's: the wait before attempt n+1 (after attempt n failed) is
 `initial_interval * backoff_coefficient ** (n - 1)`, capped at `maximum_interval` (default: 100 times
 the initial interval); `maximum_attempts` 0 means unlimited; errors whose type is listed in
 `non_retryable_error_types` fail at once. `jitter` (a fraction, ours: Temporal has none) spreads

@@ -9,7 +9,7 @@ workers and the faults, and samples the engine's state every two seconds for the
 
 Fencing protects the history, not the world: a zombie may have reached the card network or the
 carrier before it froze, and the retry on another worker reaches it again. So every activity here
-sends a stable idempotency key (workflow id + step), the key scene 07 is about, and the world
+sends a stable idempotency key (the workflow run id + the activity id), the key scene 07 is about, and the world
 answers a repeat with its first result; the outcome lines count those repeats.
 """
 from __future__ import annotations
@@ -47,7 +47,7 @@ CONTROLS = (
 )
 
 
-ACTIVITIES = KEYED_ACTIVITIES   # each sends its stable idempotency key, "order-1001/ChargeCard"
+ACTIVITIES = KEYED_ACTIVITIES   # each sends its stable idempotency key, "<run id>/<activity id>"
 
 
 @workflow
