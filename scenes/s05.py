@@ -41,7 +41,7 @@ QUESTIONS = {
         "a sticky queue nobody has polled for 10 s counts as gone, and its task moves at once. Every "
         "replay the scene counts is such a move: a worker killed, redeployed, frozen or too busy.\n\n"
         "A cache miss costs a history fetch and a replay, never correctness. Size the cache for the "
-        "workflows a worker has in flight, within its memory: Temporal's Python SDK keeps 1,000 by default, "
+        "workflows a worker has in flight: Temporal's Python SDK keeps 1,000 by default, "
         "Go 10,000."),
     "How do I scale workers?": (
         "Start more workers polling the same queue: no registration, no rebalancing. Try workers = 1, 2, 3, "
