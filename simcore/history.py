@@ -216,12 +216,13 @@ def _payload(event: Event, workflow_id: str) -> str:
                            "workflow inputs and activity results must be JSON (str, number, list, dict)") from None
 
 
-_SCALARS = frozenset({str, float, bool, type(None)})
+_SCALARS = frozenset({str, bool, type(None)})
+_INF = float("inf")
 
 
 def _plain(values) -> bool:
     """True if every value is JSON data of the plainest kind, which `to_json` always encodes: str,
-    float, bool, None, an int of 64 bits, and lists and str-keyed dicts of them. Anything else (a
+    a finite float, bool, None, an int of 64 bits, and lists and str-keyed dicts of them. Anything else (a
     tuple, a longer int, a cycle) is left to `to_json`, to encode or refuse."""
     try:
         for v in values:
@@ -230,6 +231,8 @@ def _plain(values) -> bool:
                 ok = _plain(v)
             elif t is dict:
                 ok = all(type(k) is str for k in v) and _plain(v.values())
+            elif t is float:
+                ok = -_INF < v < _INF   # not NaN, not an infinity: no JSON number
             else:
                 ok = -2**63 <= v < 2**63 if t is int else t in _SCALARS
             if not ok:

@@ -27,6 +27,8 @@ from . import events as ev
 from .events import EPOCH
 from .retry import ActivityOptions
 
+LONGEST_TIMER = 315_576_000_000   # seconds (10,000 years): the most a protobuf Duration, a timer's length in Temporal, holds
+
 
 @dataclass(frozen=True)
 class ActivityDef:
@@ -278,7 +280,11 @@ class WorkflowContext:
         return RecordMarker("SideEffect", compute)
 
     def sleep(self, seconds: float = 0, *, days: float = 0) -> StartTimer:
-        return StartTimer(seconds + timedelta(days=days).total_seconds())
+        total = seconds + days * 86400
+        if not 0 <= total <= LONGEST_TIMER:   # (also refuses NaN)
+            raise ValueError(f"ctx.sleep({total!r} s): a timer takes 0 or more seconds, at most 10,000 years "
+                             "(the longest duration Temporal's history can carry)")
+        return StartTimer(total)
 
     def patched(self, patch_id: str) -> Patched:
         """`if (yield ctx.patched("fraud-check")):` the new code path, else the old (see `Patched`)."""

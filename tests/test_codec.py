@@ -19,6 +19,8 @@ BAD_RECORDS = [
     ("TimerFired", "[1, 2]", "must be a JSON object"),
     ("TimerFired", json.dumps({"timer_id": "1"}), "expected ['timer_id', 'started_event_id']"),
     ("TimerFired", json.dumps({"timer_id": "1", "started_event_id": 1, "x": 2}), "payload fields"),
+    ("TimerStarted", '{"seconds":NaN,"timer_id":"1"}', "NaN is not JSON"),   # Python's json reads it, unless told
+    ("TimerStarted", '{"seconds":-Infinity,"timer_id":"1"}', "-Infinity is not JSON"),
 ]
 
 

@@ -296,3 +296,17 @@ def test_a_closed_workflow_leaves_nothing_behind_in_the_engine_but_its_closing()
     assert "order-1001" in e.closed
     # what only an open workflow needs: its leases, heartbeats, sticky queue, pending task, recent events
     assert (e.leases, e.heartbeats, e.sticky, e.workflow_task, e.recent) == ({}, {}, {}, {}, {})
+
+
+@pytest.mark.parametrize("seconds", [-1, float("nan"), float("inf"), 315_576_000_001])
+def test_a_timer_no_clock_can_keep_fails_the_workflow_and_says_why(seconds):
+    @workflow
+    def sleeps(ctx):
+        yield ctx.sleep(seconds)
+    sim = Sim()
+    engine = Engine(sim, [sleeps], [])
+    engine.start(sleeps, "w")
+    sim.run()
+    end = sim.history.read("w")[-1]
+    assert end.type == "WorkflowExecutionFailed" and "a timer takes 0 or more seconds, at most 10,000 years" in end.message
+    assert not any(e.type == "TimerStarted" for e in sim.history.read("w"))

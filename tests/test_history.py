@@ -43,6 +43,14 @@ def test_payloads_must_be_json_data(store):
     assert store.length("wf") == 0
 
 
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf")])
+def test_nan_and_infinity_are_not_json_in_either_store(store, value):
+    """Python's json writes them (as NaN, Infinity), but no JSON reader, Temporal's included, takes them."""
+    with pytest.raises(HistoryError, match="not JSON data"):
+        store.append("wf", [ev.WorkflowExecutionStarted(1, 0.0, "w", "wf", [{"x": [value]}])])
+    assert store.length("wf") == 0
+
+
 def test_history_survives_reopening(tmp_path):
     path = tmp_path / "h.sqlite"
     History(path).append("wf", [started(), scheduled(2)])
