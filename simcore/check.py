@@ -136,13 +136,48 @@ def check_file(path, workflows: dict | None = None, workflow_id: str | None = No
     except DB_ERRORS as e:
         report.problems.append(Problem(str(path), f"cannot read as a history file ({db_error(e)})"))
         return report
+    chains: dict[str, dict[str, list]] = {}
     for (wid, run), rows in runs.items():
         if workflow_id is not None and wid != workflow_id:
             continue
         report.workflows[wid if run == "1" else f"{wid} run {run}"] = len(rows)
         where = f"{path} workflow {wid!r}" + (f" run {run!r}" if run != "1" else "")
         report.problems += check_rows(rows, wid, where, workflows)
+        chains.setdefault(wid, {})[run] = rows
+    for wid, chain in chains.items():
+        report.problems += check_runs(chain, f"{path} workflow {wid!r}")
     return report
+
+
+def check_runs(chain: dict, where: str) -> list[Problem]:
+    """A workflow's runs (run id -> its rows) as one chain: numbered 1, 2, ... with none missing,
+    each run but the last closed by continuing as new, into the run that follows it. A run the chain
+    does not reach is hidden from the engine, which resumes only the newest run."""
+    problems, numbered = [], sorted(int(r) for r in chain if isinstance(r, str) and r.isdecimal() and r == str(int(r)))
+    for run in sorted(set(chain) - {str(n) for n in numbered}, key=str):
+        problems.append(Problem(where, f"run id {run!r} is not a run number: a workflow's runs are 1, 2, ... as "
+                                       "it continues as new, and the engine would not see this one"))
+    if numbered and numbered != list(range(1, len(numbered) + 1)):
+        return problems + [Problem(where, f"runs {', '.join(map(str, numbered))} are stored: a run of the chain "
+                                          "is missing")]
+    for n in numbered[1:]:
+        last, first = _event(chain[str(n - 1)][-1], where), _event(chain[str(n)][0], where)
+        if last is None or first is None:
+            continue   # a row that cannot be read: check_rows says so
+        if not isinstance(last, ev.WorkflowExecutionContinuedAsNew):
+            problems.append(Problem(where, f"run {n} follows run {n - 1}, which did not continue as new (it ends "
+                                           f"at event {last.event_id}, {last.type})"))
+        elif not isinstance(first, ev.WorkflowExecutionStarted) or first.run_id != last.new_run_id:
+            problems.append(Problem(where, f"run {n} is not the run that run {n - 1} continued as new into "
+                                           f"({last.new_run_id!r})"))
+    return problems
+
+
+def _event(row, where: str) -> ev.Event | None:
+    try:
+        return from_record(*row, where)
+    except (ev.HistoryError, TypeError, ValueError, RecursionError):
+        return None
 
 
 def parse_rows(rows, where: str) -> tuple[list[ev.Event | None], list[Problem]]:
@@ -315,7 +350,8 @@ def check_code(events: list[ev.Event], workflow_id: str, where: str, workflows: 
     code = workflows.get(start.workflow_type)
     if code is None:
         return [Problem(where, f"event 1 (WorkflowExecutionStarted): workflow type {start.workflow_type!r} is "
-                               f"not one this engine runs (known: {', '.join(sorted(workflows))})", 1)]
+                               f"not one this engine runs (known: {', '.join(sorted(workflows))}); name its code with "
+                               "--workflow MODULE:NAME", 1)]
     # replay only: code that would run past the end of an unfinished history stops there, unrun
     try:
         made = Machine(code, workflow_id).feed(events).frontier

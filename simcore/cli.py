@@ -31,6 +31,7 @@ import sys
 from . import check, registry, scenarios, temporal
 from . import events as ev
 from .events import HistoryError
+from .workflow import LONGEST_TIMER
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -95,7 +96,10 @@ def _output_closed() -> int:
 
 def _tolerant_output() -> None:
     """A history may hold any text, including what the terminal's encoding cannot show (a lone
-    surrogate from a JSON escape): print it escaped rather than fail halfway through a listing."""
+    surrogate from a JSON escape): print it escaped rather than fail halfway through a listing. A
+    stream that was closed before we started (`>&-`) is the null device: the command still runs."""
+    sys.stdout = sys.stdout or open(os.devnull, "w")
+    sys.stderr = sys.stderr or open(os.devnull, "w")
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.reconfigure(errors="backslashreplace")
@@ -224,9 +228,13 @@ def _json_arg(flag: str, text: str | None):
     if text is None:
         return None
     try:
-        return json.loads(text)
+        return json.loads(text, parse_constant=_not_json)
     except ValueError as e:
         raise registry.RegistryError(f"{flag}: not JSON ({e}); e.g. '[\"1001\", 4200]' or '\"a reason\"'") from None
+
+
+def _not_json(constant: str):
+    raise ValueError(f"{constant} is not a JSON number")
 
 
 def _seconds(text: str) -> float:
@@ -234,7 +242,10 @@ def _seconds(text: str) -> float:
     m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([smhd]?)", text.strip())
     if not m or float(m.group(1)) <= 0:
         raise argparse.ArgumentTypeError(f"--review-after takes a duration like 30s, 5m, 2h or 1d, got {text!r}")
-    return float(m.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)]
+    seconds = float(m.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)]
+    if seconds > LONGEST_TIMER:
+        raise argparse.ArgumentTypeError(f"--review-after {text}: a timer lasts at most 10,000 years")
+    return seconds
 
 
 def _order_id(text: str) -> str:
@@ -269,7 +280,7 @@ def _order(args) -> int:
     out = home.status(args.home, args.order)
     if args.json:
         print(json.dumps(out, sort_keys=True))
-        return 0
+        return 1 if out["problems"] else 0
     print(f"home: {out['home']} · {out['workflow_id']}")
     charges, refunds = out["charges"], out["refunds"]
     print(f"statement: ${out['statement_cents'] / 100:.2f} ({charges} charge{'s' * (charges != 1)}"
@@ -278,6 +289,10 @@ def _order(args) -> int:
     print("effects: " + ", ".join(f"{step} x{out['effects'].get(step, 0)}" for step in STEPS))
     print(f"outcome: {out['outcome']}")
     print(f"history: {out['history_events']} events")
+    if out["problems"]:   # the lines above may not be the truth: say so, and where to look
+        print(f"history check: {out['problems']} problem{'s' * (out['problems'] != 1)}; "
+              f"`python -m simcore history check --home {args.home}` lists them")
+        return 1
     return 0
 
 

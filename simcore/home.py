@@ -34,6 +34,8 @@ UNIX_EPOCH = datetime(1970, 1, 1)   # a real process stamps its events with time
 WORKFLOWS = registry.course()       # what a home runs and checks without --workflow
 OUTCOMES = {"WorkflowExecutionCompleted": "completed", "WorkflowExecutionFailed": "failed",
             "WorkflowExecutionCanceled": "canceled", "WorkflowExecutionContinuedAsNew": "continued as new"}
+HISTORY_LOST = ("missing, but {world} records effects: the history of what made them is gone; `order run` "
+                "refuses to act on the world again without it (restore the history file)")
 WORLD_LOST = ("missing, but {history} records workflows: the world's own records are gone; `order run` refuses "
               "to act on the world again without them")
 
@@ -285,6 +287,10 @@ class Home:
         # a history of workflows without its world cannot be run: their effects would happen again
         if self.history_path.exists() and not self.world_path.exists() and check.read_rows(self.history_path):
             raise HomeError(f"{self.world_path}: " + WORLD_LOST.format(history=self.history_path))
+        # and the world's effects without their history: run again, they would happen again
+        if self.world_path.exists() and not self.history_path.exists() and \
+                DurableWorld(self.world_path, readonly=True).log:
+            raise HomeError(f"{self.history_path}: " + HISTORY_LOST.format(world=self.world_path))
         # the world first: the history file is what makes a folder a home, so once it exists the world does
         self.world = DurableWorld(self.world_path)
         try:
@@ -310,6 +316,9 @@ def locate(path, *, create: bool = False) -> Path:
     if others:
         raise HomeError(f"{d}: not a simcore home (no {HISTORY}; it holds {', '.join(others[:4])}"
                         f"{', ...' if len(others) > 4 else ''}); point --home at a home, or a new or empty folder")
+    if not create and (d / WORLD).exists():
+        raise HomeError(f"{d / HISTORY}: missing, but {d / WORLD} is there: the history of what the world "
+                        "records is gone (restore the history file)")
     if not create:
         raise HomeError(f"{d}: not a simcore home (no {HISTORY} in it); "
                         f"`python -m simcore order run --home {d}` creates one")
@@ -321,15 +330,15 @@ def locate(path, *, create: bool = False) -> Path:
 
 
 # -- the history against the world -------------------------------------------------------------------
-def disagreements(world: DurableWorld, wid: str, runs: list[list]):
+def disagreements(world: DurableWorld, wid: str, runs: list[list], effects: list[Effect]):
     """Where the world and a workflow's history (its `runs`, each a list of events, oldest first) tell
-    different stories, as (event id or None, message). An effect the world holds for this workflow must
+    different stories, as (event id or None, message). `effects`: those the world made for this
+    workflow (`compare` says which). An effect the world holds for this workflow must
     have been scheduled in one of its runs (it is appended before the activity runs), and a result a run
     holds must be the world's. Otherwise the history was truncated, edited, or belongs elsewhere. A key
     is `<run id>/<activity id>` (ActivityContext.idempotency_key). Only well-formed events are looked
     at: what the history itself gets wrong is `check`'s to say."""
-    order = wid.removeprefix("order-")
-    mine = {e.ref: e for e in world.log if e.order == order}
+    mine = {e.ref: e for e in effects}
     keys = {k: ref for k, ref in world.keys().items() if ref in mine}
     run_of = [h[0].run_id if h and isinstance(h[0], ev.WorkflowExecutionStarted) else None for h in runs]
     scheduled = {f"{run}/{e.activity_id}" for run, h in zip(run_of, runs) for e in h
@@ -362,9 +371,10 @@ def compare(home_dir, workflow_id: str | None = None) -> list:
     d = Path(home_dir)
     history_path, world_path = d / HISTORY, d / WORLD
     try:
-        runs = {k: v for k, v in check.read_rows(history_path).items() if workflow_id in (None, k[0])}
+        stored = check.read_rows(history_path)
     except HistoryError:
         return []
+    runs = {k: v for k, v in stored.items() if workflow_id in (None, k[0])}
     if not world_path.exists():
         return [check.Problem(str(world_path), WORLD_LOST.format(history=history_path))] if runs else []
     try:
@@ -372,9 +382,9 @@ def compare(home_dir, workflow_id: str | None = None) -> list:
     except HomeError as e:
         return [check.Problem(str(world_path), f"the world's records cannot be read: "
                                                f"{str(e).removeprefix(f'{world_path}: ')}")]
-    keyed = set(world.keys().values())
+    made_for = _made_for(world, stored)
     wids = {wid for wid, run in runs if run == "1" and isinstance(wid, str)}   # others: check_story's to say
-    wids |= {f"order-{e.order}" for e in world.log if e.ref in keyed and workflow_id in (None, f"order-{e.order}")}
+    wids |= {w for w in made_for.values() if workflow_id in (None, w)}
     problems = []
     for wid in sorted(wids):
         where = f"{history_path} workflow {wid!r}"
@@ -382,8 +392,23 @@ def compare(home_dir, workflow_id: str | None = None) -> list:
                  if w == wid]   # every run of the workflow, oldest first: its effects may be any run's
         problems += [check.Problem(where, f"disagrees with the world: {message}", eid)
                      for eid, message in disagreements(world, wid, [[e for e in events if e is not None]
-                                                                    for events in chain])]
+                                                                    for events in chain],
+                                                       [e for e in world.log if made_for.get(e.ref) == wid])]
     return problems
+
+
+def _made_for(world: DurableWorld, stored: dict) -> dict[str, str]:
+    """The workflow each keyed effect of the world was made for (effect ref -> workflow id): the one
+    whose run its key names (`<run id>/<activity id>`), else, for a run no history holds any more, the
+    order the effect names (`order-<order>`, a course order's id)."""
+    owner = {}
+    for (wid, _), rows in stored.items():
+        first = check.parse_rows(rows[:1], "")[0][0] if rows else None
+        if isinstance(first, ev.WorkflowExecutionStarted):
+            owner[first.run_id] = wid
+    orders = {e.ref: e.order for e in world.log}
+    return {ref: owner.get(key.partition("/")[0]) or f"order-{orders[ref]}"
+            for key, ref in world.keys().items() if ref in orders}
 
 
 def _run_order(item) -> tuple:
@@ -398,8 +423,9 @@ def outcome(last: str | None) -> str:
 
 
 def status(home_dir, order: str = ORDER_ID) -> dict:
-    """What `order status` prints: the world as its own records say, and the history's length and end.
-    Reads only (works on a read-only home)."""
+    """What `order status` prints: the world as its own records say, the history's length and end, and
+    how many problems `history check` would report for the workflow (its code aside: that needs
+    --workflow). Reads only (works on a read-only home)."""
     d, wid = locate(home_dir), f"order-{order}"
     stored = check.read_rows(d / HISTORY)
     rows = stored.get((wid, latest_run(r for w, r in stored if w == wid)), [])   # its current run
@@ -409,4 +435,5 @@ def status(home_dir, order: str = ORDER_ID) -> dict:
     return {"home": str(d), "workflow_id": wid, "statement_cents": world.charged(order),
             "charges": sum(e.cents > 0 for e in card), "refunds": sum(e.cents < 0 for e in card),
             "effects": dict(sorted(Counter(e.kind for e in mine).items())),
-            "outcome": outcome(rows[-1][1] if rows else None), "history_events": len(rows)}
+            "outcome": outcome(rows[-1][1] if rows else None), "history_events": len(rows),
+            "problems": len(check.check_file(d / HISTORY, None, wid).problems + compare(d, wid))}

@@ -18,6 +18,7 @@ import random
 import time
 from contextlib import closing, suppress
 from dataclasses import replace
+from pathlib import Path
 
 import simpy.rt
 
@@ -27,7 +28,7 @@ from .engine import Engine
 from .history import latest_run
 from .home import HISTORY, UNIX_EPOCH, WORKFLOWS, Busy, Home, HomeError, _store, compare, locate, outcome
 from .orders import CENTS, KEYED_ACTIVITIES, ORDER_ID, fulfill_order, send_return_label_keyed, send_review_request_keyed
-from .replay import Machine
+from .replay import Machine, WorkflowCodeError
 from .service import WorkflowClosed
 from .sim import Sim
 from .trace import Unwatched
@@ -58,6 +59,9 @@ def run(home_dir, workflow: WorkflowDef, wid: str, args: list, *, pace_ms: int =
     workflows = {**WORKFLOWS, workflow.name: workflow}
     mine = () if WORKFLOWS.get(workflow.name) is workflow else registry.activities_of(workflow)
     steps = [_narrated(a, pace, gap, say) for a in {a.name: a for a in (*COURSE_ACTIVITIES, *mine)}.values()]
+    path = Path(home_dir) / HISTORY
+    if not (path.is_file() and any(w == wid for w, _ in check.read_rows(path))):
+        registry.check_inputs(workflow, args)   # a fresh start: refused before anything is made
     with closing(Home(home_dir)) as home:
         if _unfinished(home, wid, workflows, say) is None:   # checked before the lease: writes nothing
             return
@@ -83,8 +87,7 @@ def _unfinished(home: Home, wid: str, workflows: dict, say) -> list | None:
     if history and history[-1].type in ev.CLOSING:
         say(f"{wid} is already {outcome(history[-1].type)} ({len(history)} events); nothing to do")
         return None
-    where = f"{home.history_path} workflow {wid!r}"
-    problems = (check.check_events(history, wid, where, workflows) if history else []) + compare(home.dir, wid)
+    problems = check.check_file(home.history_path, workflows, wid).problems + compare(home.dir, wid)
     if problems:
         raise HomeError("the history cannot be trusted, so it is not run:\n  " +
                         "\n  ".join(map(str, problems[:10])) + "\n(`python -m simcore history check` lists all)")
@@ -116,6 +119,9 @@ def _drive(home: Home, workflow: WorkflowDef, wid: str, args: list, recorded: in
             env.run(until=env.process(_inbox(home, engine, wid)))
     except _StoreFailed as failed:
         raise failed.args[0] from None
+    except WorkflowCodeError as e:   # (its workflow task stays unanswered: it runs again, on fixed code)
+        raise HomeError(f"{wid}: {e} ({e.where or workflow.name}); its step was not recorded: fix the code and "
+                        "run the same command again") from None
     if wid in engine.stuck:
         raise HomeError(f"{home.history_path} workflow {wid!r}: {engine.stuck[wid]}")
     if wid in engine.unreadable:

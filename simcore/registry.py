@@ -6,6 +6,9 @@ the engine needs the code registered under that name, as a Temporal worker regis
 from __future__ import annotations
 
 import importlib
+import inspect
+import json
+from pathlib import Path
 
 from .workflow import ActivityDef, WorkflowDef
 
@@ -29,10 +32,39 @@ def load(spec: str) -> WorkflowDef:
         found = getattr(importlib.import_module(module), name, None)
     except ImportError as e:
         raise RegistryError(f"--workflow {spec}: cannot import {module!r} ({e})") from None
+    except SyntaxError as e:
+        raise RegistryError(f"--workflow {spec}: {e.filename}, line {e.lineno}: {e.msg}; fix the module "
+                            "and run the command again") from None
+    except (Exception, SystemExit) as e:   # the module's own code failed while it was imported
+        raise RegistryError(f"--workflow {spec}: importing {module!r} failed: {type(e).__name__}: {e} "
+                            f"({where(e) or module}); fix the module and run the command again") from None
     if not isinstance(found, WorkflowDef):
         what = "no such name" if found is None else f"a {type(found).__name__}, not a @workflow"
         raise RegistryError(f"--workflow {spec}: {module}.{name} is {what}")
     return found
+
+
+def check_inputs(workflow: WorkflowDef, inputs: list) -> None:
+    """Refuse, before anything is recorded, an input the workflow's code cannot take: a run started
+    with it would fail at once, and its id would be used up."""
+    sig = inspect.signature(workflow.fn)
+    try:
+        sig.bind(None, *inputs)   # (None for ctx)
+    except TypeError as e:
+        shown = sig.replace(parameters=list(sig.parameters.values())[1:])
+        raise RegistryError(f"--input {json.dumps(inputs)}: {workflow.fn.__name__}{shown} cannot take it ({e}); "
+                            "nothing was recorded") from None
+
+
+def where(e: BaseException) -> str:
+    """Where the module's own code failed: the innermost frame outside the engine and importlib."""
+    engine, where, tb = str(Path(__file__).parent), "", e.__traceback__
+    while tb is not None:
+        name = tb.tb_frame.f_code.co_filename
+        if not name.startswith((engine, "<frozen")):
+            where = f"{name}, line {tb.tb_lineno}"
+        tb = tb.tb_next
+    return where
 
 
 def workflows(specs: list[str] | None) -> dict[str, WorkflowDef]:

@@ -34,6 +34,22 @@ from .workflow import (ActivityError, CancelledError, ContinueAsNew, First, Live
                        is_patch)
 
 
+class WorkflowCodeError(TypeError):
+    """Workflow code that breaks the engine's rules (it yields something that is not a command): a bug
+    to fix in the code, not in its history. `where`: the file and line of the yield (an argument, not
+    an attribute: SimPy raises a copy made from the arguments)."""
+
+    def __init__(self, message: str, where: str = ""):
+        super().__init__(message, where)
+
+    def __str__(self):
+        return self.args[0]
+
+    @property
+    def where(self) -> str:
+        return self.args[1]
+
+
 class NonDeterminismError(Exception):
     """The code did something other than what its history recorded. The workflow is stuck, not
     silently wrong: fix the code (or patch it) and the same history replays."""
@@ -372,8 +388,10 @@ class Machine:
         if not hasattr(cmd, "record"):
             hint = (" ctx.now(), ctx.random() and ctx.uuid4() are plain calls: write `t = ctx.now()`, without yield."
                     if isinstance(cmd, (datetime, float, str)) else "")
-            raise TypeError(f"workflow {self.workflow.name} yielded {cmd!r}; yield a command from ctx "
-                            f"(ctx.activity, ctx.sleep, ctx.signal, ctx.first, ctx.side_effect).{hint}")
+            frame = self._gen.gi_frame if self._gen else None
+            raise WorkflowCodeError(f"workflow {self.workflow.name} yielded {cmd!r}; yield a command from ctx "
+                                    f"(ctx.activity, ctx.sleep, ctx.signal, ctx.first, ctx.side_effect).{hint}",
+                                    f"{frame.f_code.co_filename}, line {frame.f_lineno}" if frame else "")
         return cmd.record(event_id, live.time(), self)
 
     def next_id(self, kind: type) -> str:

@@ -32,3 +32,19 @@ def renewing(ctx, order_id, left):
     if left > 0:
         yield ctx.continue_as_new(order_id, left - 1)
     return "renewed to the end"
+
+
+@workflow
+def yields_wrong(ctx):
+    yield 42   # not a command: the learner's bug, named with this line
+
+
+@activity("Greet", seconds=0)
+def greet(act, name):
+    return act.world.effect("Greet", name, key=act.idempotency_key)
+
+
+@workflow
+def hello(ctx, name):
+    """Not an order: its effect names `name`, and its workflow id is whatever `--id` says."""
+    return (yield ctx.activity(greet, name))

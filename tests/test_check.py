@@ -102,7 +102,8 @@ def test_a_history_of_other_code_or_another_workflow_type(finished, tmp_path):
     tamper(finished, "UPDATE events SET payload = replace(payload, 'fulfill_order', 'refund_order') "
                      "WHERE event_id = 1")
     assert problems(finished) == ["event 1 (WorkflowExecutionStarted): workflow type 'refund_order' is not one "
-                                  "this engine runs (known: fulfill_and_review, fulfill_order)"]
+                                  "this engine runs (known: fulfill_and_review, fulfill_order); name its code with --workflow "
+                                      "MODULE:NAME"]
 
 
 def test_an_unfinished_history_is_fine(tmp_path):

@@ -166,3 +166,13 @@ def test_a_file_or_folder_the_machine_refuses_is_a_message(tmp_path, capsys):
     binary.write_bytes(bytes(range(256)))
     assert main(["history", "import", str(binary)]) == 2
     assert "not a Temporal history JSON" in capsys.readouterr().err
+
+
+def test_a_command_started_with_its_output_closed_still_runs(tmp_path):
+    """`python -m simcore order run ... >&-` (a job started with nowhere to print): it runs, quietly."""
+    import os
+    for args in (["scenes"], ["order", "run", "--home", str(tmp_path / "h")]):
+        p = subprocess.run([sys.executable, "-m", "simcore", *args], cwd=ROOT, stderr=subprocess.PIPE, text=True,
+                           timeout=60, preexec_fn=lambda: os.close(1))
+        assert p.returncode == 0 and p.stderr == "", (args, p.stderr)
+    assert (tmp_path / "h" / "history.sqlite").exists()

@@ -355,6 +355,7 @@ def test_the_lease_of_a_dead_process_is_free_at_once(tmp_path):
     (["order", "run", "--order", "10;01"], "'10;01' is not an order number"),
     (["order", "stop"], "invalid choice: 'stop'"),
     (["history", "show"], "the following arguments are required: --home"),
+    (["order", "run", "--review-after", "99999999999999999999d"], "a timer lasts at most 10,000 years"),
 ])
 def test_bad_arguments_exit_2(tmp_path, capsys, args, says):
     with pytest.raises(SystemExit) as exit_:
@@ -522,3 +523,89 @@ def test_a_workflow_that_continued_as_new_is_run_on_its_current_run(tmp_path, ca
     assert code == 0, out
     code, out, _ = run(capsys, "order", "status", "--home", d, "--order", "77")   # its current run, not run 1's end
     assert code == 0 and "outcome: completed" in out, out
+
+
+@pytest.mark.parametrize("sql, says, run_says", [
+    ("UPDATE events SET run_id = 'x'", "run id 'x' is not a run number", "run id 'x' is not a run number"),
+    ("INSERT INTO events SELECT workflow_id, '2', event_id, type, time, payload FROM events",
+     "run 2 follows run 1, which did not continue as new (it ends at event 29, WorkflowExecutionCompleted)", ""),
+    ("UPDATE events SET run_id = '3'", "runs 3 are stored: a run of the chain is missing", ""),
+])
+def test_runs_that_do_not_chain_are_reported_and_never_run_again(finished, capsys, sql, says, run_says):
+    """A run the engine would not resume (no run number) hides the history from it: `order run` would
+    start the order again and charge the card twice; it refuses. A chain with a hole or a run that
+    did not continue as new is reported; its newest run closed, so `order run` has nothing to do."""
+    tamper(finished / home.HISTORY, sql)
+    before = snapshot(finished)
+    code, out, _ = run(capsys, "history", "check", "--home", finished)
+    assert code == 1 and says in out, out
+    code, out, err = run(capsys, "order", "run", "--home", finished)
+    assert (code, run_says in err) == ((2, True) if run_says else (0, True)) and snapshot(finished) == before
+    assert run_says or "already completed" in out
+    code, out, _ = run(capsys, "order", "status", "--home", finished)
+    assert code == 1 and "history check: 1 problem" in out, out
+    assert json.loads(run(capsys, "order", "status", "--home", finished, "--json")[1])["problems"] == 1
+
+
+def test_status_of_a_sound_home_has_no_problems_and_one_without_its_world_says_so(finished, capsys):
+    code, out, _ = run(capsys, "order", "status", "--home", finished, "--json")
+    assert code == 0 and json.loads(out)["problems"] == 0
+    (finished / home.WORLD).unlink()
+    code, out, _ = run(capsys, "order", "status", "--home", finished)
+    assert code == 1 and "statement: $0.00" in out and "history check: 1 problem" in out
+
+
+def test_a_world_without_its_history_is_not_acted_on_again(finished, capsys):
+    (finished / home.HISTORY).unlink()
+    before = snapshot(finished)
+    for args in (["order", "run"], ["order", "status"]):
+        code, _, err = run(capsys, *args, "--home", finished)
+        assert code == 2 and "history.sqlite: missing, but" in err and "restore the history file" in err, err
+    assert snapshot(finished) == before and sorted(p.name for p in finished.iterdir()) == [home.WORLD]
+
+
+def test_a_workflow_of_ones_own_is_checked_against_its_own_effects(tmp_path, capsys):
+    """Its effect names "bob", not an order: the world's record belongs to the run its key names."""
+    d, code = tmp_path / "h", ["--workflow", "tests.realtime_workflows:hello"]
+    assert run(capsys, "order", "run", "--home", d, "--id", "hello-1", *code, "--input", '["bob"]')[0] == 0
+    code_, out, _ = run(capsys, "history", "check", "--home", d, *code)
+    assert code_ == 0 and "disagrees" not in out, out
+    code_, out, _ = run(capsys, "history", "check", "--home", d)
+    assert code_ == 1 and "name its code with --workflow MODULE:NAME" in out, out
+
+
+@pytest.mark.parametrize("source, says", [
+    ("def f(:\n", "bad_module.py, line 1: invalid syntax"),
+    ("raise RuntimeError('boom at import')\n", "importing 'bad_module' failed: RuntimeError: boom at import"),
+    ("import sys\nsys.exit(5)\n", "importing 'bad_module' failed: SystemExit: 5"),
+])
+def test_a_workflow_module_that_fails_to_import_is_a_message(finished, capsys, monkeypatch, source, says):
+    (finished.parent / "bad_module.py").write_text(source)
+    monkeypatch.syspath_prepend(str(finished.parent))
+    monkeypatch.delitem(sys.modules, "bad_module", raising=False)
+    new = finished.parent / "new"
+    for args in (["order", "run", "--home", new, "--id", "w"], ["history", "check", "--home", finished],
+                 ["order", "query", "status", "--home", finished]):
+        code, _, err = run(capsys, *args, "--workflow", "bad_module:f")
+        assert code == 2 and says in err and "Traceback" not in err, err
+    assert not new.exists()
+
+
+def test_an_input_the_workflow_cannot_take_records_nothing(tmp_path, capsys):
+    d, code = tmp_path / "h", ["--workflow", "tests.realtime_workflows:hello", "--id", "h1"]
+    code_, _, err = run(capsys, "order", "run", "--home", d, *code, "--input", "[]")
+    assert code_ == 2 and "hello(name) cannot take it (missing a required argument: 'name')" in err, err
+    assert not d.exists()
+    for bad in ("[NaN]", '["x", Infinity]'):
+        code_, _, err = run(capsys, "order", "run", "--home", d, *code, "--input", bad)
+        assert code_ == 2 and "is not a JSON number" in err, err
+    assert not d.exists()
+
+
+def test_workflow_code_that_yields_no_command_is_named_at_its_line(tmp_path, capsys):
+    d = tmp_path / "h"
+    for _ in range(2):   # and again after the crash: the same message, nothing more recorded
+        code, _, err = run(capsys, "order", "run", "--home", d, "--id", "w", "--workflow",
+                           "tests.realtime_workflows:yields_wrong")
+        assert code == 2 and "workflow yields_wrong yielded 42" in err and "Traceback" not in err, err
+        assert "realtime_workflows.py, line " in err and "fix the code and run the same command again" in err
