@@ -128,7 +128,12 @@ def _run(args) -> int:
         name, eq, value = item.partition("=")
         if not eq:
             raise scenarios.ControlError(f"--set takes NAME=VALUE, got {item!r}")
+        if name.strip() in settings and settings[name.strip()] != value.strip():
+            raise scenarios.ControlError(f"--set {name.strip()} is given twice ({settings[name.strip()]!r} and "
+                                         f"{value.strip()!r}); give it once")
         settings[name.strip()] = value.strip()
+    if args.export_history is not None and not args.export_history.strip():
+        raise scenarios.ControlError("--export-history takes a file name, got nothing")
     controls = scenarios.resolve(m, settings)
     run = m.simulate(seed=args.seed, **controls)
     if args.export_history:

@@ -40,6 +40,8 @@ def test_text_output_prints_the_outcome_lines(capsys):
     (["run", "01", "--set", "speed=3"], "has no control 'speed'; its controls: strategy, crash_after"),
     (["run", "01", "--set", "strategy"], "--set takes NAME=VALUE"),
     (["controls", "x"], "no scene 'x'"),
+    (["run", "01", "--set", "strategy=cron", "--set", "strategy=durable"], "--set strategy is given twice"),
+    (["run", "01", "--export-history", ""], "--export-history takes a file name"),
 ])
 def test_bad_input_exits_2_with_the_choices(capsys, args, says):
     assert main(args) == 2

@@ -72,7 +72,7 @@ LABELS = {   # value -> (label, tooltip)
     "kill_during_wait": ("kill -9 on day 8", "whatever runs the order is killed on day 8 of the 30-day wait"),
     "day 10": ("on day 10", "the customer cancels on day 10 of the wait, at 22:00"),
     "31 days": ("31 days", "the sensor's timeout is set longer than the wait"),
-    "7 days (default)": ("7 days (Airflow's default)", "[sensors] default_timeout: the sensor fails after 7 days"),
+    "7 days": ("7 days (Airflow's default)", "[sensors] default_timeout: the sensor fails after 7 days"),
     "kill and zombie": ("kill one, freeze one", "host-2 dies at 8 s; host-3 freezes at 16 s for 12 s"),
     "kill host-2": ("kill host-2", "host-2 dies at 8 s"),
     "zombie host-3": ("freeze host-3", "host-3 freezes at 16 s for 12 s, past its membership timeout"),

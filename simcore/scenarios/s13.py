@@ -20,7 +20,7 @@ from .s08 import day_of
 NUMBER = 13
 TITLE = "Design canvas: choose the right engine, then prove it under chaos"
 DAY = canvas.DAY
-TIMEOUTS = {"31 days": 31 * DAY, "7 days (default)": 7 * 86400.0}
+TIMEOUTS = {"31 days": 31 * DAY, "7 days": 7 * 86400.0}
 HOST_FAULTS = {"kill and zombie": ("host-2", "host-3"), "kill host-2": ("host-2", None),
                "zombie host-3": (None, "host-3"), "none": (None, None)}
 RATES = {"default": chaos.Rates(), "gentle": chaos.Rates().scaled(0.2), "harsh": chaos.Rates().scaled(3)}
