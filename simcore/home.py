@@ -388,11 +388,12 @@ def compare(home_dir, workflow_id: str | None = None) -> list:
     problems = []
     for wid in sorted(wids):
         where = f"{history_path} workflow {wid!r}"
-        chain = [check.parse_rows(rows, where)[0] for (w, run), rows in sorted(runs.items(), key=_run_order)
-                 if w == wid]   # every run of the workflow, oldest first: its effects may be any run's
+        parsed = [check.parse_rows(rows, where) for (w, run), rows in sorted(runs.items(), key=_run_order)
+                  if w == wid]   # every run of the workflow, oldest first: its effects may be any run's
+        if any(bad for _, bad in parsed):
+            continue   # rows that cannot be read: check_file names them; what follows from them is not news
         problems += [check.Problem(where, f"disagrees with the world: {message}", eid)
-                     for eid, message in disagreements(world, wid, [[e for e in events if e is not None]
-                                                                    for events in chain],
+                     for eid, message in disagreements(world, wid, [events for events, _ in parsed],
                                                        [e for e in world.log if made_for.get(e.ref) == wid])]
     return problems
 

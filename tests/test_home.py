@@ -609,3 +609,9 @@ def test_workflow_code_that_yields_no_command_is_named_at_its_line(tmp_path, cap
                            "tests.realtime_workflows:yields_wrong")
         assert code == 2 and "workflow yields_wrong yielded 42" in err and "Traceback" not in err, err
         assert "realtime_workflows.py, line " in err and "fix the code and run the same command again" in err
+
+
+def test_a_bad_row_is_one_problem_not_one_per_effect_that_follows_from_it(finished, capsys):
+    tamper(finished / home.HISTORY, "UPDATE events SET payload = 'null' WHERE event_id = 5")
+    code, out, _ = run(capsys, "history", "check", "--home", finished)
+    assert code == 1 and out.count("\n") == 2 and "event 5 (ActivityTaskScheduled): payload must be" in out, out
