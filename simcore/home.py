@@ -277,12 +277,12 @@ def _store(path: Path, what: str):
 class Home:
     """The two stores of a home directory, opened for writing (`order run`, `order signal`)."""
 
-    def __init__(self, path):
+    def __init__(self, path, command: str = "`order run` records its progress"):
         self.dir = locate(path, create=True)
         self.history_path, self.world_path = self.dir / HISTORY, self.dir / WORLD
         for p in (self.dir, self.history_path, self.world_path):
             if p.exists() and not os.access(p, os.W_OK):
-                raise HomeError(f"{p}: read-only: `order run` records its progress in {self.dir}, so the "
+                raise HomeError(f"{p}: read-only: {command} in {self.dir}, so the "
                                 "folder and its files must be writable (`order status` and `history` only read)")
         # a history of workflows without its world cannot be run: their effects would happen again
         if self.history_path.exists() and not self.world_path.exists() and check.read_rows(self.history_path):

@@ -199,7 +199,7 @@ def signal(home_dir, wid: str, name: str, value=None) -> str:
     """Send a signal: into the workflow's inbox, for the process that runs it to record. With none
     running, this process records it at once (and schedules a workflow task for it), as a server records
     a signal while every worker is down. Returns what was done."""
-    with closing(Home(locate(home_dir))) as home:   # (only `order run` makes a home)
+    with closing(Home(locate(home_dir), "`order signal` records the signal")) as home:   # (only `order run` makes a home)
         history = home.history.read(wid, home.history.current_run(wid))
         if not history:
             raise HomeError(f"{home.history_path}: no workflow {wid!r}; the signal {name!r} is refused")

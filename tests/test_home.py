@@ -305,6 +305,8 @@ def test_a_read_only_home_can_be_read_but_not_run(tmp_path, capsys):
                                   cwd=ROOT, capture_output=True, text=True)
         p = cli("order", "run")
         assert p.returncode == 2 and f"error: {d}: read-only" in p.stderr and "Traceback" not in p.stderr, p
+        p = cli("order", "signal", "cancel")
+        assert p.returncode == 2 and "read-only: `order signal` records the signal" in p.stderr, p
         p = cli("order", "status")
         assert p.returncode == 0 and "outcome: in progress" in p.stdout and "history: 17 events" in p.stdout, p
         p = cli("history", "check")
