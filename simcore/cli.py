@@ -166,8 +166,7 @@ def _home_commands(sub) -> None:
         a.add_argument("--home", required=True, metavar="DIR", help="the home directory (created by `run`)")
         which = a.add_mutually_exclusive_group()
         which.add_argument("--order", type=_order_id, default="1001", help="the order number (default 1001)")
-        if name != "status":
-            which.add_argument("--id", metavar="WORKFLOW_ID", help="the workflow id (any workflow)")
+        which.add_argument("--id", metavar="WORKFLOW_ID", help="the workflow id (any workflow)")
         if name in ("run", "query"):
             a.add_argument("--workflow", **({} if name == "run" else {"action": "append"}), metavar="MODULE:NAME",
                            help="run (or resume) this @workflow instead of ORDER #1001" if name == "run" else
@@ -282,7 +281,7 @@ def _order(args) -> int:
         code = registry.workflows(args.workflow) | home.WORKFLOWS
         print(json.dumps(realtime.query(args.home, wid, args.name, code)))
         return 0
-    out = home.status(args.home, args.order)
+    out = home.status(args.home, args.order, args.id)
     if args.json:
         print(json.dumps(out, sort_keys=True))
         return 1 if out["problems"] else 0
@@ -291,7 +290,8 @@ def _order(args) -> int:
     print(f"statement: ${out['statement_cents'] / 100:.2f} ({charges} charge{'s' * (charges != 1)}"
           + (f", {refunds} refund{'s' * (refunds != 1)})" if refunds else ")"))
     from .orders import STEPS
-    print("effects: " + ", ".join(f"{step} x{out['effects'].get(step, 0)}" for step in STEPS))
+    steps = [*STEPS, *(kind for kind in out["effects"] if kind not in STEPS)]   # and a workflow's own
+    print("effects: " + ", ".join(f"{step} x{out['effects'].get(step, 0)}" for step in steps))
     print(f"outcome: {out['outcome']}")
     print(f"history: {out['history_events']} events")
     if out["problems"]:   # the lines above may not be the truth: say so, and where to look

@@ -423,17 +423,18 @@ def outcome(last: str | None) -> str:
     return "not started" if last is None else OUTCOMES.get(last, "in progress")
 
 
-def status(home_dir, order: str = ORDER_ID) -> dict:
-    """What `order status` prints: the world as its own records say, the history's length and end, and
-    how many problems `history check` would report for the workflow (its code aside: that needs
-    --workflow). Reads only (works on a read-only home)."""
-    d, wid = locate(home_dir), f"order-{order}"
+def status(home_dir, order: str = ORDER_ID, workflow_id: str | None = None) -> dict:
+    """What `order status` prints for an order (or any workflow): the world's effects made for it, as
+    its own records say, the history's length and end, and how many problems `history check` would
+    report for it (its code aside: that needs --workflow). Reads only (works on a read-only home)."""
+    d, wid = locate(home_dir), workflow_id or f"order-{order}"
     stored = check.read_rows(d / HISTORY)
     rows = stored.get((wid, latest_run(r for w, r in stored if w == wid)), [])   # its current run
     world = DurableWorld(d / WORLD, readonly=True) if (d / WORLD).exists() else World()
-    mine = [e for e in world.log if e.order == order]
+    made_for = _made_for(world, stored)
+    mine = [e for e in world.log if made_for.get(e.ref, f"order-{e.order}") == wid]
     card = [e for e in mine if e.kind in CARD]
-    return {"home": str(d), "workflow_id": wid, "statement_cents": world.charged(order),
+    return {"home": str(d), "workflow_id": wid, "statement_cents": sum(e.cents for e in card),
             "charges": sum(e.cents > 0 for e in card), "refunds": sum(e.cents < 0 for e in card),
             "effects": dict(sorted(Counter(e.kind for e in mine).items())),
             "outcome": outcome(rows[-1][1] if rows else None), "history_events": len(rows),

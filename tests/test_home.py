@@ -617,3 +617,16 @@ def test_a_bad_row_is_one_problem_not_one_per_effect_that_follows_from_it(finish
     tamper(finished / home.HISTORY, "UPDATE events SET payload = 'null' WHERE event_id = 5")
     code, out, _ = run(capsys, "history", "check", "--home", finished)
     assert code == 1 and out.count("\n") == 2 and "event 5 (ActivityTaskScheduled): payload must be" in out, out
+
+
+def test_status_of_a_workflow_of_ones_own(tmp_path, capsys):
+    d = tmp_path / "h"
+    run(capsys, "order", "run", "--home", d, "--id", "hello-1", "--workflow", "tests.realtime_workflows:hello",
+        "--input", '["bob"]')
+    code, out, _ = run(capsys, "order", "status", "--home", d, "--id", "hello-1", "--json")
+    out = json.loads(out)
+    assert code == 0 and out["effects"] == {"Greet": 1} and out["outcome"] == "completed" and out["problems"] == 0
+    assert run(capsys, "order", "status", "--home", d)[0:2] == (0, f"home: {d} · order-1001\nstatement: $0.00 "
+                                                               "(0 charges)\neffects: ChargeCard x0, ReserveInventory "
+                                                               "x0, ShipPackage x0, SendConfirmationEmail x0\n"
+                                                               "outcome: not started\nhistory: 0 events\n")
