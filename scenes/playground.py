@@ -169,7 +169,7 @@ class Scene(SceneView):
         return text
 
 
-def problem_html(err: PlaygroundError) -> widgets.HTML:
+def problem_html(err: Exception) -> widgets.HTML:
     return widgets.HTML(f"<div class='ds-playground-error' style='border:2px solid {DANGER};border-radius:6px;"
                         f"padding:6px 10px'><b>The playground cannot run this code</b><br>{html.escape(str(err))}"
                         "</div>")
@@ -179,7 +179,7 @@ def show(workflow_fn, activities, args=(), **controls):
     """The interactive playground for your workflow. Bad code gets a message naming its line."""
     try:
         return Scene(Playground(workflow_fn, activities, args), **controls).widget
-    except PlaygroundError as err:
+    except (PlaygroundError, ControlError) as err:
         return problem_html(err)
 
 
@@ -198,12 +198,21 @@ def try_it(workflow_fn, activities, args=(), **controls) -> None:
 
 def crash_points(workflow_fn, activities, args=()) -> None:
     """Print every point the crash-free run reached: the crash control's choices."""
-    p = Playground(workflow_fn, activities, args)
+    try:
+        p = Playground(workflow_fn, activities, args)
+    except PlaygroundError as err:
+        print(f"PlaygroundError: {err}")
+        return
     print("\n".join(p.points))
 
 
 def sweep(workflow_fn, activities, args=(), strategies=("plain", "cron", "durable"), key="as written") -> None:
     """Print the "break it" table: crashed at every point under each strategy, effects per kind."""
-    p = Playground(workflow_fn, activities, args)
+    try:
+        p = Playground(workflow_fn, activities, args)
+        rows = p.sweep(strategies, key)
+    except PlaygroundError as err:
+        print(f"PlaygroundError: {err}")
+        return
     print(f"{p.workflow.name}, keys {'dropped' if key == 'none' else 'as written'}; ! = more than the crash-free run")
-    print(p.sweep_table(p.sweep(strategies, key)))
+    print(p.sweep_table(rows))

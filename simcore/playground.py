@@ -14,6 +14,7 @@ back to the workflow frame it came from. Every run is seeded: the same code give
 """
 from __future__ import annotations
 
+import inspect
 import json
 import linecache
 import sys
@@ -22,8 +23,8 @@ from dataclasses import dataclass, field, replace
 
 from . import events as ev
 from .faults import WHEN, Crash, FaultPlan, Injector
-from .replay import Machine, NonDeterminismError, running
-from .scenarios import Control
+from .replay import Machine, WorkflowCodeError, running
+from .scenarios import Control, ControlError, resolve
 from .sim import Sim
 from .strategies import run_workflow
 from .workflow import ActivityDef, ScheduleActivity, WorkflowDef, activity as _activity, workflow as _workflow
@@ -32,8 +33,10 @@ from .world import World
 STRATEGIES = ("plain", "cron", "durable")
 KEYS = ("as written", "none")   # the activities' keys reach the world as written, or are all dropped
 HORIZON = 24 * 3600.0           # a day of simulated time: enough for retries, short enough to stop a loop
+MAX_CALLS = 1_000               # activity calls in one run: past any learner's workflow, cheap to reach (~0.2 s)
 WHEN_TEXT = {"after_step": "after result", "after_effect": "after effect, before record",
              "before_effect": "before effect"}
+EXIT = "sys.exit() would stop the worker itself, not the code; raise an exception (or return) instead"
 SAVED: dict[str, tuple[str, list]] = {}   # workflow name -> (its source, the history of its last clean run)
 
 
@@ -88,6 +91,45 @@ def activity(name=None, **kw):
     return wrap(name) if callable(name) else wrap
 
 
+def checked(workflow_fn, activities, args) -> tuple[WorkflowDef, list[ActivityDef], list]:
+    """The playground's three arguments, declared; or a PlaygroundError saying which is wrong and how to write it."""
+    if not (isinstance(workflow_fn, WorkflowDef) or inspect.isfunction(workflow_fn)):
+        what = f"{workflow_fn.name} is an @activity" if isinstance(workflow_fn, ActivityDef) else \
+            f"{workflow_fn!r:.60} is not a workflow"
+        raise PlaygroundError(f"{what}; the first argument is the @workflow")
+    wf = as_workflow(workflow_fn)
+    if not isinstance(activities, (list, tuple)):   # the example: the activities the workflow's code names
+        named = [n for n in wf.fn.__code__.co_names if isinstance(wf.fn.__globals__.get(n), ActivityDef)]
+        example = activities.fn.__name__ if isinstance(activities, ActivityDef) else ", ".join(named) or "my_activity"
+        raise PlaygroundError(f"activities must be a list of @activity functions, e.g. [{example}]")
+    acts = {}
+    for i, a in enumerate(activities):
+        if not (isinstance(a, ActivityDef) or inspect.isfunction(a)):
+            what = f"the @workflow {a.name}" if isinstance(a, WorkflowDef) else repr(a)[:60]
+            raise PlaygroundError(f"activities[{i}] is {what}, not an @activity function")
+        a = as_activity(a)
+        if acts.setdefault(a.name, a).fn is not a.fn:   # the engine's table would keep the last one, silently
+            raise PlaygroundError(f"two activities are named {a.name!r} ({acts[a.name].fn.__name__} and "
+                                  f"{a.fn.__name__}): give each its own name")
+    if not isinstance(args, (list, tuple)):
+        raise PlaygroundError(f"args must be a list (or tuple) of the workflow's inputs, e.g. "
+                              f"{[args] if args is not None else []!r}")
+    if not _is_json(args := list(args)):
+        raise PlaygroundError(f"the workflow's inputs {args!r} must be JSON: the history records them")
+    try:
+        wf.check_inputs(args)
+    except TypeError as err:
+        raise PlaygroundError(f"args: {err}") from None
+    return wf, list(acts.values()), args
+
+
+def _is_json(value) -> bool:
+    try:
+        return json.dumps(value) is not None
+    except (TypeError, ValueError):
+        return False
+
+
 class Keyless:
     """The world as activities see it with key mode "none": every key they pass is dropped, so the
     world cannot tell a repeat from a new request. World's named calls (charge, ship, ...) are its own
@@ -127,6 +169,8 @@ class Watch:
     result: object = None
     failed: str = ""
     current: str | None = None                        # the activity id running now
+    attempts: int = 0                                 # activity calls made (each attempt), up to MAX_CALLS
+    machine: Machine | None = None                    # the replay machine that ran the code last
 
     def problem(self, text: str) -> None:
         if text not in self.problems:
@@ -143,14 +187,7 @@ class Playground:
     NUMBER = 14
 
     def __init__(self, workflow_fn, activities, args=(), *, workflow_id: str | None = None):
-        self.workflow = as_workflow(workflow_fn)
-        self.activities = [as_activity(a) for a in activities]
-        self.args = list(args)
-        try:
-            json.dumps(self.args)
-        except (TypeError, ValueError):
-            raise PlaygroundError(f"the workflow's inputs {self.args!r} must be JSON: the history records them") \
-                from None
+        self.workflow, self.activities, self.args = checked(workflow_fn, activities, args)
         self.wid = workflow_id or f"{self.workflow.name}-1"
         self.TITLE = f"Your own workflow: {self.workflow.name}"
         self.replayed = self._replay_previous()
@@ -171,8 +208,7 @@ class Playground:
 
     # -- running it ---------------------------------------------------------------------------
     def simulate(self, strategy="plain", crash="none", key="as written", seed=0):
-        return self.play(strategy, self.points.get(crash), key, seed, controls=dict(strategy=strategy, crash=crash,
-                                                                                    key=key))
+        return self.play(strategy, self.points.get(crash), key, seed, dict(strategy=strategy, crash=crash, key=key))
 
     def play(self, strategy, crash: Crash | None = None, key="as written", seed=0, controls=None):
         """One run, watched. Bad code ends in a PlaygroundError that names the learner's line."""
@@ -180,19 +216,26 @@ class Playground:
         sim.faults = Reached(sim.faults.plan, sim.faults.rng, clock=sim.faults.clock)
         watch = Watch()
         self._hook(sim, watch)
-        acts = [self._wrap(a, key, watch) for a in self.activities]
+        acts = [self._wrap(a, key, watch, sim) for a in self.activities]
         try:
             run = run_workflow(strategy, self.workflow, acts, self.args, wid=self.wid, sim=sim, scene="playground",
                                controls=controls or {}, horizon=HORIZON)
         except PlaygroundError:
             raise
-        except Exception as err:   # the engine could not go on: say why, at the learner's line
-            raise PlaygroundError(watch.problems[0] if watch.problems else self._explain(err)) from None
+        except (Exception, SystemExit) as err:   # the engine could not go on: say why, at the learner's line
+            raise PlaygroundError(watch.problems[-1] if watch.problems else self._explain(err)) from None
         run.watch = watch
         if run.outcome != "completed":
             for name, (n, error) in watch.errors.items():
                 watch.problem(f"{name} raised {error}, {n} attempt{'s' * (n != 1)}"
                               + (": the engine retries it until it works" if run.outcome == "running" else ""))
+        n, at = f"{watch.attempts:,} activity call{'s' * (watch.attempts != 1)}", self._at(watch.machine)
+        if watch.attempts >= MAX_CALLS:
+            watch.problem(f"{self.workflow.name} is still running after {n}, the playground's cap ({at}): "
+                          "a loop that never ends?")
+        elif run.outcome == "running" and not watch.errors:   # (an activity retried all day says why itself)
+            watch.problem(f"{self.workflow.name} is still running after a simulated day, where the playground "
+                          f"stops ({n}; {at}): a loop that never ends, or a wait longer than that?")
         return run
 
     def _hook(self, sim, watch):
@@ -212,6 +255,13 @@ class Playground:
 
         def step(m, cmd, event, replayed):
             on_step(m, cmd, event, replayed)
+            watch.machine = m
+            if isinstance(event, (ev.WorkflowExecutionCompleted, ev.MarkerRecorded)) and not replayed:
+                value, who = (m.result, "") if m.closed else (event.value, "ctx.side_effect in ")
+                if not _is_json(value):
+                    watch.problem(f"{who}{self.workflow.name} returned {type(value).__name__} {str(value)[:40]!r} "
+                                  f"({self._at(m)}): the history records it as JSON; return a dict, list, str, number, "
+                                  "bool or None")
             if isinstance(cmd, ScheduleActivity) and event is not None:
                 if cmd.activity.name not in names:
                     watch.problem(f"{self.workflow.name} calls {cmd.activity.name} ({self._at(m)}), which is not in "
@@ -229,13 +279,15 @@ class Playground:
                 watch.result = m.result
         sim.world.on_effect, sim.trace.on_step = on_effect, step
 
-    def _wrap(self, a: ActivityDef, key: str, watch: Watch) -> ActivityDef:
+    def _wrap(self, a: ActivityDef, key: str, watch: Watch, sim: Sim) -> ActivityDef:
         """The activity as the engine runs it here: keys dropped or kept, its effects counted against its
-        call, its errors and a result that is not JSON reported at the learner's line."""
+        call, its errors and a non-JSON result said at the learner's line; the world stopped at MAX_CALLS."""
         fn, code = a.fn, a.fn.__code__
 
         def run(act, *args):
-            watch.current = act.activity_id
+            watch.current, watch.attempts = act.activity_id, watch.attempts + 1
+            if watch.attempts == MAX_CALLS:   # the world stops after this call, and stays stopped
+                sim.stop()
             returned = {}
 
             def on_return(frame, event, arg):
@@ -245,19 +297,19 @@ class Playground:
             sys.setprofile(on_return)
             try:
                 value = fn(replace(act, world=Keyless(act.world)) if key == "none" else act, *args)
-            except Exception as err:
+            except (Exception, SystemExit) as err:
                 n, _ = watch.errors.get(a.name, (0, ""))
                 tb = err.__traceback__
                 while tb.tb_next and tb.tb_next.tb_frame.f_code.co_filename == code.co_filename:
                     tb = tb.tb_next
                 watch.errors[a.name] = (n + 1, f"{type(err).__name__}: {err} ({where(code, tb.tb_lineno)})")
+                if isinstance(err, SystemExit):
+                    watch.problem(f"{a.name} raised {watch.errors[a.name][1]}: {EXIT}")
                 raise
             finally:
                 sys.setprofile(outer)
                 watch.current = None
-            try:
-                json.dumps(value)
-            except (TypeError, ValueError):
+            if not _is_json(value):
                 watch.problem(f"{a.name} returned {type(value).__name__} {str(value)[:40]!r} "
                               f"({where(code, returned.get('line'))}): the history records a result as JSON; "
                               "return a dict, list, str, number, bool or None")
@@ -265,23 +317,27 @@ class Playground:
             return value
         return replace(a, fn=run)
 
-    def _at(self, m: Machine) -> str:
-        line = m.line
+    def _at(self, m: Machine | None) -> str:
+        line = m.line if m else None
         return where(self.workflow.fn.__code__, self.workflow.fn.__code__.co_firstlineno + line - 1 if line else None)
 
     def _explain(self, err: Exception) -> str:
         """An error from inside the engine, said at the workflow line it came from (the machine that was
         running the code is in the traceback)."""
-        machine, seen = None, err
+        machine, yielded, seen = None, None, err
         while seen is not None:   # SimPy re-raises a process's error as a copy whose cause is the original
             tb = seen.__traceback__
             while tb:
                 got = tb.tb_frame.f_locals.get("self")
                 machine = got if isinstance(got, Machine) else machine
+                yielded = tb.tb_frame.f_locals.get("cmd", yielded)
                 tb = tb.tb_next
             seen = seen.__cause__
         at = f" ({self._at(machine)})" if machine else ""
-        return f"{type(err).__name__}: {err}{at}"
+        if isinstance(err, WorkflowCodeError) and isinstance(yielded, ActivityDef):
+            return (f"{self.workflow.name} yields the activity {yielded.name} itself{at}; write "
+                    f"`yield ctx.activity({yielded.fn.__name__}, ...)`")
+        return f"{type(err).__name__}: {err}{at}" + (f": {EXIT}" if isinstance(err, SystemExit) else "")
 
     def _replay_previous(self) -> str:
         """The history of the previous version's clean run, replayed against this code: ok, or the
@@ -292,9 +348,7 @@ class Playground:
         m = Machine(self.workflow, self.wid, on_step=lambda *a: None)
         try:
             m.feed(saved[1])
-        except NonDeterminismError as err:
-            return f"replay of the previous run's history: NonDeterminismError: {err} ({self._at(m)})"
-        except Exception as err:
+        except Exception as err:   # NonDeterminismError: the code no longer matches the history
             return f"replay of the previous run's history: {type(err).__name__}: {err} ({self._at(m)})"
         return f"replay of the previous run's history: ok, {m.replayed} commands over {len(saved[1])} events"
 
@@ -321,6 +375,10 @@ class Playground:
 
     def sweep(self, strategies=STRATEGIES, key="as written") -> list[SweepRow]:
         """Crash the workflow at every point, under each strategy: what the world saw each time."""
+        try:   # only the documented choices: a misspelt key mode would keep the keys, silently
+            [resolve(self, dict(strategy=s, key=key)) for s in strategies]
+        except ControlError as err:
+            raise PlaygroundError(err) from None
         rows = []
         for s in strategies:
             for name, crash in [("none", None), *self.points.items()]:

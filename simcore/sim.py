@@ -43,6 +43,7 @@ class Sim:
         self._run_ids = run_ids or random.Random(f"runs/{seed}")   # a real process passes SystemRandom()
         self.done: set[str] = set()   # the application's "orders marked done" table
         self.messages: list[Message] = []   # what crossed the network between callers and the world
+        self.stopped = False
 
     def message(self, src: str, dst: str, text: str, lost: bool = False) -> None:
         self.messages.append(Message(self.env.now, src, dst, text, lost))
@@ -57,9 +58,17 @@ class Sim:
 
     def run(self, until: float | None = None) -> None:
         """Run simulated time forward, with this sim's world as the one `simcore.world` reaches (and the
-        garbage collector paused: see `collector_paused`)."""
+        garbage collector paused: see `collector_paused`). Once `stop`ped, it runs no further."""
+        if self.stopped:
+            return
         with entered(self.world), collector_paused():
             self.env.run(until=until)
+
+    def stop(self) -> None:
+        """End the run where it is, once the current step is done: its open work stays open (the
+        playground's cap on a workflow that loops for ever)."""
+        self.stopped = True
+        self.env.event().succeed().callbacks.append(simpy.core.StopSimulation.callback)
 
     def started(self, workflow, workflow_id: str, args) -> ev.WorkflowExecutionStarted:
         """A new run's first event, with a new run id (drawn from the seed: the same run, the same id)."""

@@ -46,6 +46,15 @@ class WorkflowDef:
     name: str
     fn: Callable
 
+    def check_inputs(self, inputs: list) -> None:
+        """A TypeError if the code cannot take `inputs` (its arguments after ctx), said without ctx."""
+        sig = inspect.signature(self.fn)
+        try:
+            sig.bind(None, *inputs)
+        except TypeError as e:
+            shown = sig.replace(parameters=list(sig.parameters.values())[1:])
+            raise TypeError(f"{self.fn.__name__}{shown} cannot take {inputs!r} ({e})") from None
+
     @property
     def source(self) -> tuple[list[str], int]:
         """The function's source lines and its first line number: what the code panel shows."""

@@ -596,7 +596,7 @@ def test_a_workflow_module_that_fails_to_import_is_a_message(finished, capsys, m
 def test_an_input_the_workflow_cannot_take_records_nothing(tmp_path, capsys):
     d, code = tmp_path / "h", ["--workflow", "tests.realtime_workflows:hello", "--id", "h1"]
     code_, _, err = run(capsys, "order", "run", "--home", d, *code, "--input", "[]")
-    assert code_ == 2 and "hello(name) cannot take it (missing a required argument: 'name')" in err, err
+    assert code_ == 2 and "--input: hello(name) cannot take [] (missing a required argument: 'name'); nothing was recorded" in err, err
     assert not d.exists()
     for bad in ("[NaN]", '["x", Infinity]'):
         code_, _, err = run(capsys, "order", "run", "--home", d, *code, "--input", bad)

@@ -215,3 +215,154 @@ def test_a_call_that_makes_no_effect_is_ticked_once_it_has_run():
     assert ticks[0] == ("", "")
     assert ("\u2713", "") in ticks and ticks[-1] == ("\u2713", "\u2713")
     assert ticks.index(("\u2713", "")) < ticks.index(("\u2713", "\u2713"))   # the read before the charge
+
+
+# -- the playground's own arguments, and code that would run forever or end the worker ---------------
+def test_arguments_of_the_wrong_kind_say_what_to_pass(capsys):
+    for acts in (None, charge):
+        with pytest.raises(PlaygroundError, match=r"^activities must be a list of @activity functions, e\.g\. \["
+                                                  r"charge"):
+            Playground(trip, acts, ["trip-9"])
+    with pytest.raises(PlaygroundError, match=r"^None is not a workflow; the first argument is the @workflow$"):
+        Playground(None, ACTS, ["trip-9"])
+    with pytest.raises(PlaygroundError, match=r"^ChargeCard is an @activity; the first argument is the @workflow$"):
+        Playground(charge, ACTS, ["trip-9"])
+    with pytest.raises(PlaygroundError, match=r"^activities\[0\] is 'ChargeCard', not an @activity function$"):
+        Playground(trip, ["ChargeCard"], ["trip-9"])
+    with pytest.raises(PlaygroundError, match=r"^activities\[1\] is <class 'int'>, not an @activity function$"):
+        Playground(trip, [charge, int], ["trip-9"])
+    with pytest.raises(PlaygroundError, match=r"^activities\[0\] is the @workflow trip, not an @activity"):
+        Playground(trip, [trip], ["trip-9"])
+    view.try_it(trip, charge, ["trip-9"])   # printed, not raised
+    assert capsys.readouterr().out == ("PlaygroundError: activities must be a list of @activity functions, "
+                                       "e.g. [charge]\n")
+
+
+def test_two_activities_with_one_name_are_refused():
+    @activity("ChargeCard")
+    def charge_again(act, trip, cents):
+        return "charged"
+    with pytest.raises(PlaygroundError, match=r"two activities are named 'ChargeCard' \(charge and charge_again\)"):
+        Playground(trip, [*ACTS, charge_again], ["trip-9"])
+    assert Playground(trip, [*ACTS, charge], ["trip-9"]).activities == ACTS   # the same one twice: no harm
+
+
+def test_args_must_be_a_list_of_as_many_inputs_as_the_workflow_takes():
+    with pytest.raises(PlaygroundError, match=r"args must be a list \(or tuple\) of the workflow's inputs, "
+                                              r"e\.g\. \['trip-9'\]$"):
+        Playground(trip, ACTS, "trip-9")
+
+    @workflow
+    def book_trip(ctx, trip, nights):
+        yield ctx.activity(charge, trip, 100 * nights)
+    with pytest.raises(PlaygroundError, match=r"^args: book_trip\(trip, nights\) cannot take \['t', 2, 3\] "
+                                              r"\(too many positional arguments\)$"):
+        Playground(book_trip, ACTS, ["t", 2, 3])
+    assert Playground(book_trip, ACTS, ("t", 2)).args == ["t", 2]
+
+
+def test_the_sweep_takes_only_the_documented_key_modes(p):
+    with pytest.raises(PlaygroundError, match=r"key='no key' is not allowed; choose one of: as written, none"):
+        p.sweep(("durable",), key="no key")
+    with pytest.raises(PlaygroundError, match=r"strategy='yolo' is not allowed; choose one of: plain, cron, durable"):
+        p.sweep(("yolo",))
+
+
+def test_show_reports_a_bad_control_as_try_it_does(capsys):
+    view.try_it(trip, ACTS, ["trip-9"], strategy="yolo")
+    assert capsys.readouterr().out.startswith("ControlError: strategy='yolo' is not allowed")
+    assert "strategy=&#x27;yolo&#x27; is not allowed" in view.show(trip, ACTS, ["trip-9"], strategy="yolo").value
+    assert "has no control" in view.show(trip, ACTS, ["trip-9"], colour="red").value
+
+
+def test_sys_exit_in_the_learners_code_is_the_codes_error(capsys):
+    import sys
+
+    @workflow
+    def exits(ctx, t):
+        yield ctx.activity(charge, t, 100)
+        sys.exit(3)
+    view.try_it(exits, ACTS, ["t"])
+    out = capsys.readouterr().out
+    assert out.startswith("PlaygroundError: SystemExit: 3 (line ") and "`sys.exit(3)`): sys.exit() would stop the " \
+        "worker itself" in out
+
+    @activity("Quit")
+    def quit_(act):
+        raise SystemExit("bye")
+
+    @workflow
+    def quits(ctx):
+        yield ctx.activity(quit_)
+    with pytest.raises(PlaygroundError, match=r"^Quit raised SystemExit: bye \(line \d+ of test_playground.py: "
+                                              r"`raise SystemExit\(\"bye\"\)`\): sys.exit\(\) would stop"):
+        Playground(quits, [quit_])
+
+
+def test_a_loop_that_never_ends_stops_at_the_cap_and_says_so():
+    import time
+
+    @workflow
+    def forever(ctx, t):
+        while True:
+            yield ctx.activity(book_flight, t, "LHR-JFK")
+    started = time.perf_counter()
+    p = Playground(forever, [book_flight], ["t"])
+    for strategy in ("durable", "plain", "cron"):
+        run = p.simulate(strategy)
+        lines = p.outcome_lines(run)
+        assert lines[0] == "effects: BookFlight x1000"
+        assert lines[-1] == ("problem: forever is still running after 1,000 activity calls, the playground's cap "
+                             f"(line {forever.fn.__code__.co_firstlineno + 3} of test_playground.py: "
+                             '`yield ctx.activity(book_flight, t, "LHR-JFK")`): a loop that never ends?')
+    assert time.perf_counter() - started < 10   # (it ran a simulated day, 69,120 calls, in ~10 s a run)
+
+
+def test_a_run_still_open_after_the_simulated_day_says_so():
+    @workflow
+    def waits(ctx, t):
+        yield ctx.activity(charge, t, 100)
+        yield ctx.sleep(days=2)
+    p = Playground(waits, ACTS, ["t"])
+    lines = p.outcome_lines(p.simulate("durable"))
+    assert lines[-2:] == ["outcome: running",
+                          "problem: waits is still running after a simulated day, where the playground stops "
+                          f"(1 activity call; line {waits.fn.__code__.co_firstlineno + 3} of test_playground.py: "
+                          "`yield ctx.sleep(days=2)`): a loop that never ends, or a wait longer than that?"]
+
+
+def test_yielding_the_activity_itself_names_it_shortly():
+    @workflow
+    def yields_it(ctx, t):
+        yield charge
+    with pytest.raises(PlaygroundError) as err:
+        Playground(yields_it, ACTS, ["t"])
+    assert str(err.value).startswith("yields_it yields the activity ChargeCard itself (line ")
+    assert str(err.value).endswith("`yield charge`); write `yield ctx.activity(charge, ...)`")
+    assert len(str(err.value)) < 160
+
+
+def test_a_return_value_or_side_effect_that_is_not_json_is_named():
+    @workflow
+    def returns(ctx, t):
+        yield ctx.activity(charge, t, 100)
+        return object()
+    with pytest.raises(PlaygroundError, match=r"^returns returned object '<object object at .*' \(line \d+ of "
+                                              r"test_playground.py: `return object\(\)`\): the history records it "
+                                              r"as JSON; return a dict"):
+        Playground(returns, ACTS, ["t"])
+
+    @workflow
+    def picks(ctx, t):
+        when = yield ctx.side_effect(lambda: {1, 2})
+        yield ctx.activity(charge, t, 100)
+    with pytest.raises(PlaygroundError, match=r"^ctx.side_effect in picks returned set '\{1, 2\}' \(line \d+ of "
+                                              r"test_playground.py: `when = yield ctx.side_effect"):
+        Playground(picks, ACTS, ["t"])
+
+
+def test_sweep_and_crash_points_print_a_mistake_instead_of_raising(capsys):
+    view.sweep(trip, ACTS, ["trip-9"], key="no key")
+    assert capsys.readouterr().out == "PlaygroundError: key='no key' is not allowed; choose one of: as written, none\n"
+    view.crash_points(trip, None)
+    assert capsys.readouterr().out.startswith("PlaygroundError: activities must be a list of @activity functions")
