@@ -267,7 +267,7 @@ def _count(flag: str, most: int):
 
 
 def _order(args) -> int:
-    from . import home, realtime
+    from . import audit, home, realtime
     say = lambda line: print(line, flush=True)   # noqa: E731 (flushed: a kill must not eat lines)
     wid = getattr(args, "id", None) or f"order-{args.order}"
     if args.action == "run":
@@ -281,7 +281,7 @@ def _order(args) -> int:
         code = registry.workflows(args.workflow) | home.WORKFLOWS
         print(json.dumps(realtime.query(args.home, wid, args.name, code)))
         return 0
-    out = home.status(args.home, args.order, args.id)
+    out = audit.status(args.home, args.order, args.id)
     if args.json:
         print(json.dumps(out, sort_keys=True))
         return 1 if out["problems"] else 0
@@ -302,7 +302,7 @@ def _order(args) -> int:
 
 
 def _history(args) -> int:
-    from . import home
+    from . import audit, home
     if args.action == "import":
         return _import(args.file)
     if args.action == "replay":
@@ -317,7 +317,7 @@ def _history(args) -> int:
         report = check.check_file(path, registry.workflows(args.workflow), wid)
         if wid and report.ok and wid not in report.workflows:
             raise home.HomeError(f"{path}: no history for {wid}")
-        report.problems += home.compare(d, wid)   # what order run compares before it acts
+        report.problems += audit.compare(d, wid)   # what order run compares before it acts
         for p in report.problems:
             print(p)
         counts = ", ".join(f"{w} ({n} events)" for w, n in report.workflows.items()) or "no workflows"

@@ -26,7 +26,8 @@ from . import check, registry
 from . import events as ev
 from .engine import Engine
 from .history import latest_run
-from .home import HISTORY, UNIX_EPOCH, WORKFLOWS, Busy, Home, HomeError, _store, compare, locate, outcome
+from .audit import compare
+from .home import HISTORY, UNIX_EPOCH, WORKFLOWS, Busy, Home, HomeError, _store, locate, outcome
 from .orders import CENTS, KEYED_ACTIVITIES, ORDER_ID, fulfill_order, send_return_label_keyed, send_review_request_keyed
 from .replay import Machine, WorkflowCodeError
 from .service import WorkflowClosed

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from simcore import check, home, realtime
+from simcore import audit, check, home, realtime
 from simcore import events as ev
 from simcore.cli import main
 from simcore.history import History, HistoryError
@@ -96,12 +96,12 @@ def test_a_crash_between_the_effect_and_its_record_recovers_with_one_charge(tmp_
     monkeypatch.setattr(service, "recorded", die)   # where the engine turns a result into its events
     with pytest.raises(Killed):
         main(["order", "run", "--home", str(d)])
-    assert home.status(d)["charges"] == 1 and home.status(d)["history_events"] == 5   # charged, not recorded
+    assert audit.status(d)["charges"] == 1 and audit.status(d)["history_events"] == 5   # charged, not recorded
     monkeypatch.setattr(service, "recorded", real)
     code, out, _ = run(capsys, "order", "run", "--home", d)
     assert code == 0 and "order-1001: resumed from 5 events" in out
     assert "ChargeCard: done -> char_1 (already done by an earlier attempt: same idempotency key)" in out
-    status = home.status(d)
+    status = audit.status(d)
     assert status["statement_cents"] == 4200 and status["effects"] == STEPS and status["history_events"] == 29
 
 
@@ -139,7 +139,7 @@ def test_a_home_whose_creation_was_killed_reads_as_empty_and_runs(tmp_path, caps
     assert code == 0 and "outcome: not started" in out and "history: 0 events" in out
     code, out, _ = run(capsys, "history", "check", "--home", d)
     assert code == 0 and out.strip().endswith("no workflows: ok")
-    assert run(capsys, "order", "run", "--home", d)[0] == 0 and home.status(d)["outcome"] == "completed"
+    assert run(capsys, "order", "run", "--home", d)[0] == 0 and audit.status(d)["outcome"] == "completed"
 
 
 def test_a_garbage_history_file(tmp_path, capsys):
@@ -262,11 +262,11 @@ def test_a_full_disk_stops_the_run_and_loses_nothing(tmp_path, capsys, monkeypat
     code, out, err = run(capsys, "order", "run", "--home", d)
     assert code == 2 and says.format(history=d / home.HISTORY, world=d / home.WORLD) in err, err
     assert check.check_file(d / home.HISTORY, home.WORKFLOWS).ok
-    recorded = home.status(d)
+    recorded = audit.status(d)
     assert recorded["charges"] <= 1 and 0 < recorded["history_events"] < 29
     monkeypatch.setattr(cls, "__init__", real_init)   # space freed: run again
     assert run(capsys, "order", "run", "--home", d)[0] == 0
-    status = home.status(d)
+    status = audit.status(d)
     assert status["statement_cents"] == 4200 and status["effects"] == STEPS and status["history_events"] == 29
 
 

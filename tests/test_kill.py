@@ -25,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from simcore import check, home, realtime
+from simcore import audit, check, home, realtime
 from simcore.orders import STEPS
 from tests.conftest import ROOT
 
@@ -166,7 +166,7 @@ def kill_loop(tmp_path, worker: int, tally: Tally) -> None:
         again = spawn(home_dir)   # and once more, left alone: it must see the order done and stop
         out, err = again.communicate(timeout=30)
         assert again.returncode == 0 and b"already completed" in out, (out, err)
-        out = home.status(home_dir)
+        out = audit.status(home_dir)
         assert out["statement_cents"] == 4200 and out["charges"] == 1 and out["refunds"] == 0, out
         assert out["effects"] == {step: 1 for step in STEPS} and out["outcome"] == "completed", out
         events = [e.type for e in home.History(home_dir / home.HISTORY).read(WID)]

@@ -1,0 +1,121 @@
+"""Reading a home without changing it: the history against the world's own records (what `history
+check` adds to checking the history file, and what `order run` checks before it acts), and what
+`order status` prints. Every function here only reads, and works on a read-only home.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+from . import check
+from . import events as ev
+from .history import HistoryError, latest_run
+from .home import HISTORY, WORLD, WORLD_LOST, DurableWorld, HomeError, locate, outcome
+from .orders import KEYED_ACTIVITIES, ORDER_ID
+from .world import CARD, Effect, World
+
+
+def disagreements(world: DurableWorld, wid: str, runs: list[list], effects: list[Effect]):
+    """Where the world and a workflow's history (its `runs`, each a list of events, oldest first) tell
+    different stories, as (event id or None, message). `effects`: those the world made for this
+    workflow (`compare` says which). An effect the world holds for this workflow must
+    have been scheduled in one of its runs (it is appended before the activity runs), and a result a run
+    holds must be the world's. Otherwise the history was truncated, edited, or belongs elsewhere. A key
+    is `<run id>/<activity id>` (ActivityContext.idempotency_key). Only well-formed events are looked
+    at: what the history itself gets wrong is `check`'s to say."""
+    mine = {e.ref: e for e in effects}
+    keys = {k: ref for k, ref in world.keys().items() if ref in mine}
+    run_of = [h[0].run_id if h and isinstance(h[0], ev.WorkflowExecutionStarted) else None for h in runs]
+    scheduled = {f"{run}/{e.activity_id}" for run, h in zip(run_of, runs) for e in h
+                 if isinstance(e, ev.ActivityTaskScheduled)}
+    for key in sorted(keys):
+        if key not in scheduled:
+            yield None, (f"{wid} has no ActivityTaskScheduled for the effect {keys[key]!r} that {world.path} "
+                         f"records (key {key!r}): the history was truncated or replaced; refusing to run the "
+                         "order again on it")
+    keyed = {a.name for a in KEYED_ACTIVITIES}   # the steps whose results are the world's references
+    for run, history in zip(run_of, runs):
+        by_id = {e.event_id: e for e in history}
+        for e in history:
+            step = by_id.get(e.scheduled_event_id) if isinstance(e, ev.ActivityTaskCompleted) else None
+            if not isinstance(step, ev.ActivityTaskScheduled) or step.activity_type not in keyed:
+                continue
+            key = f"{run}/{step.activity_id}"
+            if keys.get(key) != e.result:
+                record = f"its {mine[keys[key]].kind} record, key {key!r}" if key in keys else f"no record with key {key!r}"
+                yield e.event_id, (f"event {e.event_id} records {step.activity_type} -> {e.result!r}, but "
+                                   f"{world.path} has {keys.get(key)!r} for it ({record}): this history does "
+                                   "not belong to this world")
+
+
+def compare(home_dir, workflow_id: str | None = None) -> list:
+    """The history against the world's own records (`disagreements`), for every workflow in the history
+    and every order the world has acted for (or only `workflow_id`'s): what `history check` adds to
+    checking the history file, and what `order run` checks before it acts. Reads only. A history that
+    cannot be read is left to `check.check_file` to report."""
+    d = Path(home_dir)
+    history_path, world_path = d / HISTORY, d / WORLD
+    try:
+        stored = check.read_rows(history_path)
+    except HistoryError:
+        return []
+    runs = {k: v for k, v in stored.items() if workflow_id in (None, k[0])}
+    if not world_path.exists():
+        return [check.Problem(str(world_path), WORLD_LOST.format(history=history_path))] if runs else []
+    try:
+        world = DurableWorld(world_path, readonly=True)
+    except HomeError as e:
+        return [check.Problem(str(world_path), f"the world's records cannot be read: "
+                                               f"{str(e).removeprefix(f'{world_path}: ')}")]
+    made_for = _made_for(world, stored)
+    wids = {wid for wid, run in runs if run == "1" and isinstance(wid, str)}   # others: check_story's to say
+    wids |= {w for w in made_for.values() if workflow_id in (None, w)}
+    problems = []
+    for wid in sorted(wids):
+        where = f"{history_path} workflow {wid!r}"
+        parsed = [check.parse_rows(rows, where) for (w, run), rows in sorted(runs.items(), key=_run_order)
+                  if w == wid]   # every run of the workflow, oldest first: its effects may be any run's
+        if any(bad for _, bad in parsed):
+            continue   # rows that cannot be read: check_file names them; what follows from them is not news
+        problems += [check.Problem(where, f"disagrees with the world: {message}", eid)
+                     for eid, message in disagreements(world, wid, [events for events, _ in parsed],
+                                                       [e for e in world.log if made_for.get(e.ref) == wid])]
+    return problems
+
+
+def _made_for(world: DurableWorld, stored: dict) -> dict[str, str]:
+    """The workflow each keyed effect of the world was made for (effect ref -> workflow id): the one
+    whose run its key names (`<run id>/<activity id>`), else, for a run no history holds any more, the
+    order the effect names (`order-<order>`, a course order's id)."""
+    owner = {}
+    for (wid, _), rows in stored.items():
+        first = check.parse_rows(rows[:1], "")[0][0] if rows else None
+        if isinstance(first, ev.WorkflowExecutionStarted):
+            owner[first.run_id] = wid
+    orders = {e.ref: e.order for e in world.log}
+    return {ref: owner.get(key.partition("/")[0]) or f"order-{orders[ref]}"
+            for key, ref in world.keys().items() if ref in orders}
+
+
+def _run_order(item) -> tuple:
+    """(workflow, run) rows sorted by run as numbers sort: "2" before "10" (any text sorts, if oddly)."""
+    (_, run), _ = item
+    return len(str(run)), str(run)
+
+
+def status(home_dir, order: str = ORDER_ID, workflow_id: str | None = None) -> dict:
+    """What `order status` prints for an order (or any workflow): the world's effects made for it, as
+    its own records say, the history's length and end, and how many problems `history check` would
+    report for it (its code aside: that needs --workflow). Reads only (works on a read-only home)."""
+    d, wid = locate(home_dir), workflow_id or f"order-{order}"
+    stored = check.read_rows(d / HISTORY)
+    rows = stored.get((wid, latest_run(r for w, r in stored if w == wid)), [])   # its current run
+    world = DurableWorld(d / WORLD, readonly=True) if (d / WORLD).exists() else World()
+    made_for = _made_for(world, stored)
+    mine = [e for e in world.log if made_for.get(e.ref, f"order-{e.order}") == wid]
+    card = [e for e in mine if e.kind in CARD]
+    return {"home": str(d), "workflow_id": wid, "statement_cents": sum(e.cents for e in card),
+            "charges": sum(e.cents > 0 for e in card), "refunds": sum(e.cents < 0 for e in card),
+            "effects": dict(sorted(Counter(e.kind for e in mine).items())),
+            "outcome": outcome(rows[-1][1] if rows else None), "history_events": len(rows),
+            "problems": len(check.check_file(d / HISTORY, None, wid).problems + compare(d, wid))}
