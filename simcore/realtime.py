@@ -95,8 +95,21 @@ def _unfinished(home: Home, wid: str, workflows: dict, say) -> list | None:
     return history
 
 
+class _WallClock(simpy.rt.RealtimeEnvironment):
+    """SimPy's real-time environment, whose time never lags the wall clock. An activity's real work (a
+    paced call, a slow store) happens inside one step, where SimPy's own clock stands still; what comes
+    after it is stamped, and scheduled (a timer's 30 s), from the moment it really happens."""
+
+    @property
+    def now(self) -> float:
+        return max(self._now, time.time())
+
+    def schedule(self, event, priority=simpy.events.NORMAL, delay=0) -> None:
+        super().schedule(event, priority, delay + max(0.0, time.time() - self._now))
+
+
 def _engine(home: Home, code: list, activities: list) -> Engine:
-    env = simpy.rt.RealtimeEnvironment(initial_time=time.time(), strict=False)
+    env = _WallClock(initial_time=time.time(), strict=False)
     sim = Sim(env=env, history=home.history, world=home.world, epoch=UNIX_EPOCH, run_ids=random.SystemRandom())
     sim.trace = Unwatched()
     return Engine(sim, code, activities, decide_seconds=0.0)

@@ -630,3 +630,15 @@ def test_status_of_a_workflow_of_ones_own(tmp_path, capsys):
                                                                "(0 charges)\neffects: ChargeCard x0, ReserveInventory "
                                                                "x0, ShipPackage x0, SendConfirmationEmail x0\n"
                                                                "outcome: not started\nhistory: 0 events\n")
+
+
+def test_a_real_process_stamps_each_event_when_it_happens(tmp_path):
+    """An activity's real work takes time inside one SimPy step, where SimPy's clock stands still: the
+    events after it are stamped from the wall clock (with --pace-ms 150, each step 0.15 s or more)."""
+    d = tmp_path / "home"
+    realtime.run_order(d, pace_ms=150, say=lambda line: None)
+    events = History(d / home.HISTORY).read("order-1001")
+    started = {e.scheduled_event_id: e.time for e in events if isinstance(e, ev.ActivityTaskStarted)}
+    took = [e.time - started[e.scheduled_event_id] for e in events if isinstance(e, ev.ActivityTaskCompleted)]
+    assert len(took) == 4 and min(took) >= 0.15, took
+    assert events[-1].time - events[0].time >= 0.6
