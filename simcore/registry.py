@@ -35,7 +35,7 @@ def load(spec: str) -> WorkflowDef:
                             "and run the command again") from None
     except (Exception, SystemExit) as e:   # the module's own code failed while it was imported
         raise RegistryError(f"--workflow {spec}: importing {module!r} failed: {type(e).__name__}: {e} "
-                            f"({where(e) or module}); fix the module and run the command again") from None
+                            f"({_where(e) or module}); fix the module and run the command again") from None
     if not isinstance(found, WorkflowDef):
         what = "no such name" if found is None else f"a {type(found).__name__}, not a @workflow"
         raise RegistryError(f"--workflow {spec}: {module}.{name} is {what}")
@@ -51,15 +51,15 @@ def check_inputs(workflow: WorkflowDef, inputs: list) -> None:
         raise RegistryError(f"--input: {e}; nothing was recorded") from None
 
 
-def where(e: BaseException) -> str:
+def _where(e: BaseException) -> str:
     """Where the module's own code failed: the innermost frame outside the engine and importlib."""
-    engine, where, tb = str(Path(__file__).parent), "", e.__traceback__
+    engine, found, tb = str(Path(__file__).parent), "", e.__traceback__
     while tb is not None:
         name = tb.tb_frame.f_code.co_filename
         if not name.startswith((engine, "<frozen")):
-            where = f"{name}, line {tb.tb_lineno}"
+            found = f"{name}, line {tb.tb_lineno}"
         tb = tb.tb_next
-    return where
+    return found
 
 
 def workflows(specs: list[str] | None) -> dict[str, WorkflowDef]:
