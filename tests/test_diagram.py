@@ -341,3 +341,12 @@ def test_the_stuck_banner_takes_the_captions_place_and_leaves_the_clock_readable
     assert 1 <= text.count("\n") + 1 <= 2
     words = text.replace("\n", " ").removesuffix(" \u2026").split(" ")
     assert frames[view.index].caption.split(" ")[:len(words)] == words   # whole words, in order
+
+
+def test_every_control_shows_a_label_of_its_own_meaning():
+    """A value the controls share ("ok", "after_shipping") is labelled per control where it means
+    something else, and a value that is not text (the fence's True) finds its label too."""
+    from scenes.kit import labels
+    assert labels.label("fence", True) == "range-id fence on" and labels.label("fence", False) == "fence off"
+    assert labels.label("refunds", "ok") == "fine" and labels.label("charge", "ok") == "answered"
+    assert "day 1" in labels.tooltip("update", "after_shipping") and "day 2" in labels.tooltip("cancel", "after_shipping")

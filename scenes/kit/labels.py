@@ -88,6 +88,8 @@ PER_CONTROL = {   # (control, value) -> (label, tooltip), where a value means so
     ("fault", "none"): ("nothing", "nothing else goes wrong"),
     ("cancel", "none"): ("no cancel", "the customer keeps the order"),
     ("hosts", "none"): ("no fault", "every host keeps running"),
+    ("refunds", "ok"): ("fine", "compute_refunds succeeds on its first try"),
+    ("update", "after_shipping"): ("after shipping", "on day 1, after the parcel left"),
     ("fence", True): ("range-id fence on", "every write checks the range id its writer holds"),
     ("fence", False): ("fence off", "writes do not check the range id (to show what the fence prevents)"),
 }
@@ -99,7 +101,7 @@ CONTROL_LABELS = {"crash_after": "crash after", "crash_when": "crash when", "rec
 
 
 def _entry(name: str, value):
-    return PER_CONTROL.get((name, str(value))) or LABELS.get(str(value))
+    return PER_CONTROL.get((name, value)) or PER_CONTROL.get((name, str(value))) or LABELS.get(str(value))
 
 
 def label(name: str, value) -> str:

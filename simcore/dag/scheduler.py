@@ -247,7 +247,7 @@ class Scheduler:
         """Stopped (an outage): nothing is lost; the tables hold every decision."""
         self._end("stopped")
         self.board.scheduler = "down"
-        self.board.frame(why)
+        self.board.frame(why, kind="outage")
 
     def die(self, why: str, step=None):
         self._end("failed")

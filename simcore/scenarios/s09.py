@@ -235,7 +235,7 @@ def outcome_lines(run) -> list[str]:
            else "held for the order")
     lines.append(f"mug: {mug}; packages shipped: {effects['ShipPackage']}; return-label emails: "
                  f"{effects['SendReturnLabelEmail']}")
-    lines.append(f"history: {len(h)} events, {sum(isinstance(e, ev.WorkflowExecutionSignaled) for e in h)} signal; "
-                 f"queries wrote none")
+    signals = sum(isinstance(e, ev.WorkflowExecutionSignaled) for e in h)
+    lines.append(f"history: {len(h)} events, {signals} signal{'s' * (signals != 1)}; queries wrote none")
     lines.append(f"result: {h[-1].result}" if run.outcome == "completed" else "outcome: running")
     return lines
