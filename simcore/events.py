@@ -367,3 +367,13 @@ def _span(seconds: float) -> str:
 def _short(value: Any, width: int = 28) -> str:
     text = json.dumps(value, separators=(",", ":")) if not isinstance(value, str) else repr(value)
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def own(value):
+    """A copy of a JSON value the history holds, for code to own: code that changes what it was given
+    must not change the history (a file store hands out fresh objects on every read; the memory store
+    and the engine's events cache hand out the recorded ones)."""
+    t = type(value)
+    if t is list:
+        return [own(v) for v in value]
+    return {k: own(v) for k, v in value.items()} if t is dict else value

@@ -85,7 +85,7 @@ def _unfinished(home: Home, wid: str, workflows: dict, say) -> list | None:
     """The workflow's history, if it has not closed (None, said, if it has). A history that `history
     check` would not pass, or that the world contradicts, is refused."""
     history = home.history.read(wid, home.history.current_run(wid))
-    if history and history[-1].type in ev.CLOSING:
+    if history and history[-1].type in ev.CLOSING and not isinstance(history[-1], ev.WorkflowExecutionContinuedAsNew):
         say(f"{wid} is already {outcome(history[-1].type)} ({len(history)} events); nothing to do")
         return None
     problems = check.check_file(home.history_path, workflows, wid).problems + compare(home.dir, wid)

@@ -10,6 +10,8 @@ whose current run has not closed is picked up where its history stops.
   counts from 1 again: the attempts a dead process made were never on record (Temporal keeps them in
   its mutable state, and would say attempt 2);
 - a timer that has not fired is armed again at its time, firing at once if that time has passed;
+- a run that continued as new, killed before its next run was written, starts that run (the two are
+  two commits here, where a Temporal server writes both in one persistence transaction);
 - the request ids of recorded signals are remembered, so a retried send is still dropped.
 """
 from __future__ import annotations
@@ -43,6 +45,10 @@ class Recovery:
         for wid in sorted(runs):
             self.current_run[wid] = latest_run(runs[wid])
             events = self._read(wid)
+            if events and isinstance(events[-1], ev.WorkflowExecutionContinuedAsNew):
+                self._continue(wid, events[-1])   # a kill between the run's end and the next run's start
+                picked.append(wid)
+                continue
             if not events or events[-1].type in ev.CLOSING:
                 self.closed.add(wid)
                 continue

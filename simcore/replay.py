@@ -130,7 +130,7 @@ class Machine:
                     self._task_started(e)
                 elif kind is ev.WorkflowExecutionStarted:
                     self.ctx = WorkflowContext(self.workflow_id, e.run_id, self.epoch)
-                    self._gen = _generator(self.workflow.fn, self.ctx, e.input)
+                    self._gen = _generator(self.workflow.fn, self.ctx, ev.own(e.input))
                     self.tasks = bool(queue) and type(queue[0]) is ev.WorkflowTaskScheduled
                     if not self.tasks:
                         self._run_task(e.time, bool(queue))
@@ -181,7 +181,7 @@ class Machine:
         if replaying:
             while queue and type(queue[0]) is ev.WorkflowExecutionUpdateAccepted:
                 e = queue[0]
-                self._apply_update(e.update_id, e.name, e.args)
+                self._apply_update(e.update_id, e.name, ev.own(e.args))
         elif self.live is not None:
             requests, self.update_requests = self.update_requests, []
             for update_id, name, args in requests:
@@ -308,7 +308,7 @@ class Machine:
             if getattr(cmd, "blocking", False):
                 self.waiting = Waiting(cmd, (cmd,), (event.event_id,))
                 return
-            value = event.value if isinstance(cmd, RecordMarker) else None
+            value = ev.own(event.value) if isinstance(cmd, RecordMarker) else None
 
     def _patched(self, cmd: Patched) -> bool:
         """Live, the patch is taken and its marker recorded; on replay, it was taken if its marker is
@@ -419,7 +419,8 @@ _MESSAGES = {ev.EVENT_TYPES[name] for name in ev.MESSAGES}
 
 def _value(e: ev.Event):
     """What the code receives for an answer: an activity's result, a signal's input, None for a timer."""
-    return e.input if isinstance(e, ev.WorkflowExecutionSignaled) else getattr(e, "result", None)
+    return ev.own(e.input if isinstance(e, ev.WorkflowExecutionSignaled) else getattr(e, "result", None))
+
 
 
 def _generator(fn, ctx, args: list):

@@ -105,11 +105,11 @@ class HistoryService:
         in the history and an entry in this queue (Temporal keeps a timer task per history shard)."""
         due = started.time + started.seconds
         self.timers[wid, started.timer_id] = due
-        after(self.env, max(0.0, due - self.env.now), self._fire, wid, started)   # simulated time skips the idle month
+        after(self.env, max(0.0, due - self.env.now), self._fire, wid, started, self.run_of(wid))   # time skips the idle month
 
-    def _fire(self, wid: str, started: ev.TimerStarted) -> None:
-        if self.timers.pop((wid, started.timer_id), None) is None:
-            return   # cancelled meanwhile
+    def _fire(self, wid: str, started: ev.TimerStarted, run: str) -> None:
+        if run != self.run_of(wid) or self.timers.pop((wid, started.timer_id), None) is None:
+            return   # cancelled meanwhile, or its run is over (the next run numbers its timers from "1" again)
         self._deliver(wid, [ev.TimerFired(0, self.env.now, started.timer_id, started.event_id)])
         self.incident("timer", f"timer {started.timer_id} of {wid} fired: the engine wrote TimerFired, with or "
                       "without a worker alive; a workflow task waits in the queue")
@@ -281,6 +281,8 @@ class HistoryService:
         """The run closed by continuing as new: the next run starts, same workflow id, a new run id, a
         fresh history that begins with the carried input and names the runs before it."""
         first = self._read(wid)[0]
+        for key in [k for k in self.timers if k[0] == wid]:
+            del self.timers[key]   # the closed run's timers: they fire for no one
         self.current_run[wid] = str(int(self.run_of(wid)) + 1)
         started = ev.WorkflowExecutionStarted(1, self.env.now, closed.workflow_type, wid, list(closed.input),
                                               closed.new_run_id, first.run_id, first.first_run_id or first.run_id)
@@ -359,10 +361,11 @@ class HistoryService:
         if not up:
             raise QueryFailed(f"{what} to {wid}: no poller seen for task queue recently, worker may be down "
                               "(it needs a worker: a worker runs the workflow's handler)")
-        run = self.run_of(wid)   # a worker may still hold a run that another one continued as new
-        m = next((w.cache[wid] for w in up if wid in w.cache and w.cache[wid].run == run), None)
+        run, history = self.run_of(wid), self._read(wid)   # (a worker may hold a run that continued as new)
+        answered = max((e.event_id for e in history if type(e) is ev.WorkflowTaskCompleted), default=0)
+        m = next((w.cache[wid] for w in up if wid in w.cache and w.cache[wid].run == run
+                  and w.cache[wid].length >= answered), None)   # a cache behind the last task is stale
         if m is None:
-            history = self._read(wid)
             m = Machine(self.workflows[history[0].workflow_type], wid, epoch=self.sim.epoch).feed(history)
             self.query_replays += 1
         return m
@@ -386,12 +389,22 @@ class HistoryService:
             self._schedule_workflow_task(wid, [], sticky=self._holder(wid))
         return update_id
 
+    def _updates_left(self, wid: str) -> None:
+        """After a workflow task: updates accepted while it ran get a task of their own; if the workflow
+        closed first, each fails instead of waiting for ever."""
+        left = self.update_requests.get(wid)
+        if left and wid in self.closed:
+            for update_id, name, _ in self.update_requests.pop(wid):
+                self.update_results[update_id] = (None, f"the workflow closed before update {name!r} ran")
+        elif left and wid not in self.workflow_task:
+            self._schedule_workflow_task(wid, [], sticky=self._holder(wid))
+
     def update_result(self, update_id: str):
         """The accepted update's result once its workflow task recorded it (None before); its handler's
         error raised as UpdateRejected."""
         result, error = self.update_results.get(update_id, (None, ""))
         if error:
-            raise UpdateRejected(f"{update_id} failed in its handler: {error}")
+            raise UpdateRejected(f"{update_id} failed: {error}")
         return result
 
     def query(self, wid: str, name: str, *args):

@@ -137,7 +137,7 @@ def _call(activity, act, scheduled, fault) -> Outcome:
     if fault and fault.kind == "fail":
         return Outcome(False, error_type=fault.error_type, message=f"{activity.name} attempt {act.attempt}")
     try:
-        value = activity.fn(act, *scheduled.input)
+        value = activity.fn(act, *ev.own(scheduled.input))
     except Exception as e:   # an application error: recorded, and the workflow decides
         return Outcome(False, error_type=type(e).__name__, message=str(e),
                        retryable=not getattr(e, "non_retryable", False))

@@ -140,6 +140,7 @@ def test_temporals_replayer_accepts_the_month_long_sleep(tmp_path):
 
 from simcore.service import QueryFailed, UpdateRejected, WorkflowClosed  # noqa: E402
 from simcore.workflow import CancelledError  # noqa: E402
+from simcore.replay import Machine  # noqa: E402
 
 
 @activity("ChargeCard", seconds=2)
@@ -667,3 +668,151 @@ def test_every_commit_of_an_order_waits_for_the_disk_but_a_workflow_tasks_start(
     assert lazy and all(types == ["WorkflowTaskStarted"] for types in lazy)
     assert len(lazy) == sum(types == ["WorkflowTaskStarted"] for types, _ in appends)
     assert appends[-1][1]   # the close is synced
+
+
+# -- found by a fuzzing hunt (2026-12-03): each failed before its fix ------------------------------------
+def test_a_cancelled_timer_of_one_run_never_fires_in_the_next():
+    """Timer ids start from "1" in every run: run 1's cancelled timer must not cut run 2's sleep short."""
+    @workflow(name="twice")
+    def twice(ctx, run):
+        if run == 1:
+            yield ctx.first(ctx.sleep(seconds=30), ctx.signal("go"))   # the signal wins: timer 1 cancelled
+            yield ctx.continue_as_new(2)
+        yield ctx.sleep(seconds=100)
+        return "done"
+    sim = Sim()
+    e = Engine(sim, [twice], [])
+    e.start(twice, "w", 1)
+    e.later(5, e.signal, "w", "go")
+    sim.run(until=1000)
+    started, fired = [x for x in sim.history.read("w", "2") if x.type in ("TimerStarted", "TimerFired")]
+    assert fired.time == started.time + 100
+
+
+def test_a_timer_due_while_the_task_that_cancels_it_runs_is_cancelled_not_fired():
+    from simcore import check
+
+    @workflow(name="race")
+    def race(ctx):
+        which, _ = yield ctx.first(ctx.sleep(seconds=10), ctx.signal("go"))
+        yield ctx.sleep(seconds=1)
+        return which
+    sim = Sim()
+    e = Engine(sim, [race], [])
+    e.start(race, "w")
+    e.later(10.1, e.signal, "w", "go")   # its task runs 10.1-10.35; the timer is due at 10.25
+    sim.run(until=100)
+    h = sim.history.read("w")
+    assert [x.timer_id for x in h if x.type == "TimerFired"] == ["2"] and h[-1].result == 1
+    assert check.check_events(h, "w", "h", {"race": race}) == []
+
+
+def test_a_kill_between_a_run_that_continued_as_new_and_its_next_run_resumes_the_chain(tmp_path):
+    class Killed(BaseException):
+        pass
+
+    class DiesBeforeRun2(History):   # the process dies right after run 1's ContinuedAsNew commit
+        def append(self, wid, events, run_id="1", **kw):
+            if run_id == "2":
+                raise Killed()
+            return super().append(wid, events, run_id, **kw)
+
+    @workflow(name="loop")
+    def loop(ctx, n):
+        yield ctx.sleep(seconds=1)
+        if n < 3:
+            yield ctx.continue_as_new(n + 1)
+        return f"done after {n} runs"
+    path = tmp_path / "h.sqlite"
+    sim = Sim(history=DiesBeforeRun2(path))
+    Engine(sim, [loop], []).start(loop, "w", 1)
+    with pytest.raises(Killed):
+        sim.run()
+    sim = Sim(history=History(path))
+    e = Engine(sim, [loop], [])
+    assert e.resume() == ["w"]
+    sim.run()
+    assert sim.history.read("w", "3")[-1].result == "done after 3 runs"
+
+
+def test_a_query_is_not_answered_from_a_cache_behind_the_last_task():
+    @activity("Step", seconds=1)
+    def step(act, i):
+        return i
+
+    @activity("Long", seconds=30, start_to_close=100)
+    def long(act):
+        return 1
+
+    @workflow(name="counter")
+    def counter(ctx, n):
+        x = {"v": 0}
+        ctx.set_query_handler("v", lambda: x["v"])
+        for i in range(n):
+            yield ctx.activity(step, i)
+            x["v"] += 1
+        yield ctx.sleep(seconds=5)
+
+    @workflow(name="hog")
+    def hog(ctx):
+        yield ctx.activity(long)
+    sim = Sim()
+    e = Engine(sim, [counter, hog], [step, long], workers=3)
+    e.start(counter, "c", 6)
+    e.start(hog, "h")
+    said = []
+    replayed = lambda: Machine(counter, "c").feed(sim.history.read("c")).ctx.queries["v"]()   # noqa: E731
+    e.later(7.0, lambda: said.append((e.query("c", "v"), replayed())))
+    sim.run(until=7.1)
+    assert said and said[0][0] == said[0][1]
+
+
+def test_an_update_accepted_while_a_task_runs_gets_a_task_or_fails_if_the_workflow_closes():
+    @activity("A", seconds=1)
+    def a(act):
+        return 1
+
+    @workflow(name="upd")
+    def upd(ctx, wait):
+        state = {"n": 0}
+
+        def bump(k):
+            state["n"] += k
+            return state["n"]
+        ctx.set_update_handler("bump", bump)
+        yield ctx.activity(a)
+        if wait:
+            yield ctx.sleep(seconds=1000)
+        return state["n"]
+    for wait, at in ((True, 1.3), (False, 1.3)):
+        sim = Sim(faults=FaultPlan(workers=(PauseWorker("worker-1", at=at, seconds=2),)))
+        e = Engine(sim, [upd], [a])
+        e.start(upd, "w", wait)
+        ids = []
+        e.later(2.0, lambda: ids.append(e.update("w", "bump", 5)))   # during the paused task
+        sim.run(until=100)
+        if wait:   # run at once, not when the 1000 s timer fires
+            assert e.update_result(ids[0]) == 5
+        else:      # the task closed the workflow first: the update says so
+            with pytest.raises(UpdateRejected, match="the workflow closed before update 'bump' ran"):
+                e.update_result(ids[0])
+
+
+@pytest.mark.parametrize("store", ["memory", "file"])
+def test_code_that_changes_what_it_was_given_does_not_change_the_history(tmp_path, store):
+    @activity("Step", seconds=1)
+    def step(act, got):
+        got.append("activity")
+        return act.world.effect("Step", act.workflow_id, key=act.idempotency_key)
+
+    @workflow(name="acc")
+    def acc(ctx, items):
+        items.append("x")
+        yield ctx.activity(step, items)
+        return items
+    for plan in (FaultPlan(), FaultPlan.crash_after("Step")):
+        sim = Sim(faults=plan, history=History.memory() if store == "memory" else History(tmp_path / f"{plan}.sqlite"))
+        Engine(sim, [acc], [step]).start(acc, "w", [])
+        sim.run()
+        h = sim.history.read("w")
+        assert h[0].input == [[]] and h[4].input == [["x"]] and h[-1].result == ["x"], (plan, h[-1].result)
