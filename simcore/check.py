@@ -32,6 +32,7 @@ TYPES = {"str": (str,), "int": (int,), "float": (int, float), "list": (list,), "
 TIMEOUTS = {"WorkflowTaskTimedOut": ("START_TO_CLOSE", "SCHEDULE_TO_START"),
             "ActivityTaskTimedOut": ("StartToCloseTimeout", "HeartbeatTimeout", "ScheduleToCloseTimeout",
                                      "ScheduleToStartTimeout")}
+STARTS_OR_ENDS = {"ActivityTaskStarted": "scheduled_event_id", "TimerCanceled": "started_event_id"}   # and RESULT_OF
 LATEST = 1e11   # seconds: past year 5000 from 1970; an event time beyond it is not one a clock wrote
 
 
@@ -315,14 +316,15 @@ def check_story(events: list[ev.Event], workflow_id: str, where: str, unreadable
             if task is None or task.type != "WorkflowTaskScheduled" or e.scheduled_event_id >= e.event_id:
                 bad(e, f"scheduled_event_id {e.scheduled_event_id} refers to no earlier WorkflowTaskScheduled")
             continue
-        ref_field = ev.RESULT_OF.get(e.type) or ("scheduled_event_id" if e.type == "ActivityTaskStarted" else None)
+        ref_field = ev.RESULT_OF.get(e.type) or STARTS_OR_ENDS.get(e.type)
         if ref_field is None:
             continue
         ref = getattr(e, ref_field)
         if ref in unreadable:
             continue
         target = by_id.get(ref)
-        wanted = "TimerStarted" if e.type == "TimerFired" else "ActivityTaskScheduled"
+        timer = e.type in ("TimerFired", "TimerCanceled")   # a timer's two ends: it fires, or it is cancelled
+        wanted = "TimerStarted" if timer else "ActivityTaskScheduled"
         if target is None or ref >= e.event_id:
             bad(e, f"{ref_field} {ref} refers to no earlier event")
         elif target.type != wanted:
@@ -333,9 +335,10 @@ def check_story(events: list[ev.Event], workflow_id: str, where: str, unreadable
             started_attempt.add(ref)
             if e.attempt < 1:
                 bad(e, f"attempt {e.attempt}: attempts count from 1")
-        elif e.type == "TimerFired" and e.timer_id != target.timer_id:
-            bad(e, f"fires timer {e.timer_id!r} but event {ref} started timer {target.timer_id!r}")
-        elif e.type != "TimerFired" and ref not in started_attempt and not unreadable and \
+        elif timer and e.timer_id != target.timer_id:
+            bad(e, f"{'fires' if e.type == 'TimerFired' else 'cancels'} timer {e.timer_id!r} but event {ref} started "
+                   f"timer {target.timer_id!r}")
+        elif not timer and ref not in started_attempt and not unreadable and \
                 getattr(e, "timeout_type", "") != "ScheduleToStartTimeout":
             bad(e, f"no ActivityTaskStarted for the activity scheduled at event {ref} comes before it")
         if e.type != "ActivityTaskStarted" and target is not None:

@@ -200,3 +200,26 @@ def test_checking_leaves_no_file_behind(finished, capsys):
     assert main(["history", "check", "--home", str(finished)]) == 0
     assert main(["order", "status", "--home", str(finished)]) == 0
     assert sorted(p.name for p in finished.iterdir()) == before == [home.HISTORY, home.WORLD]
+
+
+def test_a_timer_cancelled_and_then_fired_is_answered_twice():
+    from simcore.engine import Engine
+    from simcore.sim import Sim
+    from simcore.workflow import workflow
+
+    @workflow(name="race")
+    def race(ctx):
+        which, _ = yield ctx.first(ctx.sleep(seconds=10), ctx.signal("go"))
+        return which
+    sim = Sim()
+    e = Engine(sim, [race], [])
+    e.start(race, "w")
+    e.later(1, e.signal, "w", "go")
+    sim.run()
+    h = sim.history.read("w")
+    cancel = next(x for x in h if x.type == "TimerCanceled")
+    assert check.check_story(h, "w", "h") == []
+    fired = ev.TimerFired(len(h) + 1, 20.0, cancel.timer_id, cancel.started_event_id)
+    said = [p.message for p in check.check_story(h[:-1] + [ev.copy_with(fired, event_id=len(h))], "w", "h")]
+    assert said == [f"event {len(h)} (TimerFired): the TimerStarted at event {cancel.started_event_id} was already "
+                    f"answered by event {cancel.event_id}"], said
