@@ -283,6 +283,7 @@ class HistoryService:
         first = self._read(wid)[0]
         for key in [k for k in self.timers if k[0] == wid]:
             del self.timers[key]   # the closed run's timers: they fire for no one
+        self.signal_requests.pop(wid, None)   # a run's request ids are its own (Temporal's too)
         self.current_run[wid] = str(int(self.run_of(wid)) + 1)
         started = ev.WorkflowExecutionStarted(1, self.env.now, closed.workflow_type, wid, list(closed.input),
                                               closed.new_run_id, first.run_id, first.first_run_id or first.run_id)

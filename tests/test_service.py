@@ -816,3 +816,22 @@ def test_code_that_changes_what_it_was_given_does_not_change_the_history(tmp_pat
         sim.run()
         h = sim.history.read("w")
         assert h[0].input == [[]] and h[4].input == [["x"]] and h[-1].result == ["x"], (plan, h[-1].result)
+
+
+def test_a_signals_request_id_is_its_runs_own_with_or_without_a_restart(tmp_path):
+    """Temporal de-duplicates a retried signal within a run, not across continue-as-new; a process that
+    restarted must decide as one that did not."""
+    @workflow(name="inbox")
+    def inbox(ctx, seen):
+        v = yield ctx.signal("add")
+        yield ctx.continue_as_new(seen + [v])
+    sim = Sim(history=History(tmp_path / "h.sqlite"))
+    e = Engine(sim, [inbox], [])
+    e.start(inbox, "w", [])
+    e.later(1, e.signal, "w", "add", "a", "req-1")
+    sim.run(until=10)
+    assert e.signal("w", "add", "a", request_id="req-1") is True        # run 2: a new run, a new signal
+    assert e.signal("w", "add", "a", request_id="req-1") is False       # the same run: a retry, dropped
+    again = Engine(Sim(history=History(tmp_path / "h.sqlite")), [inbox], [])
+    again.resume()
+    assert again.signal("w", "add", "a", request_id="req-1") is False   # restarted: still run 2's retry
