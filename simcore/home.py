@@ -306,6 +306,8 @@ class Home:
 def locate(path, *, create: bool = False) -> Path:
     """The home at `path`, checked: a folder holding a history. With `create`, a new or empty folder
     (or one with only our files) is accepted and will become a home."""
+    if not str(path).strip():
+        raise HomeError("--home is empty: give it a folder (a new one becomes a simcore home)")
     d = Path(path)
     if d.exists() and not d.is_dir():
         raise HomeError(f"{d}: not a directory; --home takes a folder (a new one becomes a simcore home)")

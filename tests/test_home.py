@@ -642,3 +642,9 @@ def test_a_real_process_stamps_each_event_when_it_happens(tmp_path):
     took = [e.time - started[e.scheduled_event_id] for e in events if isinstance(e, ev.ActivityTaskCompleted)]
     assert len(took) == 4 and min(took) >= 0.15, took
     assert events[-1].time - events[0].time >= 0.6
+
+
+def test_an_empty_home_name_is_refused_not_taken_for_the_current_folder(capsys):
+    for args in (["order", "run"], ["order", "status"], ["history", "check"]):
+        code, _, err = run(capsys, *args, "--home", "")
+        assert code == 2 and "--home is empty" in err, err
