@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from . import events as ev
+from .codewatch import Watched
 from .commands import CLOSE, AcceptUpdate, CancelTimer, CancelWorkflow, Complete, CompleteUpdate, Fail
 from .workflow import (ActivityError, CancelledError, ContinueAsNew, First, Live, Patched, RecordMarker,
                        ScheduleActivity, StartTimer, TakeSignals, WaitSignal, WorkflowContext, WorkflowDef,
@@ -75,7 +76,7 @@ class Waiting:
 
 
 @dataclass
-class Machine:
+class Machine(Watched):
     workflow: WorkflowDef
     workflow_id: str
     live: Live | None = None      # None: replay only; running out of history is then an error
@@ -105,8 +106,6 @@ class Machine:
         self._patches: dict = {}          # patch id -> the path this execution takes
         self._gen = None
         self._begun = False
-        self._last_ram: dict = {}
-        self._last_line: int | None = None
         self._replaying = False
         self._numbered = {ev.ActivityTaskScheduled: 0, ev.TimerStarted: 0}   # ids so far: "1", "2", ...
 
@@ -253,20 +252,6 @@ class Machine:
     def length(self) -> int:
         return len(self.events)
 
-    @property
-    def ram(self) -> dict | None:
-        """The workflow's local variables right now (None once the generator is gone)."""
-        frame = self._gen.gi_frame if self._gen else None
-        local = frame.f_locals if frame is not None else self._last_ram
-        return {k: v for k, v in local.items() if k != "ctx" and not k.startswith("_")}
-
-    @property
-    def line(self) -> int | None:
-        """The line of the workflow's source the code is paused at, counted from its `def` line."""
-        frame = self._gen.gi_frame if self._gen else None
-        lineno = frame.f_lineno if frame is not None else self._last_line
-        return lineno - self.workflow.fn.__code__.co_firstlineno + 1 if lineno else None
-
     # -- running the code --------------------------------------------------------------------
     def _resolve(self, e):
         self.waiting = None
@@ -347,21 +332,6 @@ class Machine:
             return self._watched(step, value)
         finally:
             _running.reset(token)
-
-    def _watched(self, step, value):
-        code, seen = self.workflow.fn.__code__, {}
-
-        def watch(frame, event, arg):
-            if event == "return" and frame.f_code is code:
-                seen.update(frame.f_locals)
-                self._last_line = frame.f_lineno
-        outer = sys.getprofile()
-        sys.setprofile(watch)
-        try:
-            return step(value)
-        finally:
-            sys.setprofile(outer)
-            self._last_ram = seen
 
     def _match_or_record(self, cmd) -> ev.Event:
         queue = self._queue
