@@ -89,7 +89,7 @@ def _made_for(world: DurableWorld, stored: dict) -> dict[str, str]:
     order the effect names (`order-<order>`, a course order's id)."""
     owner = {}
     for (wid, _), rows in stored.items():
-        first = check.parse_rows(rows[:1], "")[0][0] if rows else None
+        first = check.event_of(rows[0], "") if rows else None
         if isinstance(first, ev.WorkflowExecutionStarted):
             owner[first.run_id] = wid
     orders = {e.ref: e.order for e in world.log}

@@ -162,7 +162,7 @@ def check_runs(chain: dict, where: str) -> list[Problem]:
         return problems + [Problem(where, f"runs {', '.join(map(str, numbered))} are stored: a run of the chain "
                                           "is missing")]
     for n in numbered[1:]:
-        last, first = _event(chain[str(n - 1)][-1], where), _event(chain[str(n)][0], where)
+        last, first = event_of(chain[str(n - 1)][-1], where), event_of(chain[str(n)][0], where)
         if last is None or first is None:
             continue   # a row that cannot be read: check_rows says so
         if not isinstance(last, ev.WorkflowExecutionContinuedAsNew):
@@ -174,7 +174,8 @@ def check_runs(chain: dict, where: str) -> list[Problem]:
     return problems
 
 
-def _event(row, where: str) -> ev.Event | None:
+def event_of(row, where: str) -> ev.Event | None:
+    """One stored row as its event, or None if it cannot be one (`parse_rows` says why)."""
     try:
         return from_record(*row, where)
     except (ev.HistoryError, TypeError, ValueError, RecursionError):

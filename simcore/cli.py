@@ -29,6 +29,7 @@ import re
 import sys
 
 from . import history_cli, registry, scenarios, temporal
+from .codec import not_json
 from .events import HistoryError
 from .workflow import LONGEST_TIMER
 
@@ -206,13 +207,9 @@ def _json_arg(flag: str, text: str | None):
     if text is None:
         return None
     try:
-        return json.loads(text, parse_constant=_not_json)
+        return json.loads(text, parse_constant=not_json)
     except ValueError as e:
         raise registry.RegistryError(f"{flag}: not JSON ({e}); e.g. '[\"1001\", 4200]' or '\"a reason\"'") from None
-
-
-def _not_json(constant: str):
-    raise ValueError(f"{constant} is not a JSON number")
 
 
 def _seconds(text: str) -> float:

@@ -15,13 +15,13 @@ from dataclasses import MISSING, fields
 from .events import EVENT_TYPES, Event, HistoryError, _new, _schema, _set
 
 
-def _not_json(constant: str):
+def not_json(constant: str):
     raise ValueError(f"{constant} is not JSON")
 
 
 # NaN and Infinity are not JSON: Python's json module writes and reads them unless told not to
 _encode = json.JSONEncoder(sort_keys=True, separators=(",", ":"), allow_nan=False).encode
-_scan = json.scanner.make_scanner(json.JSONDecoder(parse_constant=_not_json))   # the C scanner, without decode()'s regexes
+_scan = json.scanner.make_scanner(json.JSONDecoder(parse_constant=not_json))   # the C scanner, without decode()'s regexes
 
 
 def _decode(text: str):

@@ -321,10 +321,14 @@ class HistoryService:
                       "them over")
         self._task_done(wid)
 
-    def _task_done(self, wid: str) -> None:
-        """A workflow task was answered and recorded: what arrived while it ran is delivered now."""
+    def _task_done(self, wid: str, answer: list = ()) -> None:
+        """A workflow task was answered (`answer`, recorded): what arrived while it ran is delivered now,
+        but for a timer that fired while the answer cancelled it: the cancel wins (Temporal and Cadence
+        clear its buffered TimerFired: checkAndClearTimerFiredEvent)."""
         del self.workflow_task[wid]
-        self._deliver(wid, self.buffered.pop(wid, []))
+        cancelled = {e.timer_id for e in answer if type(e) is ev.TimerCanceled}
+        self._deliver(wid, [e for e in self.buffered.pop(wid, [])
+                            if not (type(e) is ev.TimerFired and e.timer_id in cancelled)])
 
     def _holding_messages(self, wid: str) -> bool:
         return any(type(e).__name__ in ev.MESSAGES for e in self.buffered.get(wid, ()))

@@ -160,12 +160,7 @@ class WorkerSide:
                     self._drain()
         else:
             self.sticky[wid] = w.sticky_queue   # its next task goes to this worker first
-            cancelled = {e.timer_id for e in new if type(e) is ev.TimerCanceled}
-            if cancelled:   # one that came due while this task cancelled it: the cancel wins (Temporal and
-                # Cadence clear its buffered TimerFired: checkAndClearTimerFiredEvent)
-                self.buffered[wid] = [e for e in self.buffered.get(wid, ())
-                                      if not (type(e) is ev.TimerFired and e.timer_id in cancelled)]
-            self._task_done(wid)
+            self._task_done(wid, new)
         self._act_on(wid, new, m.ctx.run_id)
         self._updates_left(wid)
 
