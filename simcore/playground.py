@@ -124,8 +124,9 @@ def checked(workflow_fn, activities, args) -> tuple[WorkflowDef, list[ActivityDe
 
 
 def _is_json(value) -> bool:
+    """What a history can record (NaN and Infinity are not JSON: simcore.codec)."""
     try:
-        return json.dumps(value) is not None
+        return json.dumps(value, allow_nan=False) is not None
     except (TypeError, ValueError):
         return False
 

@@ -366,3 +366,8 @@ def test_sweep_and_crash_points_print_a_mistake_instead_of_raising(capsys):
     assert capsys.readouterr().out == "PlaygroundError: key='no key' is not allowed; choose one of: as written, none\n"
     view.crash_points(trip, None)
     assert capsys.readouterr().out.startswith("PlaygroundError: activities must be a list of @activity functions")
+
+
+def test_nan_is_no_input_a_history_can_record():
+    with pytest.raises(PlaygroundError, match=r"the workflow's inputs \[nan\] must be JSON"):
+        Playground(trip, ACTS, [float("nan")])
