@@ -175,11 +175,13 @@ def check_runs(chain: dict, where: str) -> list[Problem]:
 
 
 def event_of(row, where: str) -> ev.Event | None:
-    """One stored row as its event, or None if it cannot be one (`parse_rows` says why)."""
+    """One stored row as its event, or None if it cannot be one, or has a field of the wrong type
+    (`parse_rows` says why)."""
     try:
-        return from_record(*row, where)
+        e = from_record(*row, where)
     except (ev.HistoryError, TypeError, ValueError, RecursionError):
         return None
+    return None if field_problems(e) else e
 
 
 def parse_rows(rows, where: str) -> tuple[list[ev.Event | None], list[Problem]]:

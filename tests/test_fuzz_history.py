@@ -12,7 +12,7 @@ import shutil
 import sqlite3
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from simcore import home, realtime
@@ -111,6 +111,7 @@ def apply(d, how):
 @settings(max_examples=300 * SCALE, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(how=damage)
+@example(how=("rows", [("field", 1, "00000", [])]))   # a run id that is a list (found by this test)
 def test_damaged_histories_are_read_clearly_and_left_alone(pristine, tmp_path_factory, capsys, how):
     d = tmp_path_factory.mktemp("home")
     shutil.rmtree(d)
