@@ -8,7 +8,7 @@ becomes an *activity task*; its completion is appended and queues the next workf
 The parts are split as Temporal splits its server: the history side (`simcore.service`: what is
 recorded, leases, timeouts and retries), the matching side (`simcore.taskqueue`: the task queue with
 its sticky queues) and the worker side (`simcore.workers`: polling, the sticky cache, running tasks);
-`simcore.recovery` picks up a store that another process wrote (`resume()`). `Engine` holds their
+`simcore.messages` takes signals, cancels, updates and queries from outside; `simcore.recovery` picks up a store that another process wrote (`resume()`). `Engine` holds their
 state and is what a scene starts.
 """
 from __future__ import annotations
@@ -17,6 +17,7 @@ import itertools
 import random
 
 from . import events as ev
+from .messages import Messages
 from .recovery import Recovery
 from .replay import NonDeterminismError
 from .service import HistoryService
@@ -26,7 +27,7 @@ from .workers import Worker, WorkerSide
 from .workflow import WorkflowDef
 
 
-class Engine(HistoryService, WorkerSide, Recovery):
+class Engine(HistoryService, Messages, WorkerSide, Recovery):
     def __init__(self, sim: Sim, workflows: list[WorkflowDef], activities, *, workers: int = 1,
                  task_timeout: float = 10.0, decide_seconds: float = 0.25, sticky_timeout: float = 5.0,
                  pinned: bool = False, cache_size: int = 1000):
