@@ -33,6 +33,10 @@ TIMEOUTS = {"WorkflowTaskTimedOut": ("START_TO_CLOSE", "SCHEDULE_TO_START"),
             "ActivityTaskTimedOut": ("StartToCloseTimeout", "HeartbeatTimeout", "ScheduleToCloseTimeout",
                                      "ScheduleToStartTimeout")}
 STARTS_OR_ENDS = {"ActivityTaskStarted": "scheduled_event_id", "TimerCanceled": "started_event_id"}   # and RESULT_OF
+WAKES = (*ev.RESULT_OF, *ev.MESSAGES)   # what the code must be handed: a workflow task is scheduled for it
+NO_TASK = ("arrived with no workflow task on its way, and none was scheduled after it: the engine records an "
+           "arrival and the task that hands it to the code in one append; the history was cut short or edited, "
+           "and nothing would wake the workflow")
 LATEST = 1e11   # seconds: past year 5000 from 1970; an event time beyond it is not one a clock wrote
 
 
@@ -293,9 +297,14 @@ def check_story(events: list[ev.Event], workflow_id: str, where: str, unreadable
     answered: dict[int, int] = {}   # command event id -> the event that answered it
     started_attempt: set[int] = set()
     ids: dict[tuple[str, str], int] = {}
+    task_pending, waking = False, None   # a workflow task on its way; the first arrival none will hand over
 
     def bad(e, message):
         problems.append(Problem(where, f"event {e.event_id} ({e.type}): {message}", e.event_id))
+
+    def unhanded(e):   # (an arrival already wrong in itself, or next to a row unread, is not news)
+        if not unreadable and all(p.event_id != e.event_id for p in problems):
+            bad(e, NO_TASK)
     if events and events[0].event_id == 1 and not isinstance(events[0], ev.WorkflowExecutionStarted):
         bad(events[0], "a history must begin with WorkflowExecutionStarted")
     for e in events:
@@ -314,6 +323,14 @@ def check_story(events: list[ev.Event], workflow_id: str, where: str, unreadable
             if (kind, own) in ids:
                 bad(e, f"{kind} id {own!r} was already used by event {ids[kind, own]}")
             ids.setdefault((kind, own), e.event_id)
+        if e.type in WAKES and not task_pending:
+            waking = waking or e
+        elif e.type == "WorkflowTaskScheduled" or waking:
+            if waking and e.type != "WorkflowTaskScheduled":
+                unhanded(waking)
+            task_pending, waking = task_pending or e.type == "WorkflowTaskScheduled", None
+        if e.type in ("WorkflowTaskCompleted", "WorkflowTaskFailed"):
+            task_pending = False   # (a task that timed out is retried: a result waits for that retry)
         if e.type in ev.WORKFLOW_TASK[1:]:
             task = by_id.get(e.scheduled_event_id)
             if task is None or task.type != "WorkflowTaskScheduled" or e.scheduled_event_id >= e.event_id:
@@ -346,6 +363,8 @@ def check_story(events: list[ev.Event], workflow_id: str, where: str, unreadable
             bad(e, f"no ActivityTaskStarted for the activity scheduled at event {ref} comes before it")
         if e.type != "ActivityTaskStarted" and target is not None:
             answered.setdefault(ref, e.event_id)
+    if waking and closed_at is None:
+        unhanded(waking)
     return problems
 
 

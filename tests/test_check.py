@@ -223,3 +223,30 @@ def test_a_timer_cancelled_and_then_fired_is_answered_twice():
     said = [p.message for p in check.check_story(h[:-1] + [ev.copy_with(fired, event_id=len(h))], "w", "h")]
     assert said == [f"event {len(h)} (TimerFired): the TimerStarted at event {cancel.started_event_id} was already "
                     f"answered by event {cancel.event_id}"], said
+
+
+def test_an_arrival_no_workflow_task_hands_over_is_reported():
+    """A result, a fired timer or a signal is recorded with the workflow task that hands it to the code,
+    in one append, unless a task is already on its way. A history cut between the two would leave the
+    workflow asleep for ever (`order run` waited for ever on one): `history check` says so."""
+    from simcore.engine import Engine
+    from simcore.sim import Sim
+    from simcore.workflow import workflow
+
+    @workflow(name="nap")
+    def nap(ctx):
+        yield ctx.sleep(seconds=10)
+        got = yield ctx.signal("go")
+        return got
+    sim = Sim()
+    e = Engine(sim, [nap], [])
+    e.start(nap, "w")
+    e.later(1, e.signal, "w", "go", "early")   # arrives while the workflow sleeps: a task is scheduled with it
+    sim.run()
+    h = sim.history.read("w")
+    assert check.check_story(h, "w", "h") == []
+    for arrival in ("WorkflowExecutionSignaled", "TimerFired"):
+        cut = next(i for i, x in enumerate(h) if x.type == arrival) + 1
+        assert h[cut].type == "WorkflowTaskScheduled"
+        said = [p.message for p in check.check_story(h[:cut], "w", "h")]
+        assert said == [f"event {cut} ({arrival}): {check.NO_TASK}"], said
