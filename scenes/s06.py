@@ -170,7 +170,7 @@ def timeline_data(run) -> dict:
 
 
 class S06Diagram(Diagram):
-    size = (10.0, 6.5)
+    size = (10.0, 4.4)
 
     def build(self, ax):
         yield StepsBox(ax, (1, 26.5, 27, 20), model.STEPS)

@@ -84,6 +84,7 @@ class History(HistoryPanel):
     """The event history; what it says when a strategy keeps none."""
 
     def prepare(self, run):
+        super().prepare(run)
         self.empty = {"plain": "no history: the sleep lives only in RAM",
                       "cron_table": "no history: the promise is a table row"}.get(run.controls["strategy"], "")
 
@@ -161,7 +162,7 @@ class WaitPanel(Panel):
 
 
 class S08Diagram(Diagram):
-    size = (10.0, 6.0)
+    size = (10.0, 4.4)
 
     def when(self, frame) -> str:
         return model.day_of(frame.t)

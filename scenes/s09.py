@@ -99,7 +99,7 @@ class MessagesPanel(Panel):
 
 
 class S09Diagram(Diagram):
-    size = (10.0, 6.0)
+    size = (10.0, 4.4)
 
     def when(self, frame) -> str:
         return model.when(frame.t)

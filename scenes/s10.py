@@ -187,7 +187,7 @@ class Statement(DollarMeter):
 
 
 class S10Diagram(Diagram):
-    size = (10.0, 6.0)
+    size = (10.0, 4.4)
 
     def build(self, ax):
         yield StepsBox(ax, (1, 15, 31, 32))

@@ -11,7 +11,7 @@ from datetime import timedelta
 from functools import lru_cache
 
 import networkx as nx
-from matplotlib.colors import to_hex
+from matplotlib.colors import to_hex, to_rgb
 from matplotlib.collections import PolyCollection
 from matplotlib.patches import FancyBboxPatch, Rectangle
 
@@ -69,6 +69,11 @@ def colour(state) -> str:
     return to_hex(STATE_COLOURS.get(state, "white"))
 
 
+def _dark(fill: str) -> bool:
+    r, g, b = to_rgb(fill)
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b < 0.45   # relative luminance, roughly
+
+
 states_at = model.states_at
 
 
@@ -88,14 +93,15 @@ class DagPanel(Panel):
         fit = lambda v, lo, hi, a, b: a + (v - lo) / ((hi - lo) or 1) * (b - a)   # noqa: E731
         self.pos = {n: (fit(x, min(xs), max(xs), self.x + 7, self.x + self.w - 7),
                         fit(y, min(ys), max(ys), self.y + 5, self.y + self.h - 9)) for n, (x, y) in pos.items()}
-        for a, b in g.edges:
-            ax.annotate("", self.pos[b], self.pos[a], arrowprops=dict(arrowstyle="-|>", color=MUTED, lw=1,
-                                                                      shrinkA=18, shrinkB=18), zorder=2)
-        self.boxes, self.states = {}, {}
+        for a, b in g.edges:   # from the right edge of a task's box to the left edge of the next one's
+            (xa, ya), (xb, yb) = self.pos[a], self.pos[b]
+            ax.annotate("", (xb - 6, yb), (xa + 6, ya), arrowprops=dict(arrowstyle="-|>", color=MUTED, lw=1,
+                                                                        shrinkA=0, shrinkB=1), zorder=2)
+        self.boxes, self.names, self.states = {}, {}, {}
         for n, (x, y) in self.pos.items():
             self.boxes[n] = self.moving(ax.add_patch(FancyBboxPatch((x - 6, y - 1.8), 12, 3.6, zorder=3, ec=INK, lw=0.8,
                                                                     boxstyle="round,pad=0,rounding_size=0.6")))
-            self.moving(ax.text(x, y + 0.5, n, ha="center", va="center", fontsize=8, color=INK, zorder=4))
+            self.names[n] = self.moving(ax.text(x, y + 0.5, n, ha="center", va="center", fontsize=8, color=INK, zorder=4))
             self.states[n] = self.moving(ax.text(x, y - 1.0, "", ha="center", va="center", fontsize=8, color=INK, zorder=4))
         self.run_text = self.text(1, self.h - 1.4, "", fontsize=8, color=MUTED)
         self.sched = self.text(1, 3.0, "", fontsize=9, fontweight="bold")
@@ -106,6 +112,9 @@ class DagPanel(Panel):
         for n in self.boxes:
             state = s.get((rid, n))
             self.boxes[n].set_facecolor(colour(state))
+            ink = "white" if _dark(colour(state)) else INK   # Airflow's green and red take white text
+            self.names[n].set_color(ink)
+            self.states[n].set_color(ink)
             self.states[n].set_text(state or ("none" if (rid, None) in s else ""))
         day = rid.split("__")[1][5:10] if rid else ""
         self.run_text.set_text(f"run {day}: {s.get((rid, None), 'not created yet')}" if rid else "no watched run")
@@ -198,7 +207,7 @@ class IntervalTimeline(PlotPanel):
 
 
 class S12Diagram(Diagram):
-    size = (10.0, 6.4)   # 1536 px high at the kit's dpi: a whole number of its 16-row PNG bands
+    size = (10.0, 4.4)
 
     def when(self, frame) -> str:
         return (model.EPOCH + timedelta(seconds=frame.t)).strftime("%a %m-%d %H:%M")

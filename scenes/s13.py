@@ -113,7 +113,7 @@ def _waiting(lane_frame) -> bool:
 
 
 class CanvasDiagram(Diagram):
-    size = (10.0, 5.0)
+    size = (10.0, 4.4)
     caption_x = 16
 
     def build(self, ax):

@@ -28,7 +28,7 @@ class ShardRing(Panel):
             self.spots.append(dot)
             self.names.append(self.moving(ax.text(x, y, name, ha="center", va="center", fontsize=9, zorder=3)))
             self.held.append(self.moving(ax.text(x, y - 2.6, "", ha="center", va="top", fontsize=8.5, family=MONO,
-                                                 zorder=3)))
+                                                 zorder=3, bbox=dict(boxstyle="square,pad=0.2", fc="white", ec="none"))))
             self.skulls.append(SkullGlyph(ax))
             self.dynamic.extend(self.skulls[-1].dynamic)
         self.counts = self.text(1.5, self.h - 2.0, "", fontsize=9, family=MONO)
@@ -79,17 +79,17 @@ class Board(Panel):
             mark = "\u25b6" if r["row"] == run.controls["replay"] else " "
             text.set_text(f"{mark}{r['row']:<20}{r['double_charges']:>7,}{r['lost']:>6,}{r['stuck']:>6,}")
             text.set_color(DANGER if r["double_charges"] or r["lost"] or r["stuck"] else DURABLE)
-        self.replayed[0].set_text(f"\u25b6 replayed from its seed: order {run.order} of the board")
+        self.replayed[0].set_text(f"\u25b6 replayed from its seed: {run.workflow_id}")
         self.replayed[1].set_text(clip("faults: " + ("; ".join(run.extra["order_faults"]) or "none"), 70))
 
 
 class ChaosDiagram(Diagram):
-    size = (10.0, 4.6)
+    size = (10.0, 4.4)
 
     def build(self, ax):
-        yield Board(ax, (1, 19, 40, 27))
-        yield DollarMeter(ax, (1, 1, 40, 16))
-        yield ProcessBox(ax, (43, 1, 22, 45), orders.STEPS, title="the replayed order")
+        yield Board(ax, (1, 19, 36, 27))
+        yield DollarMeter(ax, (1, 1, 36, 16))
+        yield ProcessBox(ax, (39, 1, 26, 45), orders.STEPS, title="the replayed order")
         yield HistoryPanel(ax, (67, 1, 32, 45), rows=14, empty="no history: this strategy keeps none")
 
 

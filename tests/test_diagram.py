@@ -277,7 +277,7 @@ def test_no_text_runs_past_the_edge_of_its_panel(number):
                 for t in texts:
                     if t.get_visible() and t.get_text().strip():
                         e = t.get_window_extent(renderer)
-                        if e.x0 < x0 - 2 or e.x1 > x1 + 2:
+                        if e.x0 < x0 - 2 or e.x1 > x1 + 2 or e.y0 < y0 - 2 or e.y1 > y1 + 2:
                             spilled.add((type(p).__name__, t.get_text()))
     assert not spilled, spilled
 

@@ -86,7 +86,7 @@ MONO_FONT = "var(--jp-code-font-family, 'DejaVu Sans Mono', Menlo, Consolas, mon
 STYLE = f"""<style>
 .ds-scene{{max-width:1260px}}
 .ds-scene .ds-diagram{{display:block;width:auto !important;height:auto !important;max-width:100%;
-  max-height:calc(100vh - 190px);margin:2px 0}}
+  max-height:calc(100vh - 190px);object-fit:contain;object-position:left top;margin:2px 0}}
 .ds-code{{font-size:13px;border:1px solid #cbd2d9;border-radius:6px;margin:4px 0;background:#fff;display:block}}
 .ds-code-title{{padding:4px 8px;background:#f5f7fa;border-bottom:1px solid #e4e7eb}}
 .ds-code-note{{color:#52606d;font-size:12px}}
@@ -111,7 +111,7 @@ STYLE = f"""<style>
 .ds-answer{{background:#eef2f6;border-radius:10px;padding:8px 12px;margin:6px 0;max-width:760px}}
 .ds-asked{{text-align:right;color:#3e4c59;margin:6px 0;line-height:1.45}}
 .ds-outcome{{font-size:13px}}
-.ds-outcome pre{{font-size:13px;margin:2px 0;white-space:pre-wrap}}
+.ds-outcome pre{{font-size:13px;margin:2px 0;white-space:pre-wrap;word-break:normal;overflow-wrap:anywhere;line-height:1.4}}
 .ds-sofar{{font-family:{MONO_FONT};margin:2px 0}}
 .ds-end-title{{color:#52606d;margin-top:4px}}
 .ds-frame{{font-family:{MONO_FONT};font-size:13px;color:#3e4c59;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}}

@@ -649,15 +649,25 @@ def check_crash_moment(page, shot: Path, min_width: float):
     image = first_scene(page).locator(".ds-diagram")
     image.evaluate("e => e.scrollIntoView({block: 'start'})")
     page.wait_for_timeout(300)
-    view = page.viewport_size
     box, lit = _box(image), _box(first_scene(page).locator(".ds-now .ds-lit"))
-    natural = image.evaluate("e => e.naturalWidth")
+    natural, fit = image.evaluate("e => [[e.naturalWidth, e.naturalHeight], getComputedStyle(e).objectFit]")
+    # what the picture is drawn at inside its box: `contain` keeps its shape, anything else fills the box
+    scale = min(box["width"] / natural[0], box["height"] / natural[1])
+    drawn = (natural[0] * scale, natural[1] * scale) if fit == "contain" else (box["width"], box["height"])
+    # where the notebook's own scrolling area ends (JupyterLab's status bar is below it), or the window does
+    bottom = image.evaluate("""e => { let b = window.innerHeight;
+        for (let p = e.parentElement; p; p = p.parentElement) {
+          const o = getComputedStyle(p).overflowY;
+          if ((o === 'auto' || o === 'scroll') && p.scrollHeight > p.clientHeight) b = Math.min(b, p.getBoundingClientRect().bottom);
+        } return b; }""")
     page.screenshot(path=str(shot))
-    assert box["width"] >= min_width, f"the diagram is shown {box['width']:.0f} px wide (at least {min_width})"
-    assert natural >= 1.9 * box["width"], f"the diagram's PNG is {natural} px for {box['width']:.0f} px on screen"
-    assert box["y"] >= -1 and box["y"] + box["height"] <= view["height"] + 1, f"the diagram is not all in view: {box}"
-    assert 0 <= lit["y"] and lit["y"] + lit["height"] <= view["height"], \
-        f"the lit code line is not in the window with the diagram: line at {lit}, window {view}"
+    assert drawn[0] >= min_width, f"the diagram is drawn {drawn[0]:.0f} px wide (at least {min_width})"
+    assert abs(drawn[0] / drawn[1] / (natural[0] / natural[1]) - 1) < 0.02, \
+        f"the diagram is squashed: its PNG is {natural}, drawn at {drawn[0]:.0f}x{drawn[1]:.0f}"
+    assert natural[0] >= 1.9 * drawn[0], f"the diagram's PNG is {natural[0]} px for {drawn[0]:.0f} px on screen"
+    assert box["y"] >= -1 and box["y"] + box["height"] <= bottom + 1, f"the diagram is not all in view: {box}, to {bottom}"
+    assert 0 <= lit["y"] and lit["y"] + lit["height"] <= bottom, \
+        f"the lit code line is not in view with the diagram: line at {lit}, the view ends at {bottom:.0f}"
     # the player's line (frame, time, caption) is cut inside its box with an ellipsis, not by its box's edge
     line = first_scene(page).locator(".ds-frame > .widget-html-content").evaluate(
         "e => [e.scrollWidth, e.clientWidth, e.parentElement.clientWidth, getComputedStyle(e).textOverflow]")
