@@ -100,7 +100,7 @@ class Orders(Panel):
 
 class Workers(Panel):
     def __init__(self, ax, box, rows=4):
-        super().__init__(ax, box, "workers (name, build: status)")
+        super().__init__(ax, box, "workers (name, code: status)")
         self.rows = [self.text(1.5, 3.8 + 2.4 * i, "", family=MONO, fontsize=8.5) for i in range(rows)]
 
     def update(self, run, frame):

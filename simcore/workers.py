@@ -200,7 +200,7 @@ class WorkerSide:
             self.workflows = {w.name: w for w in workflows}
             if not self.pin:
                 self.code = {b: self.workflows for b in self.code}
-                self.incident("code", f"new code deployed: {', '.join(self.workflows)}")
+                self.incident("code", f"new code deployed for {', '.join(self.workflows)}")
                 return
             old, self.build = self.build, build or f"v{len(self.code) + 1}"
             self.code[self.build] = self.workflows

@@ -192,6 +192,7 @@ class HistoryPanel(Panel):
     def __init__(self, ax, box, rows=6, empty="no history: progress lives only in RAM"):
         super().__init__(ax, box, "event history (durable)", edge=DURABLE)
         self.empty = empty
+        self.per_run = [self.title]   # a strategy that keeps no history has none to call durable
         self.cursor = Rectangle((self.x + 0.6, 0), self.w - 1.2, 2.4, fc=REPLAY, alpha=0.18, ec="none", zorder=2,
                                 visible=False)
         ax.add_patch(self.moving(self.cursor))
@@ -203,6 +204,9 @@ class HistoryPanel(Panel):
         self.rows = [self.text(1.5, 3.8 + 2.5 * i, "", family=MONO, fontsize=size) for i in range(rows)]
         # how many fit: the axes span 0-100 across the figure, a monospace glyph is 0.6 em wide
         self.chars = int((self.w - 3) / 100 * ax.figure.get_figwidth() * 72 / (0.6 * size))
+
+    def prepare(self, run):
+        self.title.set_text("event history (durable)" if run.history else "event history")
 
     def update(self, run, frame):
         events = run.history[:frame.history]

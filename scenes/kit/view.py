@@ -69,8 +69,9 @@ class SceneView:
         self.play = _classed(widgets.Play(interval=BASE_MS, min=0, max=0, step=1, show_repeat=False,
                                           tooltip="play / pause the run", layout=widgets.Layout(flex="0 0 auto")),
                             "ds-play")
+        fixed = widgets.Layout(width="260px", flex="0 0 auto", margin="0 14px 0 0")   # the buttons after it stay put
         self.scrub = _classed(widgets.IntSlider(min=0, max=0, readout=False, tooltip="drag: any frame of the run",
-                                                layout=widgets.Layout(width="260px", flex="0 1 auto")), "ds-scrub")
+                                                layout=fixed), "ds-scrub")
         widgets.jslink((self.play, "value"), (self.scrub, "value"))
         back = self._button("\u25c0", "step: one frame back", "ds-step-back", lambda: self._nudge(-1), "36px")
         fwd = self._button("\u25b6", "step: one frame on", "ds-step", lambda: self._nudge(+1), "36px")

@@ -150,8 +150,14 @@ def _snapshot(sim, engine, ids, scheduled) -> dict:
     started = {wid for wid, _ in sim.history.workflows()}
     return {"orders": [position(engine, scheduled(wid), wid) if wid in started else ("", False, "")
                        for wid in ids],
-            "workers": [(w.name, w.build, w.status) for w in engine.workers.values()],
+            "workers": [(w.name, _code_of(engine, w), w.status) for w in engine.workers.values()],
             "stuck": len(engine.stuck), "closed": len(engine.closed)}
+
+
+def _code_of(engine, w) -> str:
+    """The version of the code a worker runs: its build's (a deploy that is not pinned swaps the code
+    under the same build, so the build's name would still say v1)."""
+    return "v1" if engine.code.get(w.build, engine.workflows).get(order_v1.name) is order_v1 else "v2"
 
 
 def _caption(sim, engine, news) -> tuple[str, str]:

@@ -224,7 +224,7 @@ def chaos_lines(run) -> list[str]:
     t = chaos.tally(run)
     what = "a double charge" if t["double"] else "lost" if t["lost"] else "stuck" if t["stuck"] else "nothing wrong"
     faults = "; ".join(run.extra["order_faults"]) or "none"
-    out.append(f"Replayed from its seed: order {run.order} under '{run.controls['replay']}' (faults: {faults}): "
+    out.append(f"Replayed from its seed: {run.workflow_id} under '{run.controls['replay']}' (faults: {faults}): "
                f"{what}; {t['charges']} charge{'s' * (t['charges'] != 1)}, {t['effects']} effects, "
                f"{len(run.frames)} frames. The same seed gives the same frames, every time.")
     return out
@@ -248,7 +248,7 @@ def so_far(run, frame) -> str:
                 f"{c.get('shard_moves', 0)} shard moves")
     if part == "chaos":
         w = run.world
-        return f"order {run.order}: {_money(w.statement_cents(frame.effects))} on the card, {frame.history} events"
+        return f"{run.workflow_id}: {_money(w.statement_cents(frame.effects))} on the card, {frame.history} events"
     parts = []
     for m in canvas.MODELS:
         f = lane_frame(run, frame, m)
