@@ -141,3 +141,13 @@ def test_command_line(capsys):
     assert main(["run", "08", "--set", "strategy=plain", "--set", "crashes=1", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["outcome"] == "lost" and out["effects"] == {"ShipPackage": 1}
+
+
+def test_the_frame_line_tells_the_emails_story_not_a_card():
+    """Scene 08 has no card: its "so far" line counts the shipment and the review emails at that frame."""
+    run = model.simulate()
+    first, last = model.so_far(run, run.frames[0]), model.so_far(run, run.frames[-1])
+    assert first.startswith("shipped: not yet · 0 review emails sent") and "card" not in first
+    assert last == f"shipped: yes · 1 review email sent · {len(run.history)} events in the history"
+    assert model.so_far(model.simulate(strategy="plain"), model.simulate(strategy="plain").frames[-1]) == \
+        "shipped: yes · 0 review emails sent"

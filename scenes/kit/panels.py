@@ -101,9 +101,11 @@ class ProcessBox(Panel):
         for step, patch, count in zip(self.steps, self.boxes, self.counts):
             n = done.get(step, 0)
             lit = step == frame.step and not frame.skull and red is None
+            failing = lit and frame.kind == "failed"   # its attempt came back failed: the engine records it next
             patch.set_facecolor(KILLED if step == red else LIT if lit else DONE if n else TODO)
-            patch.set_edgecolor(DANGER if step == red else REPLAY if lit and frame.replaying else INK if lit else MUTED)
-            patch.set_linewidth(2.2 if step == red else 0.8)
+            patch.set_edgecolor(DANGER if step == red or failing else REPLAY if lit and frame.replaying else
+                                INK if lit else MUTED)
+            patch.set_linewidth(2.2 if step == red or failing else 0.8)
             count.set_text(("\u2713" if n == 1 else f"\u2713 x{n}") if n else "")
             count.set_color(DANGER if n > 1 else INK)
         self.wash.set_visible(frame.skull)

@@ -308,6 +308,14 @@ def _asleep(strategy, state) -> str:
     return f"the table holds the row; {state['scans']} daily scans so far"
 
 
+def so_far(run, frame) -> str:
+    """The frame's line: the scene's story is the email, not a card."""
+    done = [e.kind for e in run.world.log[:frame.effects]]
+    emails = done.count("SendReviewRequestEmail")
+    text = f"shipped: {'yes' if 'ShipPackage' in done else 'not yet'} · {emails} review email{'s' * (emails != 1)} sent"
+    return text + (f" · {frame.history:,} events in the history" if run.history else "")
+
+
 def outcome_lines(run) -> list[str]:
     c, x = run.controls, run.extra
     emails = [t for t, k in x["marks"] if k == "email"]
