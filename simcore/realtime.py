@@ -13,6 +13,7 @@ append of its result, so a kill can land between the two on purpose.
 """
 from __future__ import annotations
 
+import json
 import os
 import random
 import time
@@ -256,8 +257,20 @@ def query(home_dir, wid: str, name: str, workflows: dict = WORKFLOWS):
     kind = history[0].workflow_type
     if kind not in workflows:
         raise HomeError(f"{wid} is a {kind!r}; name its code with --workflow MODULE:NAME")
-    m = Machine(workflows[kind], wid, epoch=UNIX_EPOCH).feed(history)
+    try:
+        m = Machine(workflows[kind], wid, epoch=UNIX_EPOCH).feed(history)
+    except Exception as e:   # code that no longer fits the history, or fails on it: it cannot say its state
+        raise HomeError(f"{wid}: replaying its history to answer the query failed: {type(e).__name__}: {e}") from None
     handler = m.ctx.queries.get(name)
     if handler is None:
         raise HomeError(f"{wid} has no query handler {name!r} (it has: {', '.join(m.ctx.queries) or 'none'})")
-    return handler()
+    try:
+        answer = handler()
+    except Exception as e:
+        raise HomeError(f"{wid}: the query handler {name!r} failed: {type(e).__name__}: {e}") from None
+    try:
+        json.dumps(answer, allow_nan=False)
+    except (TypeError, ValueError):
+        raise HomeError(f"{wid}: the query handler {name!r} answered {type(answer).__name__} {str(answer)[:40]!r}, "
+                        "which is not JSON data (a query's answer crosses the wire as JSON)") from None
+    return answer

@@ -48,3 +48,20 @@ def greet(act, name):
 def hello(ctx, name):
     """Not an order: its effect names `name`, and its workflow id is whatever `--id` says."""
     return (yield ctx.activity(greet, name))
+
+
+@workflow
+def queried(ctx):
+    """Two query handlers a learner might write wrong: one that raises, one whose answer is no JSON."""
+    ctx.set_query_handler("boom", lambda: 1 / 0)
+    ctx.set_query_handler("aset", lambda: {1, 2})
+    yield ctx.sleep(0.1)
+    return "done"
+
+
+@workflow(name="queried")
+def queried_changed(ctx):
+    """`queried` changed under its history: it starts with a different command."""
+    ctx.set_query_handler("boom", lambda: 1 / 0)
+    yield ctx.activity(renew, "q", 0)   # where the history has a timer
+    return "done"

@@ -648,3 +648,20 @@ def test_an_empty_home_name_is_refused_not_taken_for_the_current_folder(capsys):
     for args in (["order", "run"], ["order", "status"], ["history", "check"]):
         code, _, err = run(capsys, *args, "--home", "")
         assert code == 2 and "--home is empty" in err, err
+
+
+def test_a_query_that_cannot_be_answered_says_why_in_one_line(tmp_path, capsys):
+    """A handler that raises, an answer that is not JSON, code that no longer replays the history: each is
+    a one-line error (exit 2), not a traceback, and nothing is written."""
+    d, flags = tmp_path / "q", ["--id", "q-1", "--workflow", "tests.realtime_workflows:queried"]
+    assert run(capsys, "order", "run", "--home", d, *flags)[0] == 0
+    before = snapshot(d)
+    for name, code_flags, says in [
+        ("boom", flags, "the query handler 'boom' failed: ZeroDivisionError: division by zero"),
+        ("aset", flags, "the query handler 'aset' answered set '{1, 2}', which is not JSON data"),
+        ("boom", ["--id", "q-1", "--workflow", "tests.realtime_workflows:queried_changed"],
+         "replaying its history to answer the query failed: NonDeterminismError"),
+    ]:
+        code, _, err = run(capsys, "order", "query", "--home", d, *code_flags, name)
+        assert code == 2 and says in err and "Traceback" not in err, err
+    assert snapshot(d) == before
