@@ -15,19 +15,22 @@ from .orders import KEYED_ACTIVITIES, ORDER_ID
 from .world import CARD, Effect, World
 
 
-def disagreements(world: DurableWorld, wid: str, runs: list[list], effects: list[Effect]):
+def disagreements(world: DurableWorld, wid: str, runs: list[list], effects: list[Effect], since=None):
     """Where the world and a workflow's history (its `runs`, each a list of events, oldest first) tell
     different stories, as (event id or None, message). `effects`: those the world made for this
     workflow (`compare` says which). An effect the world holds for this workflow must
     have been scheduled in one of its runs (it is appended before the activity runs), and a result a run
     holds must be the world's. Otherwise the history was truncated, edited, or belongs elsewhere. A key
     is `<run id>/<activity id>` (ActivityContext.idempotency_key). Only well-formed events are looked
-    at: what the history itself gets wrong is `check`'s to say."""
+    at: what the history itself gets wrong is `check`'s to say. `since`: the runs as read again after the
+    world was, for the first question (beside a running process, an effect read in the world may have
+    been scheduled after `runs` was read; a result read in `runs` has its effect in the world)."""
     mine = {e.ref: e for e in effects}
     keys = {k: ref for k, ref in world.keys().items() if ref in mine}
     run_of = [h[0].run_id if h and isinstance(h[0], ev.WorkflowExecutionStarted) else None for h in runs]
-    scheduled = {f"{run}/{e.activity_id}" for run, h in zip(run_of, runs) for e in h
-                 if isinstance(e, ev.ActivityTaskScheduled)}
+    later = runs if since is None else since
+    scheduled = {f"{h[0].run_id}/{e.activity_id}" for h in later if h and isinstance(h[0], ev.WorkflowExecutionStarted)
+                 for e in h if isinstance(e, ev.ActivityTaskScheduled)}
     for key in sorted(keys):
         if key not in scheduled:
             yield None, (f"{wid} has no ActivityTaskScheduled for the effect {keys[key]!r} that {world.path} "
@@ -67,20 +70,30 @@ def compare(home_dir, workflow_id: str | None = None) -> list:
     except HomeError as e:
         return [check.Problem(str(world_path), f"the world's records cannot be read: "
                                                f"{str(e).removeprefix(f'{world_path}: ')}")]
-    made_for = _made_for(world, stored)
+    try:   # the history again, after the world: what a running process appended meanwhile
+        later = check.read_rows(history_path)
+    except HistoryError:
+        return []
+    made_for = _made_for(world, later)
     wids = {wid for wid, run in runs if run == "1" and isinstance(wid, str)}   # others: check_story's to say
     wids |= {w for w in made_for.values() if workflow_id in (None, w)}
     problems = []
     for wid in sorted(wids):
         where = f"{history_path} workflow {wid!r}"
-        parsed = [check.parse_rows(rows, where) for (w, run), rows in sorted(runs.items(), key=_run_order)
-                  if w == wid]   # every run of the workflow, oldest first: its effects may be any run's
-        if any(bad for _, bad in parsed):
+        parsed, since = (_runs(rows, wid, where) for rows in (stored, later))
+        if parsed is None or since is None:
             continue   # rows that cannot be read: check_file names them; what follows from them is not news
         problems += [check.Problem(where, f"disagrees with the world: {message}", eid)
-                     for eid, message in disagreements(world, wid, [events for events, _ in parsed],
-                                                       [e for e in world.log if made_for.get(e.ref) == wid])]
+                     for eid, message in disagreements(world, wid, parsed,
+                                                       [e for e in world.log if made_for.get(e.ref) == wid], since)]
     return problems
+
+
+def _runs(stored: dict, wid: str, where: str) -> list[list] | None:
+    """Every run of the workflow, oldest first (its effects may be any run's), or None if a row of
+    them cannot be read."""
+    parsed = [check.parse_rows(rows, where) for (w, _), rows in sorted(stored.items(), key=_run_order) if w == wid]
+    return None if any(bad for _, bad in parsed) else [events for events, _ in parsed]
 
 
 def _made_for(world: DurableWorld, stored: dict) -> dict[str, str]:
