@@ -60,7 +60,6 @@ def run(home_dir, workflow: WorkflowDef, wid: str, args: list, *, pace_ms: int =
     ttl = 10.0 + 3 * (pace + gap)   # renewed every third of it, so only a hung owner lets it expire
     workflows = {**WORKFLOWS, workflow.name: workflow}
     mine = () if WORKFLOWS.get(workflow.name) is workflow else registry.activities_of(workflow)
-    steps = [_narrated(a, pace, gap, say) for a in {a.name: a for a in (*COURSE_ACTIVITIES, *mine)}.values()]
     path = Path(home_dir) / HISTORY
     if not (path.is_file() and any(w == wid for w, _ in check.read_rows(path))):
         registry.check_inputs(workflow, args)   # a fresh start: refused before anything is made
@@ -73,10 +72,14 @@ def run(home_dir, workflow: WorkflowDef, wid: str, args: list, *, pace_ms: int =
                 raise Busy(f"{home.history_path}: {wid} is being run by {holder}; not starting a second "
                            f"run (use --wait SECONDS to wait for it)")
             time.sleep(POLL)
+        # an activity runs inside one step of the engine, where the lease is not renewed: it is renewed
+        # before each attempt for as long as the attempt may take
+        hold = lambda seconds: home.history.renew(wid, ttl + seconds)   # noqa: E731
+        steps = [_narrated(a, pace, gap, say, hold) for a in {a.name: a for a in (*COURSE_ACTIVITIES, *mine)}.values()]
         try:   # read again: the previous owner may have moved on while we waited
             if (history := _unfinished(home, wid, workflows, say)) is not None:
                 _drive(home, workflows[history[0].workflow_type] if history else workflow, wid, args,
-                       len(history), steps, ttl, say)
+                       len(history), steps, ttl, say, limit=10.0 + pace + gap)
         finally:
             with suppress(HomeError, ev.HistoryError):   # lost or unwritable: it expires on its own
                 home.history.release(wid)
@@ -109,18 +112,19 @@ class _WallClock(simpy.rt.RealtimeEnvironment):
         super().schedule(event, priority, delay + max(0.0, time.time() - self._now))
 
 
-def _engine(home: Home, code: list, activities: list) -> Engine:
+def _engine(home: Home, code: list, activities: list, limit: float = 10.0) -> Engine:
+    """`limit`: the seconds an attempt with no start_to_close of its own may take (its pace included)."""
     env = _WallClock(initial_time=time.time(), strict=False)
     sim = Sim(env=env, history=home.history, world=home.world, epoch=UNIX_EPOCH, run_ids=random.SystemRandom())
     sim.trace = Unwatched()
-    return Engine(sim, code, activities, decide_seconds=0.0)
+    return Engine(sim, code, activities, task_timeout=limit, decide_seconds=0.0)
 
 
 def _drive(home: Home, workflow: WorkflowDef, wid: str, args: list, recorded: int, steps: list, ttl: float,
-           say) -> None:
+           say, limit: float) -> None:
     """The engine, this process its one worker, until the workflow closes: resumed after the `recorded`
     events of its history, or started."""
-    engine = _engine(home, [workflow], steps)
+    engine = _engine(home, [workflow], steps, limit)
     env = engine.env
     try:
         with _store(home.history_path, "history"):
@@ -153,10 +157,15 @@ def _described(workflow: WorkflowDef, args: list) -> str:
     return f"{workflow.name}({', '.join(map(repr, args))})"
 
 
-def _narrated(a: ActivityDef, pace: float, gap: float, say) -> ActivityDef:
-    """The activity as a real worker runs it: it says what it does, takes `pace` seconds (the time an
-    outside kill has to land), and waits `gap` seconds after its effect."""
+def _narrated(a: ActivityDef, pace: float, gap: float, say, hold) -> ActivityDef:
+    """The activity as a real worker runs it: it holds the workflow's lease for as long as the attempt
+    may take (`hold(seconds)`), says what it does, takes `pace` seconds (the time an outside kill has
+    to land), and waits `gap` seconds after its effect."""
     def fn(act, *args):
+        try:
+            hold(act.start_to_close)
+        except HomeError as e:   # lost to another process meanwhile: this one stops, having done nothing
+            raise _StoreFailed(e) from None
         say(f"{a.name}: running")
         time.sleep(pace)
         seen = act.idempotency_key in act.world.keys(act.idempotency_key)
@@ -218,9 +227,9 @@ def signal(home_dir, wid: str, name: str, value=None) -> str:
         history = home.history.read(wid, home.history.current_run(wid))
         if not history:
             raise HomeError(f"{home.history_path}: no workflow {wid!r}; the signal {name!r} is refused")
-        if history[-1].type in ev.CLOSING:
+        if history[-1].type in ev.CLOSING and not isinstance(history[-1], ev.WorkflowExecutionContinuedAsNew):
             raise HomeError(f"{wid}: workflow execution already {outcome(history[-1].type)}; the signal {name!r} "
-                            "is refused")
+                            "is refused")   # (a run that continued as new, killed before the next began: resumed below)
         i = home.history.post(wid, name, value)
         # a workflow task a dead process had started: `order run` must time it out first; leave it the signal
         started = isinstance(history[-1], (ev.WorkflowTaskStarted, ev.WorkflowTaskTimedOut))
@@ -229,7 +238,7 @@ def signal(home_dir, wid: str, name: str, value=None) -> str:
         try:
             engine = _engine(home, [], [])
             with _store(home.history_path, "history"):
-                engine.resume([wid])   # writes nothing here: no task of a dead process to time out
+                engine.resume([wid])   # writes nothing here (but the next run, if a kill came between the two)
                 _record(home, engine, wid)
         except WorkflowClosed as e:   # the process that ran it closed it just now, between our read and here
             home.history.taken([i])

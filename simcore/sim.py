@@ -98,7 +98,8 @@ NO_RESPONSE = None   # what a caller gets when the request or the response was l
 
 
 def perform(sim: Sim, activity: ActivityDef, workflow_id: str, scheduled: ev.ActivityTaskScheduled,
-            attempt: int, caller: str = "process", hold=None, heartbeat=None, run_id: str = ""):
+            attempt: int, caller: str = "process", hold=None, heartbeat=None, run_id: str = "",
+            start_to_close: float = 0.0):
     """One attempt of an activity, as a SimPy process step: the request crosses the network, the world
     acts, the response crosses back; each half takes half the activity's time. Returns an `Outcome`,
     or NO_RESPONSE when the plan lost a message: the caller cannot tell which one.
@@ -117,7 +118,7 @@ def perform(sim: Sim, activity: ActivityDef, workflow_id: str, scheduled: ev.Act
     if kind != "request_lost":
         sim.faults.reached("before_effect", activity.name)
         act = ActivityContext(sim.world, workflow_id, scheduled.activity_id, scheduled.activity_type, attempt,
-                              run_id)
+                              run_id, start_to_close)
         outcome = _call(activity, act, scheduled, fault)
         sim.message("world", caller, f"{name} " + (f"-> {outcome.value}" if outcome.ok else outcome.error_type),
                     lost=kind == "response_lost")

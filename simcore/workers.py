@@ -175,7 +175,7 @@ class WorkerSide:
         outcome = yield from perform(self.sim, self.activities[scheduled.activity_type], task.workflow_id,
                                      scheduled, task.attempt, caller=w.name, hold=lambda: self._hold(w),
                                      heartbeat=(opts.heartbeat / 2, beat) if opts.heartbeat else None,
-                                     run_id=task.run_id)
+                                     run_id=task.run_id, start_to_close=opts.start_to_close or self.task_timeout)
         yield from self._hold(w)
         self.attempts.append((self.env.now, scheduled.activity_type, task.workflow_id, task.attempt,
                               "no response" if outcome is None else "ok" if outcome.ok else outcome.error_type))

@@ -383,6 +383,8 @@ class ActivityContext:
     activity_type: str
     attempt: int
     run_id: str = ""
+    start_to_close: float = 0.0   # seconds this attempt may take before the engine gives up on it (0: no
+                                  # engine is timing it), as Temporal's activity.info().start_to_close_timeout
 
     @property
     def idempotency_key(self) -> str:

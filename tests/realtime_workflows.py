@@ -65,3 +65,22 @@ def queried_changed(ctx):
     ctx.set_query_handler("boom", lambda: 1 / 0)
     yield ctx.activity(renew, "q", 0)   # where the history has a timer
     return "done"
+
+
+@activity("ReadLease", seconds=0)
+def read_lease(act, home_dir):
+    """What this attempt may take, and how long the workflow's lease has left as it starts."""
+    import sqlite3
+    import time
+    from pathlib import Path
+    db = sqlite3.connect(Path(home_dir) / "history.sqlite")
+    (expires,) = db.execute("SELECT expires FROM owners WHERE workflow_id = ?", (act.workflow_id,)).fetchone()
+    db.close()
+    return [act.start_to_close, round(expires - time.time(), 1)]
+
+
+@workflow
+def leased(ctx, home_dir):
+    plain = yield ctx.activity(read_lease, home_dir)                      # the engine's limit, its pace included
+    long = yield ctx.activity(read_lease, home_dir, start_to_close=600)   # a long attempt of its own
+    return [plain, long]

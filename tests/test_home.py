@@ -665,3 +665,53 @@ def test_a_query_that_cannot_be_answered_says_why_in_one_line(tmp_path, capsys):
         code, _, err = run(capsys, "order", "query", "--home", d, *code_flags, name)
         assert code == 2 and says in err and "Traceback" not in err, err
     assert snapshot(d) == before
+
+
+def test_the_lease_covers_an_attempt_for_as_long_as_it_may_take(tmp_path):
+    """An activity runs inside one step of the engine, where the lease is not renewed: it is renewed before
+    each attempt for the attempt's limit (its start_to_close, else the engine's, which counts the pace).
+    With a 10 s lease, a 12 s activity once let a second process take a live one over and run it again;
+    and --pace-ms 10500 timed every attempt out, for ever."""
+    from simcore import realtime
+    from tests import realtime_workflows as rw
+    d = tmp_path / "lease"
+    said = []
+    realtime.run(d, rw.leased, "l-1", [str(d)], pace_ms=200, say=said.append)
+    (limit, left), (long_limit, long_left) = json.loads(said[-1].split(": ", 1)[1].rsplit(" (", 1)[0].replace("'", '"'))
+    assert limit == pytest.approx(10.2) and left >= limit + 10 - 1, said[-1]
+    assert long_limit == 600 and long_left >= 600, said[-1]
+
+
+def test_a_signal_between_a_continue_as_new_and_its_next_run_goes_to_the_next_run(tmp_path, capsys):
+    """A kill between a run's ContinuedAsNew and the next run's start (two commits here) leaves the workflow
+    open: `order signal` records the signal in the next run, which it starts, as `order run` would."""
+    d, flags = tmp_path / "chain", ["--id", "order-77", "--workflow", "tests.realtime_workflows:renewing"]
+    assert run(capsys, "order", "run", "--home", d, *flags, "--input", '["77", 1]')[0] == 0
+    store = History(d / home.HISTORY)
+    second = store.read("order-77", "2")[0].run_id
+    store.close()
+    tamper(d / home.HISTORY, "DELETE FROM events WHERE run_id = '2'")
+    tamper(d / home.WORLD, f"DELETE FROM effects WHERE key LIKE '{second}/%'")
+    code, out, err = run(capsys, "order", "signal", "--home", d, "--id", "order-77", "go", '"now"')
+    assert code == 0 and "recorded as event 3, with no process running it" in out, (out, err)
+    store = History(d / home.HISTORY)
+    signals = [e.input for e in store.read("order-77", "2") if isinstance(e, ev.WorkflowExecutionSignaled)]
+    store.close()
+    assert signals == ["now"]
+
+
+def test_the_world_read_beside_a_running_process_is_not_taken_for_damage(finished, monkeypatch):
+    """The history is read, then the world, while another process runs the order: an effect it made in
+    between was scheduled after the history was read. `compare` reads the history again after the world,
+    so that effect is not reported as one the history never scheduled (it once made a second `order run`
+    refuse a sound home as "cannot be trusted")."""
+    read, calls = check.read_rows, []
+
+    def first_read_is_older(path):
+        rows = read(path)
+        calls.append(path)
+        if len(calls) == 1:   # read before the process scheduled SendConfirmationEmail and ran it
+            rows = {k: [r for r in v if r[0] < 23] for k, v in rows.items()}
+        return rows
+    monkeypatch.setattr(check, "read_rows", first_read_is_older)
+    assert audit.compare(finished) == [] and len(calls) == 2
