@@ -282,12 +282,13 @@ def _cron(sim, state, marks, faults):
 
 
 def _daily(sim, strategy, state):
-    """A frame at noon each day, so the calendar moves while nothing happens (which is the point)."""
+    """A frame at noon each day, so the calendar moves while nothing happens (which is the point). The
+    clock says the day; the caption does not say it again."""
     t = 3 * 3600.0
     while t < HORIZON:
         yield sim.env.timeout(t - sim.env.now)
         idle = WID in state["engine"].closed if strategy == "durable" else state["process"] != "running"
-        sim.trace.frame(f"{day_of(t)}: " + _asleep(strategy, state), **({"line": None, "step": None} if idle else {}))
+        sim.trace.frame(_asleep(strategy, state), **({"line": None, "step": None} if idle else {}))
         t += DAY
 
 
