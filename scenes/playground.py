@@ -97,14 +97,14 @@ class EffectsPanel(Panel):
     """What the world saw so far, per kind of effect, against the crash-free run (a repeat in red)."""
 
     def __init__(self, ax, box, playground: Playground, rows=6):
-        super().__init__(ax, box, "world: effects so far (crash-free)")
+        super().__init__(ax, box, "world: effects so far, of the crash-free run's")
         self.clean = playground.reference.world.effects()
         self.rows = [self.text(1.5, 4.2 + 2.6 * i, "", family=MONO) for i in range(rows)]
 
     def update(self, run, frame):
         done = run.world.effects(frame.effects)
         kinds = list(self.clean) + [k for k in done if k not in self.clean]
-        texts = [(f"{k[:16]:<16} x{done.get(k, 0)} ({self.clean.get(k, 0)})", done.get(k, 0) > self.clean.get(k, 0))
+        texts = [(f"{k[:16]:<16} {done.get(k, 0)} of {self.clean.get(k, 0)}", done.get(k, 0) > self.clean.get(k, 0))
                  for k in kinds]
         if run.world.statement(frame.effects):
             texts = texts[:len(self.rows) - 1] + [(f"card total ${run.world.statement_cents(frame.effects) / 100:,.2f}",
