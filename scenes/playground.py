@@ -97,7 +97,7 @@ class EffectsPanel(Panel):
     """What the world saw so far, per kind of effect, against the crash-free run (a repeat in red)."""
 
     def __init__(self, ax, box, playground: Playground, rows=6):
-        super().__init__(ax, box, "world: effects so far, of the crash-free run's")
+        super().__init__(ax, box, "world: effects so far / crash-free")
         self.clean = playground.reference.world.effects()
         self.rows = [self.text(1.5, 4.2 + 2.6 * i, "", family=MONO) for i in range(rows)]
 
