@@ -74,3 +74,12 @@ def test_a_part_is_a_model_of_its_own_and_a_part_that_is_not_is_refused():
     assert [c.name for c in shards.CONTROLS] == ["hosts", "fence"] and shards.simulate().controls["part"] == "shards"
     with pytest.raises(ControlError, match="its parts: canvas, shards, chaos"):
         part_of(model, "lanes")
+
+
+def test_a_host_killed_in_the_shards_part_is_the_crash_to_jump_to():
+    """The ring draws the killed host's skull; its frame is the scene's crash, so "jump to the crash"
+    goes there (it was disabled with the skull on screen)."""
+    from scenes.kit.view import is_crash
+    run = model.simulate(part="shards")
+    crashes = [f.caption for f in run.frames if is_crash(f)]
+    assert crashes and all(c.endswith(" killed") for c in crashes), crashes

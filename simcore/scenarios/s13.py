@@ -159,7 +159,7 @@ def simulate_shards(hosts="kill and zombie", fence=True, seed=0):
     sim = Sim(seed=seed)
     for snap in result["frames"]:
         sim.trace.frames.append(Frame(t=snap["t"], caption=snap["note"] or f"t={snap['t']:g}s",
-                                      skull=snap["note"].startswith("CRASH") if snap["note"] else False,
+                                      skull=snap["kind"] == "crash",   # a host killed: its skull is on the ring
                                       kind=snap["kind"], extra={"snap": snap}))
     lost = result["counts"]["workflows_lost"]
     run = Run("13", dict(part="shards", hosts=hosts, fence=fence), seed, sim, None, "",
