@@ -27,18 +27,16 @@ def disagreements(world: DurableWorld, wid: str, runs: list[list], effects: list
     been scheduled after `runs` was read; a result read in `runs` has its effect in the world)."""
     mine = {e.ref: e for e in effects}
     keys = {k: ref for k, ref in world.keys().items() if ref in mine}
-    run_of = [h[0].run_id if h and isinstance(h[0], ev.WorkflowExecutionStarted) else None for h in runs]
-    later = runs if since is None else since
-    scheduled = {f"{h[0].run_id}/{e.activity_id}" for h in later if h and isinstance(h[0], ev.WorkflowExecutionStarted)
-                 for e in h if isinstance(e, ev.ActivityTaskScheduled)}
+    scheduled = {f"{_run_id(h)}/{e.activity_id}" for h in (runs if since is None else since) for e in h
+                 if isinstance(e, ev.ActivityTaskScheduled)}
     for key in sorted(keys):
         if key not in scheduled:
             yield None, (f"{wid} has no ActivityTaskScheduled for the effect {keys[key]!r} that {world.path} "
                          f"records (key {key!r}): the history was truncated or replaced; refusing to run the "
                          "order again on it")
     keyed = {a.name for a in KEYED_ACTIVITIES}   # the steps whose results are the world's references
-    for run, history in zip(run_of, runs):
-        by_id = {e.event_id: e for e in history}
+    for history in runs:
+        run, by_id = _run_id(history), {e.event_id: e for e in history}
         for e in history:
             step = by_id.get(e.scheduled_event_id) if isinstance(e, ev.ActivityTaskCompleted) else None
             if not isinstance(step, ev.ActivityTaskScheduled) or step.activity_type not in keyed:
@@ -49,6 +47,10 @@ def disagreements(world: DurableWorld, wid: str, runs: list[list], effects: list
                 yield e.event_id, (f"event {e.event_id} records {step.activity_type} -> {e.result!r}, but "
                                    f"{world.path} has {keys.get(key)!r} for it ({record}): this history does "
                                    "not belong to this world")
+
+
+def _run_id(history: list) -> str | None:
+    return history[0].run_id if history and isinstance(history[0], ev.WorkflowExecutionStarted) else None
 
 
 def compare(home_dir, workflow_id: str | None = None) -> list:

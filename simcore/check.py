@@ -323,12 +323,13 @@ def check_story(events: list[ev.Event], workflow_id: str, where: str, unreadable
             if (kind, own) in ids:
                 bad(e, f"{kind} id {own!r} was already used by event {ids[kind, own]}")
             ids.setdefault((kind, own), e.event_id)
-        if e.type in WAKES and not task_pending:
-            waking = waking or e
-        elif e.type == "WorkflowTaskScheduled" or waking:
-            if waking and e.type != "WorkflowTaskScheduled":
-                unhanded(waking)
-            task_pending, waking = task_pending or e.type == "WorkflowTaskScheduled", None
+        if e.type == "WorkflowTaskScheduled":
+            task_pending, waking = True, None
+        elif e.type in WAKES and not task_pending:
+            waking = waking or e   # (several may arrive in one append, before its task)
+        elif waking:   # something else came next: no task was scheduled for it
+            unhanded(waking)
+            waking = None
         if e.type in ("WorkflowTaskCompleted", "WorkflowTaskFailed"):
             task_pending = False   # (a task that timed out is retried: a result waits for that retry)
         if e.type in ev.WORKFLOW_TASK[1:]:

@@ -24,6 +24,15 @@ _encode = json.JSONEncoder(sort_keys=True, separators=(",", ":"), allow_nan=Fals
 _scan = json.scanner.make_scanner(json.JSONDecoder(parse_constant=not_json))   # the C scanner, without decode()'s regexes
 
 
+def is_json(value) -> bool:
+    """Whether a history (or a query's answer on the wire) can carry `value`: JSON data, NaN and
+    Infinity not included."""
+    try:
+        return json.dumps(value, allow_nan=False) is not None
+    except (TypeError, ValueError, RecursionError):
+        return False
+
+
 def _decode(text: str):
     """json.loads for a stored payload, about twice as fast on long histories; same errors."""
     try:

@@ -15,13 +15,13 @@ back to the workflow frame it came from. Every run is seeded: the same code give
 from __future__ import annotations
 
 import inspect
-import json
 import linecache
 import sys
 from collections import Counter
 from dataclasses import dataclass, field, replace
 
 from . import events as ev
+from .codec import is_json
 from .faults import WHEN, Crash, FaultPlan, Injector
 from .replay import Machine, WorkflowCodeError, running
 from .scenarios import Control, ControlError, resolve
@@ -114,21 +114,13 @@ def checked(workflow_fn, activities, args) -> tuple[WorkflowDef, list[ActivityDe
     if not isinstance(args, (list, tuple)):
         raise PlaygroundError(f"args must be a list (or tuple) of the workflow's inputs, e.g. "
                               f"{[args] if args is not None else []!r}")
-    if not _is_json(args := list(args)):
+    if not is_json(args := list(args)):
         raise PlaygroundError(f"the workflow's inputs {args!r} must be JSON: the history records them")
     try:
         wf.check_inputs(args)
     except TypeError as err:
         raise PlaygroundError(f"args: {err}") from None
     return wf, list(acts.values()), args
-
-
-def _is_json(value) -> bool:
-    """What a history can record (NaN and Infinity are not JSON: simcore.codec)."""
-    try:
-        return json.dumps(value, allow_nan=False) is not None
-    except (TypeError, ValueError):
-        return False
 
 
 class Keyless:
@@ -259,7 +251,7 @@ class Playground:
             watch.machine = m
             if isinstance(event, (ev.WorkflowExecutionCompleted, ev.MarkerRecorded)) and not replayed:
                 value, who = (m.result, "") if m.closed else (event.value, "ctx.side_effect in ")
-                if not _is_json(value):
+                if not is_json(value):
                     watch.problem(f"{who}{self.workflow.name} returned {type(value).__name__} {str(value)[:40]!r} "
                                   f"({self._at(m)}): the history records it as JSON; return a dict, list, str, number, "
                                   "bool or None")
@@ -310,7 +302,7 @@ class Playground:
             finally:
                 sys.setprofile(outer)
                 watch.current = None
-            if not _is_json(value):
+            if not is_json(value):
                 watch.problem(f"{a.name} returned {type(value).__name__} {str(value)[:40]!r} "
                               f"({where(code, returned.get('line'))}): the history records a result as JSON; "
                               "return a dict, list, str, number, bool or None")

@@ -13,7 +13,6 @@ append of its result, so a kill can land between the two on purpose.
 """
 from __future__ import annotations
 
-import json
 import os
 import random
 import time
@@ -25,9 +24,10 @@ import simpy.rt
 
 from . import check, registry
 from . import events as ev
+from .audit import compare
+from .codec import is_json
 from .engine import Engine
 from .history import latest_run
-from .audit import compare
 from .home import HISTORY, UNIX_EPOCH, WORKFLOWS, Busy, Home, HomeError, _store, locate, outcome
 from .orders import CENTS, KEYED_ACTIVITIES, ORDER_ID, fulfill_order, send_return_label_keyed, send_review_request_keyed
 from .replay import Machine, WorkflowCodeError
@@ -72,9 +72,11 @@ def run(home_dir, workflow: WorkflowDef, wid: str, args: list, *, pace_ms: int =
                 raise Busy(f"{home.history_path}: {wid} is being run by {holder}; not starting a second "
                            f"run (use --wait SECONDS to wait for it)")
             time.sleep(POLL)
-        # an activity runs inside one step of the engine, where the lease is not renewed: it is renewed
-        # before each attempt for as long as the attempt may take
-        hold = lambda seconds: home.history.renew(wid, ttl + seconds)   # noqa: E731
+
+        def hold(seconds: float) -> None:
+            """An attempt runs inside one step of the engine, where the lease is not renewed: renew it
+            first, for as long as the attempt may take."""
+            home.history.renew(wid, ttl + seconds)
         steps = [_narrated(a, pace, gap, say, hold) for a in {a.name: a for a in (*COURSE_ACTIVITIES, *mine)}.values()]
         try:   # read again: the previous owner may have moved on while we waited
             if (history := _unfinished(home, wid, workflows, say)) is not None:
@@ -89,7 +91,7 @@ def _unfinished(home: Home, wid: str, workflows: dict, say) -> list | None:
     """The workflow's history, if it has not closed (None, said, if it has). A history that `history
     check` would not pass, or that the world contradicts, is refused."""
     history = home.history.read(wid, home.history.current_run(wid))
-    if history and history[-1].type in ev.CLOSING and not isinstance(history[-1], ev.WorkflowExecutionContinuedAsNew):
+    if _closed(history):
         say(f"{wid} is already {outcome(history[-1].type)} ({len(history)} events); nothing to do")
         return None
     problems = check.check_file(home.history_path, workflows, wid).problems + compare(home.dir, wid)
@@ -97,6 +99,13 @@ def _unfinished(home: Home, wid: str, workflows: dict, say) -> list | None:
         raise HomeError("the history cannot be trusted, so it is not run:\n  " +
                         "\n  ".join(map(str, problems[:10])) + "\n(`python -m simcore history check` lists all)")
     return history
+
+
+def _closed(history: list) -> bool:
+    """Whether a run's history closes the workflow for good. A run that continued as new does not: a kill
+    between it and the next run's start leaves the workflow open (`engine.resume` starts that run)."""
+    return bool(history) and history[-1].type in ev.CLOSING and \
+        not isinstance(history[-1], ev.WorkflowExecutionContinuedAsNew)
 
 
 class _WallClock(simpy.rt.RealtimeEnvironment):
@@ -162,14 +171,11 @@ def _narrated(a: ActivityDef, pace: float, gap: float, say, hold) -> ActivityDef
     may take (`hold(seconds)`), says what it does, takes `pace` seconds (the time an outside kill has
     to land), and waits `gap` seconds after its effect."""
     def fn(act, *args):
-        try:
+        try:   # a store that fails (or a lease lost to another process) stops this one; it is not the activity's
             hold(act.start_to_close)
-        except HomeError as e:   # lost to another process meanwhile: this one stops, having done nothing
-            raise _StoreFailed(e) from None
-        say(f"{a.name}: running")
-        time.sleep(pace)
-        seen = act.idempotency_key in act.world.keys(act.idempotency_key)
-        try:
+            say(f"{a.name}: running")
+            time.sleep(pace)
+            seen = act.idempotency_key in act.world.keys(act.idempotency_key)
             value = a.fn(act, *args)
         except HomeError as e:
             raise _StoreFailed(e) from None
@@ -227,9 +233,9 @@ def signal(home_dir, wid: str, name: str, value=None) -> str:
         history = home.history.read(wid, home.history.current_run(wid))
         if not history:
             raise HomeError(f"{home.history_path}: no workflow {wid!r}; the signal {name!r} is refused")
-        if history[-1].type in ev.CLOSING and not isinstance(history[-1], ev.WorkflowExecutionContinuedAsNew):
+        if _closed(history):
             raise HomeError(f"{wid}: workflow execution already {outcome(history[-1].type)}; the signal {name!r} "
-                            "is refused")   # (a run that continued as new, killed before the next began: resumed below)
+                            "is refused")
         i = home.history.post(wid, name, value)
         # a workflow task a dead process had started: `order run` must time it out first; leave it the signal
         started = isinstance(history[-1], (ev.WorkflowTaskStarted, ev.WorkflowTaskTimedOut))
@@ -277,9 +283,7 @@ def query(home_dir, wid: str, name: str, workflows: dict = WORKFLOWS):
         answer = handler()
     except Exception as e:
         raise HomeError(f"{wid}: the query handler {name!r} failed: {type(e).__name__}: {e}") from None
-    try:
-        json.dumps(answer, allow_nan=False)
-    except (TypeError, ValueError):
+    if not is_json(answer):
         raise HomeError(f"{wid}: the query handler {name!r} answered {type(answer).__name__} {str(answer)[:40]!r}, "
-                        "which is not JSON data (a query's answer crosses the wire as JSON)") from None
+                        "which is not JSON data (a query's answer crosses the wire as JSON)")
     return answer
