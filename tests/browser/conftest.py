@@ -51,14 +51,7 @@ STOP_TIMEOUT = 15              # s, a server's grace period after SIGTERM
 # Keep this list short and explain every line.
 # (Voila's lab template links Font Awesome from a CDN: the course's own template, jupyter-settings/voila,
 # drops the links, so that request is not made at all.) Warnings count as errors too.
-IGNORED_CONSOLE: list[tuple[str, str]] = [
-    (r"^(Unsatisfied version [\d.]+ from _JUPYTERLAB\.CORE_OUTPUT of shared singleton module @jupyterlab/[\w-]+|"
-     r"No satisfying version \S+ of shared module @jupyterlab/[\w-]+ found in shared scope default)",
-     "Voila 0.5.13's page is built on JupyterLab 4.2.5's core, and the widget manager extension installed "
-     "beside JupyterLab 4.6 asks for newer ones; module federation warns and uses Voila's, which the widgets "
-     "work with (every scene's test drives them). Goes away with a Voila built on JupyterLab >= 4.5, or a "
-     "jupyterlab_widgets built for 4.2: pyproject.toml, not the course's code"),
-]
+IGNORED_CONSOLE: list[tuple[str, str]] = []   # none: pyproject.toml pins Voila and the widgets so that none is needed
 SETTINGS = REPO / "jupyter-settings"   # the Jupyter settings the course ships (its README says what)
 LAPTOP = {"width": 1366, "height": 768}      # what a learner has
 PROJECTOR = {"width": 1280, "height": 720}   # what a teacher has
