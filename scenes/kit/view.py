@@ -69,10 +69,10 @@ class SceneView:
         self.play = _classed(widgets.Play(interval=BASE_MS, min=0, max=0, step=1, show_repeat=False,
                                           tooltip="play / pause the run", layout=widgets.Layout(flex="0 0 auto")),
                             "ds-play")
-        fixed = widgets.Layout(width="260px", flex="0 0 auto", margin="0 14px 0 0")   # the buttons after it stay put
-        self.scrub = _classed(widgets.IntSlider(min=0, max=0, readout=False, tooltip="drag: any frame of the run",
-                                                layout=fixed), "ds-scrub")
-        widgets.jslink((self.play, "value"), (self.scrub, "value"))
+        # (the scrubber's width fixed: the buttons after it stay put; one layout and style for every scrubber)
+        self._scrub_look = dict(layout=widgets.Layout(width="260px", flex="0 0 auto", margin="0 14px 0 0"),
+                                style=widgets.SliderStyle())
+        self.scrub = self._scrubber(0)
         back = self._button("\u25c0", "step: one frame back", "ds-step-back", lambda: self._nudge(-1), "36px")
         fwd = self._button("\u25b6", "step: one frame on", "ds-step", lambda: self._nudge(+1), "36px")
         self.next_incident = self._button("next incident", "jump to the next crash, timeout, lost message "
@@ -91,16 +91,15 @@ class SceneView:
                     "-Completed) into one row; press to list every event", layout=widgets.Layout(width="auto")),
             "ds-history-fold")
         self.every_event.observe(lambda ch: self.show_every_event(ch["new"]), names="value")
-        self.scrub.observe(lambda ch: self.goto(ch["new"]), names="value")
-        player = _classed(widgets.HBox([self.play, back, fwd, self.scrub, self.speed, self.next_incident,
-                                        self.to_crash, self.frame_text],
-                                       layout=widgets.Layout(flex_flow="row nowrap", align_items="center")),
-                          "ds-player")
+        self.player = _classed(widgets.HBox([self.play, back, fwd, self.scrub, self.speed, self.next_incident,
+                                             self.to_crash, self.frame_text],
+                                            layout=widgets.Layout(flex_flow="row nowrap", align_items="center")),
+                               "ds-player")
         self.widget = _classed(widgets.VBox([
             widgets.HTML(STYLE + f"<h3 class='ds-title'>Scene {model.NUMBER:02d} · {html.escape(model.TITLE)}</h3>"),
             widgets.HBox(list(self.controls.values()) + ([self.every_event] if self.histories else []),
                          layout=widgets.Layout(flex_flow="row wrap")),
-            self.image, player, self.now, self.outcome, widgets.VBox([self.code, self.engine]), self.chat,
+            self.image, self.player, self.now, self.outcome, widgets.VBox([self.code, self.engine]), self.chat,
         ]), "ds-scene")
         self.run, self._quiet, self.index = None, False, 0
         self._runs: dict = {}   # controls -> run, the most recent last (a run is a function of its controls)
@@ -141,7 +140,12 @@ class SceneView:
         if len(self._runs) > KEPT:
             del self._runs[next(iter(self._runs))]
         frames = self.run.frames
-        self.play.max = self.scrub.max = len(frames) - 1
+        self.play.max, self.play.value = len(frames) - 1, 0
+        if self.scrub.max != len(frames) - 1:   # a new scrubber: see `_scrubber`
+            old, self.scrub = self.scrub, self._scrubber(len(frames) - 1)
+            self.player.children = [self.scrub if w is old else w for w in self.player.children]
+            old.link.unlink()
+            old.close()
         self.incidents = [i for i, f in enumerate(frames)   # a run of frames of one kind (an outage) is one stop
                           if is_incident(f) and not (i and is_incident(frames[i - 1]) and f.kind == frames[i - 1].kind)]
         self.crashes = [i for i, f in enumerate(frames) if is_crash(f)]
@@ -198,6 +202,16 @@ class SceneView:
         later = [i for i in self.crashes if i > self.index]
         if self.crashes:
             self.scrub.value = (later or self.crashes)[0]
+
+    def _scrubber(self, last: int):
+        """A slider over frames 0 to `last`. A run of another length gets a new one: the slider under
+        ipywidgets' (noUiSlider 15) keeps the range it was first drawn with for its Home and End keys, so
+        End on a slider whose max had changed went to the previous run's last frame."""
+        scrub = _classed(widgets.IntSlider(min=0, max=last, readout=False, tooltip="drag: any frame of the run",
+                                           **self._scrub_look), "ds-scrub")
+        scrub.observe(lambda ch: self.goto(ch["new"]), names="value")
+        scrub.link = widgets.jslink((self.play, "value"), (scrub, "value"))
+        return scrub
 
     def _button(self, text, tip, css, action, width):
         b = _classed(widgets.Button(description=text, tooltip=tip, layout=widgets.Layout(width=width, flex="0 0 auto")),

@@ -536,6 +536,21 @@ def frame_number(page) -> tuple[int, int]:
     return int(m.group(1)), int(m.group(2))
 
 
+def check_keys_reach_the_ends(page):
+    """On the scrubber's handle, End shows the run's last frame and Home its first: after a control
+    change too, when the run has another length than the one the slider was first drawn for."""
+    from playwright.sync_api import expect
+
+    handle = first_scene(page).locator(".ds-scrub .noUi-handle").first
+    frame = first_scene(page).locator(".ds-frame")
+    _, total = frame_number(page)
+    handle.focus()
+    handle.press("End")
+    expect(frame, "End on the scrubber shows the last frame").to_contain_text(f"frame {total} / {total} ")
+    handle.press("Home")
+    expect(frame, "Home on the scrubber shows the first frame").to_contain_text(f"frame 1 / {total} ")
+
+
 def play_and_check_frames(page):
     """Press play: the frame counter must move on at least two frames (one if the run has only two)
     and the diagram must be redrawn; then press it again to pause."""

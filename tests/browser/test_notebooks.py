@@ -31,8 +31,8 @@ import pytest
 from playwright.sync_api import expect
 
 from .conftest import (ARTIFACTS, KERNEL_TIMEOUT, UI_TIMEOUT, ask_question, assert_no_errors, browser_spec,
-                       check_crash_moment, check_no_money_as_math, check_outcome, code_cell_count,
-                       play_and_check_frames, scene_notebooks, wait_for_scene)
+                       check_crash_moment, check_keys_reach_the_ends, check_no_money_as_math, check_outcome,
+                       code_cell_count, play_and_check_frames, scene_notebooks, wait_for_scene)
 
 pytestmark = pytest.mark.browser
 
@@ -58,6 +58,7 @@ def test_scene_in_jupyterlab(notebook, lab_kernels, watched):
     assert_no_errors(page, watched)
 
     check_outcome(page, spec)
+    check_keys_reach_the_ends(page)
     play_and_check_frames(page)
     ask_question(page, spec.get("ask"))
 
