@@ -7,7 +7,7 @@ from matplotlib.patches import Ellipse
 
 from simcore import chaos, orders, ownership
 
-from .kit.code import code_html, source_of
+from .kit.code import code_html, running_line, source_of
 from .kit.diagram import Diagram
 from .kit.panels import (DANGER, DONE, DURABLE, INK, KILLED, MONO, MUTED, DollarMeter, HistoryPanel, Panel,
                          ProcessBox, SkullGlyph, clip)
@@ -99,6 +99,14 @@ def shards_code(run, frame) -> str:
                      source_of(ownership.workflow_shard) + "\n" + source_of(ownership.ShardStore.append))
 
 
+RUN_BY = {"plain": "as a plain function: its progress is in local variables", "cron": "by a cron job that "
+          "re-runs it from line one", "checkpoint": "by a checkpoint loop (scene 02)", "durable": "by the durable engine"}
+
+
 def chaos_code(run, frame) -> str:
-    return code_html("faults_for: what order i meets", "drawn from Random(f'chaos/{seed}/{i}'): the same faults "
-                     "for every strategy, and again on replay", source_of(chaos.faults_for))
+    """The replayed order's code, the line at this frame lit; then where its faults come from."""
+    strategy = chaos.ROWS[run.controls["replay"]][0]
+    return (code_html(f"fulfill_order: {run.workflow_id}, replayed", f"run {RUN_BY[strategy]}",
+                      source_of(orders.fulfill_order), running_line(run, frame), frame.replaying, crashed=frame.skull)
+            + code_html("faults_for: what order i meets", "drawn from Random(f'chaos/{seed}/{i}'): the same faults "
+                        "for every strategy, and again on replay", source_of(chaos.faults_for)))

@@ -83,3 +83,16 @@ def test_a_host_killed_in_the_shards_part_is_the_crash_to_jump_to():
     run = model.simulate(part="shards")
     crashes = [f.caption for f in run.frames if is_crash(f)]
     assert crashes and all(c.endswith(" killed") for c in crashes), crashes
+
+
+def test_the_chaos_part_lights_the_replayed_orders_running_line():
+    """The replayed order's own code is shown, and the line it runs is lit under the player (the strip
+    showed `faults_for`, which never runs in a frame, and so said no line ran on every frame)."""
+    from scenes import s13
+    scene = s13.Scene("chaos", orders=100, replay="cron retry")
+    lit = []
+    for i in range(len(scene.run.frames)):
+        scene.goto(i)
+        lit.append("ds-now-idle" not in scene.now.value)
+    assert sum(lit) > len(lit) // 2
+    assert "fulfill_order" in scene.now.value and "ctx.activity" in scene.code.value
