@@ -92,6 +92,13 @@ PER_CONTROL = {   # (control, value) -> (label, tooltip), where a value means so
     ("update", "after_shipping"): ("after shipping", "on day 1, after the parcel left"),
     ("fence", True): ("range-id fence on", "every write checks the range id its writer holds"),
     ("fence", False): ("fence off", "writes do not check the range id (to show what the fence prevents)"),
+    ("timetable", "trigger"): ("cron trigger (Airflow 3)", "CronTriggerTimetable, Airflow 3's default for a cron "
+                               "string: the run for D runs at D; its data interval has zero width"),
+    ("timetable", "data_interval"): ("data interval (Airflow 2)", "CronDataIntervalTimetable, Airflow 2's default: "
+                                     "the run for [D, D+1) runs after D+1"),
+    ("catchup", True): ("every missed run", "catchup=True: after an outage, a run for each missed interval, in order"),
+    ("catchup", False): ("the latest only", "catchup=False (Airflow 3's default): after an outage, only the latest "
+                         "missed run"),
 }
 CONTROL_LABELS = {"crash_after": "crash after", "crash_when": "crash when", "record": "record",
                   "side_effects": "side effects", "max_attempts": "max attempts", "code": "the code's clock",
