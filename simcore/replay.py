@@ -243,9 +243,13 @@ class Machine(Watched):
                 started = self.events[event_id - 1]
                 self._match_or_record(CancelTimer(started.timer_id, event_id))
 
-    def take_new(self) -> list:
-        """The live events to append; the engine must make them durable before acting on them."""
+    def take_new(self, at: float | None = None) -> list:
+        """The live events to append; the engine must make them durable before acting on them. `at`: the
+        time they are appended, if the worker paused after the code decided them: a server stamps what a
+        task's answer records when the answer arrives (and a timer counts from then)."""
         new, self.new = self.new, []
+        if at is not None and new and new[0].time != at:
+            new = self.events[-len(new):] = [ev.copy_with(e, time=at) for e in new]
         return new
 
     @property

@@ -136,7 +136,7 @@ class WorkerSide:
             if isinstance(e, ev.ActivityTaskCompleted):
                 sim.faults.reached("after_step", m.events[e.scheduled_event_id - 1].activity_type)
         yield from self._hold(w)
-        new = transient + m.take_new()
+        new = transient + m.take_new(at=self.env.now)
         if not self._settle(task):
             w.cache.pop(wid, None)
             return

@@ -60,6 +60,16 @@ def test_the_timer_fires_once_at_its_time_and_the_workflow_resumes():
                                     "WorkflowTaskCompleted", "ActivityTaskScheduled"]
 
 
+def test_a_worker_paused_after_deciding_starts_the_timer_when_its_answer_is_recorded():
+    """A server stamps the events of a task's answer when the answer arrives (a timer counts from then),
+    not when the paused worker's code decided them."""
+    r = run(FaultPlan(workers=(PauseWorker("worker-1", at=3.3, seconds=4),)), workers=1)   # in the second task
+    at = next(i for i, e in enumerate(r.history) if isinstance(e, ev.TimerStarted))
+    done, started = r.history[at - 1:at + 1]
+    assert isinstance(done, ev.WorkflowTaskCompleted) and done.time == started.time == 7.3
+    assert fired(r).time == 7.3 + MONTH and [e.time for e in r.history] == sorted(e.time for e in r.history)
+
+
 def test_the_timer_fires_with_no_worker_alive_and_a_workflow_task_waits():
     r = run(FaultPlan(workers=(KillWorker("worker-1", at=DAY, restart=False),)))
     # the worker died days ago: nobody has polled its sticky queue for over 10 s, so the task goes straight
