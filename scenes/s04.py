@@ -53,10 +53,10 @@ QUESTIONS = {
     "What does DBOS call an activity?": (
         "A step: a function decorated with @DBOS.step(), called from a @DBOS.workflow(). On recovery DBOS "
         "runs the workflow again from the start, and before each step checks its database for a recorded "
-        "output: if there is one, it returns it instead of running the step. Only a concurrent twin of the "
-        "execution that tries to record a step already recorded gets DBOSWorkflowConflictIDError. Same idea "
-        "as replay, without a separate server: it is a library in your process, checkpointing to Postgres "
-        "(or SQLite).\n\n"
+        "output: if there is one, it returns it instead of running the step. A twin execution that lost the "
+        "workflow (a recovery elsewhere took it over) gets DBOSWorkflowConflictIDError when it next records. "
+        "Same idea as replay, without a separate server: it is a library in your process, checkpointing to "
+        "Postgres (or SQLite).\n\n"
         "Temporal and Cadence say activity."),
 }
 

@@ -49,8 +49,8 @@ QUESTIONS = {
         "s workflow tasks) and one arrives every 3.5 s, so it takes 2.4 workers just to keep up: with 1 or 2 "
         "the queue grows for the whole run; with 5 it barely forms.\n\n"
         "Scale on schedule-to-start latency, the time a task waits for a worker; CPU tells you less. "
-        "Temporal's SDKs report it as workflow_task_schedule_to_start_latency and "
-        "activity_schedule_to_start_latency."),
+        "Temporal's SDKs report it as temporal_workflow_task_schedule_to_start_latency and "
+        "temporal_activity_schedule_to_start_latency."),
     "What does Cadence call all this?": (
         "A decision task: what this engine calls a workflow task, where a worker runs the workflow code and "
         "returns its decisions (Temporal says commands). A task list: a task queue, with decision task "

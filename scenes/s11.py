@@ -52,7 +52,8 @@ QUESTIONS = {
         "guide: pin short workflows; for long ones that continue-as-new, pin and move to the new build at "
         "continue-as-new. Auto-upgrade moves workflows to the new build, and then they must be patched.\n\n"
         "Temporal's Worker Versioning needs server 1.29.1+ and blue-green or rainbow "
-        "deploys: rolling ones are incompatible. DBOS pins by default: its app version is a hash of the "
+        "deploys: rolling ones are incompatible; for pinning it recommends rainbow deploys, each old build "
+        "kept up while its workflows drain, as here. DBOS pins by default: its app version is a hash of the "
         "workflow code."),
 }
 

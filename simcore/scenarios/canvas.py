@@ -6,8 +6,8 @@ each one run on simcore under the same fault.
 - DAG:           the same steps as tasks on scene 12's scheduler (simcore/dag), one run triggered per
                  order; the wait is a sensor in reschedule mode, poking every 6 hours; the cancel is a row
                  in the shop's database that the sensor reads when it pokes, and two tasks skip or run
-                 by what it says (Airflow has no signal into a running DAG run: its one built-in
-                 channel, a Human-in-the-loop task's answer (3.1+), is for a person at a task);
+                 by what it says (Airflow has no signal into a running DAG run: a Human-in-the-loop
+                 task takes a person's answer (3.1+), and the REST API can set a task's state);
 - state machine: `asl.ORDER_1001` on the Amazon States Language interpreter (simcore/statemachine); the
                  wait is a Wait state (a timestamp on record); the cancel is StopExecution from outside,
                  which ends it with no return label (a callback task token, which could take a message,

@@ -35,7 +35,8 @@ MODELS = {
         "long waits": (AWKWARD, "a sensor that wakes to poke, again and again; its timeout "
                                 "defaults to 7 days"),
         "external messages": (AWKWARD, "no general message into a running DAG run: a task polls a table for "
-                                       "it (only a Human-in-the-loop task takes an answer, Airflow 3.1+)"),
+                                       "it (a Human-in-the-loop task takes a person's answer, Airflow 3.1+; the "
+                                       "REST API can set a task's state)"),
         "human approval": (FITS, "an ApprovalOperator task waits (deferred; awaiting_input from 3.3) until a "
                                  "person answers in the UI or the REST API (Airflow 3.1+)"),
         "per-interval backfill": (FITS, "each run has its data interval; catchup and backfill make the missed ones"),
