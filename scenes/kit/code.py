@@ -111,6 +111,7 @@ STYLE = f"""<style>
 .ds-answer{{background:#eef2f6;border-radius:10px;padding:8px 12px;margin:6px 0;max-width:760px}}
 .ds-asked{{text-align:right;color:#3e4c59;margin:6px 0;line-height:1.45}}
 .ds-outcome{{font-size:13px}}
+.ds-label{{font-size:var(--jp-widgets-font-size);line-height:1.2;margin-right:6px;white-space:nowrap}}
 .ds-outcome pre{{font-size:13px;margin:2px 0;white-space:pre-wrap;word-break:normal;overflow-wrap:anywhere;line-height:1.4}}
 .ds-sofar{{font-family:{MONO_FONT};margin:2px 0}}
 .ds-end-title{{color:#52606d;margin-top:4px}}

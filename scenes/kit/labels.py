@@ -92,19 +92,23 @@ PER_CONTROL = {   # (control, value) -> (label, tooltip), where a value means so
     ("update", "after_shipping"): ("after shipping", "on day 1, after the parcel left"),
     ("fence", True): ("range-id fence on", "every write checks the range id its writer holds"),
     ("fence", False): ("fence off", "writes do not check the range id (to show what the fence prevents)"),
-    ("timetable", "trigger"): ("cron trigger (Airflow 3)", "CronTriggerTimetable, Airflow 3's default for a cron "
+    ("incident", 0): ("never", "the inventory service stays up"),
+    ("incident", 10): ("10 s", "down from t=0 to t=10 s"),
+    ("incident", 30): ("30 s", "down from t=0 to t=30 s"),
+    ("incident", 60): ("60 s", "down from t=0 to t=60 s"),
+    ("timetable", "trigger"): ("trigger", "CronTriggerTimetable, Airflow 3's default for a cron "
                                "string: the run for D runs at D; its data interval has zero width"),
-    ("timetable", "data_interval"): ("data interval (Airflow 2)", "CronDataIntervalTimetable, Airflow 2's default: "
+    ("timetable", "data_interval"): ("data interval", "CronDataIntervalTimetable, Airflow 2's default: "
                                      "the run for [D, D+1) runs after D+1"),
-    ("catchup", True): ("every missed run", "catchup=True: after an outage, a run for each missed interval, in order"),
-    ("catchup", False): ("the latest only", "catchup=False (Airflow 3's default): after an outage, only the latest "
+    ("catchup", True): ("all missed", "catchup=True: after an outage, a run for each missed interval, in order"),
+    ("catchup", False): ("latest only", "catchup=False (Airflow 3's default): after an outage, only the latest "
                          "missed run"),
 }
 CONTROL_LABELS = {"crash_after": "crash after", "crash_when": "crash when", "record": "record",
                   "side_effects": "side effects", "max_attempts": "max attempts", "code": "the code's clock",
                   "key": "idempotency key", "kill": "kill -9", "zombie": "zombie worker", "day_30": "on day 30",
                   "on_failure": "a compensation fails", "register": "register the refund",
-                  "sensor_timeout": "sensor timeout", "hosts": "hosts", "replay": "replay a row", "rates": "fault rates"}
+                  "sensor_timeout": "sensor timeout", "incident": "inventory down", "hosts": "hosts", "replay": "replay a row", "rates": "fault rates"}
 
 
 def _entry(name: str, value):
@@ -117,8 +121,9 @@ def label(name: str, value) -> str:
     return got[0] if got else str(value)
 
 
-def tooltip(name: str, value) -> str:
-    """The tooltip of one value of control `name`."""
+def tooltip(name: str, value, about: str = "") -> str:
+    """The tooltip of one value of control `name`; `about`: what the control does, said for a value that
+    has no words of its own."""
     got = _entry(name, value)
     if got and got[1]:
         return got[1]
@@ -126,7 +131,7 @@ def tooltip(name: str, value) -> str:
         return f"the process dies right after {value}"
     if name == "kill":
         return f"kill -9 {value} early on"
-    return f"{name.replace('_', ' ')} = {value}"
+    return about or f"{name.replace('_', ' ')} = {value}"
 
 
 def control_label(name: str) -> str:

@@ -55,7 +55,8 @@ class SceneView:
         """`model` is a simcore scenario module; `code_panels(run, frame) -> html` draws the code."""
         self.model, self.diagram, self.code_panels = model, diagram, code_panels
         self.values = resolve(model, controls)
-        self.controls = {c.name: self._control(c) for c in model.CONTROLS}
+        made = {c.name: self._control(c) for c in model.CONTROLS}
+        self.controls = {name: w for name, (w, _) in made.items()}   # the widgets that hold the values
         self.image = _classed(widgets.Image(format="png"), "ds-diagram")
         self.frame_text = _classed(widgets.HTML(layout=widgets.Layout(flex="1 1 auto", min_width="0")), "ds-frame")
         self.outcome = _classed(widgets.HTML(), "ds-outcome")
@@ -79,10 +80,9 @@ class SceneView:
                                           "or refused completion", "ds-next-incident", self._to_incident, "auto")
         self.to_crash = self._button("jump to the crash", "jump to the frame where the process dies (or "
                                      "replay gets stuck)", "ds-jump-crash", self._to_crash, "auto")
-        self.speed = _classed(widgets.Dropdown(options=[(f"{s:g}\u00d7", s) for s in SPEEDS], value=1, description="speed",
-                                               tooltip="playing speed: 1\u00d7 is one frame every 0.7 s",
-                                               style={"description_width": "initial"},
-                                               layout=widgets.Layout(width="110px", flex="0 0 auto")), "ds-speed")
+        self.speed = widgets.Dropdown(options=[(f"{s:g}\u00d7", s) for s in SPEEDS], value=1,
+                                      layout=widgets.Layout(width="64px", flex="0 0 auto"))
+        speed = _classed(_labelled("speed", "playing speed: 1\u00d7 is one frame every 0.7 s", self.speed), "ds-speed")
         self.speed.observe(lambda ch: setattr(self.play, "interval", int(BASE_MS / ch["new"])), names="value")
         self.histories = [p for p in diagram.panels if isinstance(p, HistoryPanel)]
         self.every_event = _classed(widgets.ToggleButton(
@@ -91,13 +91,13 @@ class SceneView:
                     "-Completed) into one row; press to list every event", layout=widgets.Layout(width="auto")),
             "ds-history-fold")
         self.every_event.observe(lambda ch: self.show_every_event(ch["new"]), names="value")
-        self.player = _classed(widgets.HBox([self.play, back, fwd, self.scrub, self.speed, self.next_incident,
+        self.player = _classed(widgets.HBox([self.play, back, fwd, self.scrub, speed, self.next_incident,
                                              self.to_crash, self.frame_text],
                                             layout=widgets.Layout(flex_flow="row nowrap", align_items="center")),
                                "ds-player")
         self.widget = _classed(widgets.VBox([
             widgets.HTML(STYLE + f"<h3 class='ds-title'>Scene {model.NUMBER:02d} · {html.escape(model.TITLE)}</h3>"),
-            widgets.HBox(list(self.controls.values()) + ([self.every_event] if self.histories else []),
+            widgets.HBox([shown for _, shown in made.values()] + ([self.every_event] if self.histories else []),
                          layout=widgets.Layout(flex_flow="row wrap")),
             self.image, self.player, self.now, self.outcome, widgets.VBox([self.code, self.engine]), self.chat,
         ]), "ds-scene")
@@ -224,19 +224,30 @@ class SceneView:
             self.set_controls(**{change["owner"].description_name: change["new"]})
 
     def _control(self, c):
+        """The widget that holds control `c`'s value, and what is shown of it (the same, or it and its label)."""
         options = [(label(c.name, v), v) for v in c.choices]
-        tips = [f"{label(c.name, v)}: {tooltip(c.name, v)}" for v in c.choices]
+        tips = [f"{label(c.name, v)}: {tooltip(c.name, v, c.help)}" for v in c.choices]
         if len(c.choices) <= 4:
             w = widgets.ToggleButtons(options=options, value=self.values[c.name], description=control_label(c.name),
                                       tooltips=tips, tooltip=c.help, style={"description_width": "initial",
                                                                             "button_width": "auto"})
-        else:
-            w = widgets.Dropdown(options=options, value=self.values[c.name], description=control_label(c.name),
-                                 tooltip=f"{c.help}\n" + "\n".join(tips), style={"description_width": "initial"},
-                                 layout=widgets.Layout(width="auto"))
+        else:   # labelled beside it: a Dropdown with a description shows no tooltip (ipywidgets 8)
+            w = widgets.Dropdown(options=options, value=self.values[c.name], layout=widgets.Layout(width="auto"))
         w.description_name = c.name
         w.observe(self._changed, names="value")
-        return _classed(w, f"ds-control-{c.name}")
+        shown = w if isinstance(w, widgets.ToggleButtons) else _labelled(control_label(c.name), "\n".join([c.help, *tips]), w, above=True)
+        return w, _classed(shown, f"ds-control-{c.name}")
+
+
+def _labelled(text: str, tip: str, widget, above: bool = False):
+    """`widget` with its label (beside it, or above it as the toggle buttons have theirs), both with the
+    tooltip `tip`: a Dropdown given a description drops its tooltip (ipywidgets 8 puts it on neither the
+    label nor the list), so the label is a widget of its own."""
+    widget.tooltip = tip   # without a description, a Dropdown puts it on its list
+    label = widgets.HTML(f'<span class="ds-label" title="{html.escape(tip)}">{html.escape(text)}</span>')
+    if above:
+        return widgets.VBox([label, widget], layout=widgets.Layout(flex="0 0 auto", margin="0 12px 0 0"))
+    return widgets.HBox([label, widget], layout=widgets.Layout(align_items="center", flex="0 0 auto"))
 
 
 def _classed(widget, css: str):

@@ -536,6 +536,15 @@ def frame_number(page) -> tuple[int, int]:
     return int(m.group(1)), int(m.group(2))
 
 
+def check_controls_have_tooltips(page):
+    """Every control of the scene, and the player's speed, carries a tooltip a pointer can find (a title
+    on it or inside it): ipywidgets drops a Dropdown's own tooltip when it has a description."""
+    missing = first_scene(page).evaluate("""s => [...s.querySelectorAll('[class*="ds-control-"], .ds-speed')]
+        .filter(e => !(e.title || e.querySelector('[title]:not([title=""])')))
+        .map(e => [...e.classList].find(c => c.startsWith('ds-')))""")
+    assert not missing, f"controls without a tooltip: {missing}"
+
+
 def check_keys_reach_the_ends(page):
     """On the scrubber's handle, End shows the run's last frame and Home its first: after a control
     change too, when the run has another length than the one the slider was first drawn for."""

@@ -31,8 +31,9 @@ import pytest
 from playwright.sync_api import expect
 
 from .conftest import (ARTIFACTS, KERNEL_TIMEOUT, UI_TIMEOUT, ask_question, assert_no_errors, browser_spec,
-                       check_crash_moment, check_keys_reach_the_ends, check_no_money_as_math, check_outcome,
-                       code_cell_count, play_and_check_frames, scene_notebooks, wait_for_scene)
+                       check_controls_have_tooltips, check_crash_moment, check_keys_reach_the_ends,
+                       check_no_money_as_math, check_outcome, code_cell_count, play_and_check_frames,
+                       scene_notebooks, wait_for_scene)
 
 pytestmark = pytest.mark.browser
 
@@ -57,7 +58,9 @@ def test_scene_in_jupyterlab(notebook, lab_kernels, watched):
     wait_until_idle(page)
     assert_no_errors(page, watched)
 
+    check_controls_have_tooltips(page)
     check_outcome(page, spec)
+    wait_until_idle(page)   # (the last control's run drawn: its frame count is the one to reach)
     check_keys_reach_the_ends(page)
     play_and_check_frames(page)
     ask_question(page, spec.get("ask"))
