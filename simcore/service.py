@@ -152,10 +152,12 @@ class HistoryService:
             after(self.env, until - self.env.now, self._lease, task, deadline)
             return
         reason = "StartToCloseTimeout" if until == deadline else "HeartbeatTimeout"
-        self.incident("lease", f"{task}: {reason}, the lease is taken back")
+        said = f"{task}: {reason}, the lease is taken back"
         if task.kind == "workflow":
             self._workflow_task_timed_out(task)
+            self.incident("lease", said)   # after its record: the frame counts it
         else:
+            self.incident("lease", said)
             self._attempt_failed(task, reason, f"no result within {limit:g}s" if until == deadline
                                  else f"no heartbeat for {beat:g}s")
 

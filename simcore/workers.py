@@ -119,8 +119,9 @@ class WorkerSide:
                 keep_last(w.cache, wid, m, self.cache_size)   # full: the one used longest ago goes (it will replay)
                 if any(type(e) is ev.WorkflowTaskCompleted for e in fresh):   # the code ran here before
                     self.replays += 1
+                    handed = f" ({len(fresh) - len(transient)} on record + this task's {len(transient)})" if transient else ""
                     self.incident("replay", f"{w.name} has no cached state for {wid}: replay {len(fresh)} "
-                                  "events from line one", ram={}, replaying=True, cursor=1)
+                                  f"events from line one{handed}", ram={}, replaying=True, cursor=1)
             m.update_requests = list(self.update_requests.get(wid, ()))   # run in this task, if it completes
             replayed = m.steps_replayed
             try:

@@ -172,3 +172,14 @@ def test_the_staff_engineer_answers():
     assert len(buttons) == len(s03.QUESTIONS) >= 4
     buttons[-1].click()
     assert "51,200 events or 50 MB" in log.value and "10,240" in log.value
+
+
+def test_the_frames_count_what_the_history_holds_at_the_timeout_and_the_replay():
+    """The timed-out workflow task's frame counts the WorkflowTaskTimedOut it records, and the replay's
+    caption tells the events on record from the two its (transient) task is handed with."""
+    run = model.simulate(strategy="durable", crash_after="ShipExpress", code="ctx_now")
+    timed_out = next(e for e in run.history if e.type == "WorkflowTaskTimedOut")
+    lease = next(f for f in run.frames if f.kind == "lease")
+    replay = next(f for f in run.frames if f.kind == "replay")
+    assert lease.history == timed_out.event_id == replay.history
+    assert f"({replay.history} on record + this task's 2)" in replay.caption
