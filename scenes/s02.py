@@ -57,16 +57,18 @@ QUESTIONS = {
 }
 
 
-class RecordMarks:
-    """Per step: is its result in the history? Red where the world and the history disagree."""
+class RecordedSteps(ProcessBox):
+    """The process box, with a line under each step: is its result in the history? Red where the world and
+    the history disagree. The skull keeps clear of it."""
 
     def __init__(self, ax, box, steps):
-        x, y, w, h = box
-        row = (h - 4) / len(steps)   # the ProcessBox's own row geometry
-        self.steps = steps
-        self.marks = [ax.text(x + 3.5, y + h - 4 - (i + 1) * row + 1.6, "", fontsize=7, zorder=3)
+        super().__init__(ax, box, steps)
+        self.marks = [ax.text(self.x + 3.5, self.y + self.h - 4 - (i + 1) * self.row + 1.6, "", fontsize=7, zorder=3)
                       for i in range(len(steps))]
-        self.dynamic = self.marks
+        self.dynamic.extend(self.marks)
+
+    def row_texts(self, i: int) -> list:
+        return [self.labels[i], self.marks[i]]
 
     def update(self, run, frame):
         keeps = run.history_path is not None
@@ -76,13 +78,14 @@ class RecordMarks:
             text, color = "", DURABLE
             if keeps and r > n:   # record first: "never" once the run ended without the effect
                 never = run.world.effects().get(step, 0) < r
-                text, color = f"recorded as done, {'never happened' if never else 'not done yet'}", DANGER
+                text, color = f"recorded, {'never happened' if never else 'not done yet'}", DANGER
             elif keeps and n > r:
                 text, color = ("done, not recorded" if r == 0 else f"done x{n}, recorded x{r}"), DANGER
             elif keeps and r:
                 text = "recorded in the history"
             mark.set_text(text)
             mark.set_color(color)
+        super().update(run, frame)   # (the skull is placed once the lines under the labels are written)
 
 
 class SkullVerdict:
@@ -115,11 +118,10 @@ class SkullVerdict:
 
 class S02Diagram(Diagram):
     def build(self, ax):
-        ram, history = (34, 26, 24, 20), (60, 4, 38, 42)
-        yield ProcessBox(ax, (2, 4, 30, 42), orders.STEPS)
-        yield RecordMarks(ax, (2, 4, 30, 42), orders.STEPS)
+        ram, history = (37, 26, 23, 20), (62, 4, 36, 42)
+        yield RecordedSteps(ax, (2, 4, 33, 42), orders.STEPS)
         yield RamPanel(ax, ram)
-        yield DollarMeter(ax, (34, 4, 24, 20))
+        yield DollarMeter(ax, (37, 4, 23, 20))
         yield HistoryPanel(ax, history, rows=14, empty="no history: cron keeps progress only in RAM")
         yield SkullVerdict(ax, ram, history)
 

@@ -238,6 +238,38 @@ def test_a_process_killed_between_steps_gets_its_skull_between_them_over_no_labe
 
 
 @pytest.mark.parametrize("number", sorted(scenarios.MODULES))
+def test_the_skull_covers_no_text_of_the_steps(number):
+    """At the crash, for the scene's default controls and a few that give every control each of its
+    values, the skull covers neither a step's label nor a line a scene writes under it (scene 02's
+    "recorded, never happened" was under the skull)."""
+    import importlib
+
+    from matplotlib.transforms import Bbox
+
+    from scenes.kit.panels import ProcessBox
+    view = importlib.import_module(f"scenes.{scenarios.MODULES[number]}").Scene()
+    boxes = [p for p in view.diagram.panels if isinstance(p, ProcessBox)]
+    if not boxes:
+        pytest.skip("no process box in this scene")
+    model = view.model
+    every_value = [{c.name: c.choices[i % len(c.choices)] for c in model.CONTROLS}
+                   for i in range(max(len(c.choices) for c in model.CONTROLS))]
+    covered = set()
+    for controls in [view.values, *every_value]:
+        view.set_controls(**controls)
+        for i in [i for i, f in enumerate(view.run.frames) if f.skull][:2]:
+            view.goto(i)
+            for box in boxes:
+                if not box.skull.cranium.get_visible():
+                    continue
+                renderer = box.ax.figure.canvas.get_renderer()
+                skull = Bbox.union([part.get_window_extent(renderer) for part in (box.skull.cranium, box.skull.jaw)])
+                covered |= {(str(controls), t.get_text()) for k in range(len(box.steps)) for t in box.row_texts(k)
+                            if t.get_visible() and t.get_text().strip() and skull.overlaps(t.get_window_extent(renderer))}
+    assert not covered, covered
+
+
+@pytest.mark.parametrize("number", sorted(scenarios.MODULES))
 def test_no_text_runs_past_the_edge_of_its_panel(number):
     """At the first frame, the crash, the end and between, for the scene's default controls, two others
     and a few that between them give every control each of its values: every visible text anchored in a

@@ -114,6 +114,10 @@ class ProcessBox(Panel):
         if frame.skull:
             self._place_skull(self.steps.index(red) if red in self.steps else None, done)
 
+    def row_texts(self, i: int) -> list:
+        """The texts in step `i`'s row, which the skull keeps clear of (a scene may add a line under the label)."""
+        return [self.labels[i]]
+
     def _place_skull(self, i, done):
         """The skull beside the step it killed: in the free part of the step's row, between the end of
         its label and the tick column; a skull as tall as the row where there is room. A process that
@@ -124,9 +128,9 @@ class ProcessBox(Panel):
         top = self.y + self.h - 4   # where the first row starts; row k's box is 0.6 inside its k-th band below it
         if i is None:   # across the two rows' free parts
             last = min(max((k for k, step in enumerate(self.steps) if done.get(step)), default=0), len(self.steps) - 2)
-            rows, cy, tall = self.labels[last:last + 2], top - (last + 1) * self.row, 2 * self.row - 1.2
+            rows, cy, tall = self.row_texts(last) + self.row_texts(last + 1), top - (last + 1) * self.row, 2 * self.row - 1.2
         else:
-            rows, cy, tall = [self.labels[i]], top - (i + 1) * self.row + 0.6 + (self.row - 1.2) / 2, self.row - 1.2
+            rows, cy, tall = self.row_texts(i), top - (i + 1) * self.row + 0.6 + (self.row - 1.2) / 2, self.row - 1.2
         ends = max(label.get_position()[0] + len(label.get_text()) * 0.6 * label.get_fontsize() / 72 * per_in_x + 1.0
                    for label in rows)
         right = self.x + self.w - 7.5
