@@ -105,7 +105,7 @@ def _made_for(world: DurableWorld, stored: dict) -> dict[str, str]:
     owner = {}
     for (wid, _), rows in stored.items():
         first = check.event_of(rows[0], "") if rows else None
-        if isinstance(first, ev.WorkflowExecutionStarted):
+        if isinstance(first, ev.WorkflowExecutionStarted) and isinstance(wid, str):   # (others: check_story's)
             owner[first.run_id] = wid
     orders = {e.ref: e.order for e in world.log}
     return {ref: owner.get(key.partition("/")[0]) or f"order-{orders[ref]}"

@@ -115,6 +115,7 @@ def apply(d, how):
 @given(how=damage)
 @example(how=("rows", [("field", 1, "00000", [])]))   # a run id that is a list (found by this test)
 @example(how=("rows", [("delete", 26, 3)]))   # a result with no workflow task after it: order run waited for ever
+@example(how=("rows", [("set", 1, "workflow_id", b"\x00")]))   # a workflow id stored as bytes (sorted among str ones)
 def test_damaged_histories_are_read_clearly_and_left_alone(pristine, tmp_path_factory, capsys, how):
     d = tmp_path_factory.mktemp("home")
     shutil.rmtree(d)
