@@ -161,26 +161,58 @@ class Scene(SceneView):
         button.add_class("ds-break-it")
         button.on_click(lambda _: self.break_it())
         self.widget.children += (widgets.VBox([button, self.table]),)
+        self.refused = widgets.HTML()   # why the controls just chosen cannot run (the screen keeps the last run)
+        self.widget.children = self.widget.children[:2] + (self.refused,) + self.widget.children[2:]
+
+    def _set_controls(self, changes):
+        """As a learner sets them; a combination the playground cannot run (a workflow that waits for a
+        signal, under plain or cron) is said above the diagram, and the controls go back to the run shown."""
+        shown = dict(self.values)
+        try:
+            super()._set_controls(changes)
+        except PlaygroundError as err:
+            self.values, self._quiet = shown, True
+            try:
+                for name, w in self.controls.items():
+                    w.value = shown[name]
+            finally:
+                self._quiet = False
+            self.refused.value = problem_html(err, f"Not run: {', '.join(f'{k}={v}' for k, v in changes.items())}").value
+            return
+        self.refused.value = ""
 
     def break_it(self) -> str:
         """The sweep, with this view's key mode, as a table under the button."""
-        text = self.playground.sweep_table(self.playground.sweep(key=self.values["key"]))
+        try:
+            text = self.playground.sweep_table(self.playground.sweep(key=self.values["key"]))
+        except PlaygroundError as err:
+            text = f"PlaygroundError: {err}"
         self.table.value = f"<pre style='font-size:12px'>{html.escape(text)}</pre>"
         return text
 
 
-def problem_html(err: Exception) -> widgets.HTML:
+def problem_html(err: Exception, title: str = "The playground cannot run this code") -> widgets.HTML:
     return widgets.HTML(f"<div class='ds-playground-error' style='border:2px solid {DANGER};border-radius:6px;"
-                        f"padding:6px 10px'><b>The playground cannot run this code</b><br>{html.escape(str(err))}"
-                        "</div>")
+                        f"padding:6px 10px'><b>{html.escape(title)}</b><br>{html.escape(str(err))}</div>")
 
 
 def show(workflow_fn, activities, args=(), **controls):
     """The interactive playground for your workflow. Bad code gets a message naming its line."""
     try:
-        return Scene(Playground(workflow_fn, activities, args), **controls).widget
-    except (PlaygroundError, ControlError) as err:
+        playground = Playground(workflow_fn, activities, args)
+    except PlaygroundError as err:
         return problem_html(err)
+    try:
+        return Scene(playground, **controls).widget
+    except (PlaygroundError, ControlError) as err:
+        if "strategy" in controls or not isinstance(err, PlaygroundError):
+            return problem_html(err)
+        try:   # (a workflow that waits for a signal: plain, the default, cannot run it; durable can)
+            scene = Scene(playground, **controls, strategy="durable")
+        except (PlaygroundError, ControlError):
+            return problem_html(err)
+        scene.refused.value = problem_html(err, "Opened on strategy 'durable': plain, the default, cannot run it").value
+        return scene.widget
 
 
 def try_it(workflow_fn, activities, args=(), **controls) -> None:

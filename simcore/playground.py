@@ -27,7 +27,8 @@ from .replay import Machine, WorkflowCodeError, running
 from .scenarios import Control, ControlError, resolve
 from .sim import Sim
 from .strategies import run_workflow
-from .workflow import ActivityDef, ScheduleActivity, WorkflowDef, activity as _activity, workflow as _workflow
+from .workflow import (EXIT, ActivityDef, ScheduleActivity, WaitSignal, WorkflowDef, activity as _activity,
+                       workflow as _workflow)
 from .world import World
 
 STRATEGIES = ("plain", "cron", "durable")
@@ -36,7 +37,6 @@ HORIZON = 24 * 3600.0           # a day of simulated time: enough for retries, s
 MAX_CALLS = 1_000               # activity calls in one run: past any learner's workflow, cheap to reach (~0.2 s)
 WHEN_TEXT = {"after_step": "after result", "after_effect": "after effect, before record",
              "before_effect": "before effect"}
-EXIT = "sys.exit() would stop the worker itself, not the code; raise an exception (or return) instead"
 SAVED: dict[str, tuple[str, list]] = {}   # workflow name -> (its source, the history of its last clean run)
 
 
@@ -215,7 +215,7 @@ class Playground:
                                controls=controls or {}, horizon=HORIZON)
         except PlaygroundError:
             raise
-        except (Exception, SystemExit) as err:   # the engine could not go on: say why, at the learner's line
+        except Exception as err:   # the engine could not go on: say why, at the learner's line
             raise PlaygroundError(watch.problems[-1] if watch.problems else self._explain(err)) from None
         run.watch = watch
         if run.outcome != "completed":
@@ -226,10 +226,19 @@ class Playground:
         if watch.attempts >= MAX_CALLS:
             watch.problem(f"{self.workflow.name} is still running after {n}, the playground's cap ({at}): "
                           "a loop that never ends?")
+        elif run.outcome == "running" and not watch.errors and self._waits_for(watch.machine):
+            watch.problem(f"{self.workflow.name} waits for the signal {self._waits_for(watch.machine)} ({at}), which "
+                          "nothing sends in the playground: it would wait for ever (a real engine's client sends it)")
         elif run.outcome == "running" and not watch.errors:   # (an activity retried all day says why itself)
             watch.problem(f"{self.workflow.name} is still running after a simulated day, where the playground "
                           f"stops ({n}; {at}): a loop that never ends, or a wait longer than that?")
         return run
+
+    @staticmethod
+    def _waits_for(machine) -> str:
+        """The signals the workflow's code waits on now, named ('' if it waits on none)."""
+        waiting = machine and machine.waiting
+        return " or ".join(repr(o.name) for o in waiting.options if isinstance(o, WaitSignal)) if waiting else ""
 
     def _hook(self, sim, watch):
         """Chain the world's effect hook (which call made each effect) and the trace's step hook (which
@@ -330,7 +339,7 @@ class Playground:
         if isinstance(err, WorkflowCodeError) and isinstance(yielded, ActivityDef):
             return (f"{self.workflow.name} yields the activity {yielded.name} itself{at}; write "
                     f"`yield ctx.activity({yielded.fn.__name__}, ...)`")
-        return f"{type(err).__name__}: {err}{at}" + (f": {EXIT}" if isinstance(err, SystemExit) else "")
+        return f"{type(err).__name__}: {err}{at}"
 
     def _replay_previous(self) -> str:
         """The history of the previous version's clean run, replayed against this code: ok, or the

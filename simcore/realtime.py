@@ -34,14 +34,14 @@ from .replay import Machine, WorkflowCodeError
 from .service import WorkflowClosed
 from .sim import Sim
 from .trace import Unwatched
-from .workflow import ActivityDef, WorkflowDef
+from .workflow import ActivityDef, Stop, WorkflowDef, said, shown
 
 GAP_ENV = "SIMCORE_EFFECT_GAP_MS"
 POLL = 0.05   # seconds between two looks at the inbox (signals sent while this process runs), or at a lease
 COURSE_ACTIVITIES = (*KEYED_ACTIVITIES, send_review_request_keyed, send_return_label_keyed)
 
 
-class _StoreFailed(BaseException):
+class _StoreFailed(Stop):
     """A home's store failed under an activity (a full disk): not an answer from the world, so not the
     activity's failure to retry; it stops the process, and nothing of that step is recorded."""
 
@@ -161,9 +161,9 @@ def _drive(home: Home, workflow: WorkflowDef, wid: str, args: list, recorded: in
 
 
 def _described(workflow: WorkflowDef, args: list) -> str:
-    if workflow.name.startswith("fulfill") and len(args) >= 2:
+    if WORKFLOWS.get(workflow.name) is workflow and workflow.name.startswith("fulfill") and len(args) >= 2:
         return f"ORDER #{args[0]}, ${args[1] / 100:.2f}" + (f", review after {args[2]:g}s" if len(args) > 2 else "")
-    return f"{workflow.name}({', '.join(map(repr, args))})"
+    return f"{workflow.name}({', '.join(map(shown, args))})"
 
 
 def _narrated(a: ActivityDef, pace: float, gap: float, say, hold) -> ActivityDef:
@@ -180,9 +180,10 @@ def _narrated(a: ActivityDef, pace: float, gap: float, say, hold) -> ActivityDef
         except HomeError as e:
             raise _StoreFailed(e) from None
         except Exception as e:
-            say(f"{a.name}: failed: {type(e).__name__}: {e}")
+            say(f"{a.name}: failed: {type(e).__name__}: {said(e)}")
             raise
-        say(f"{a.name}: done -> {value}" + (" (already done by an earlier attempt: same idempotency key)"
+        text = value if isinstance(value, str) else shown(value, 200)
+        say(f"{a.name}: done -> {text}" + (" (already done by an earlier attempt: same idempotency key)"
                                              if seen else ""))
         time.sleep(gap)
         return value

@@ -21,6 +21,7 @@ Replaying saved histories in CI, live nowhere, is `simcore.replayer`.
 """
 from __future__ import annotations
 
+import itertools
 import sys
 from collections import deque
 from contextvars import ContextVar
@@ -32,23 +33,9 @@ from .codewatch import Watched
 from .commands import CLOSE, AcceptUpdate, CancelTimer, CancelWorkflow, Complete, CompleteUpdate, Fail
 from .workflow import (ActivityError, CancelledError, ContinueAsNew, First, Live, Patched, RecordMarker,
                        ScheduleActivity, StartTimer, TakeSignals, WaitSignal, WorkflowContext, WorkflowDef,
-                       is_patch)
+                       WorkflowCodeError, is_patch, said, shown, stops_the_worker)
 
-
-class WorkflowCodeError(TypeError):
-    """Workflow code that breaks the engine's rules (it yields something that is not a command): a bug
-    to fix in the code, not in its history. `where`: the file and line of the yield (an argument, not
-    an attribute: SimPy raises a copy made from the arguments)."""
-
-    def __init__(self, message: str, where: str = ""):
-        super().__init__(message, where)
-
-    def __str__(self):
-        return self.args[0]
-
-    @property
-    def where(self) -> str:
-        return self.args[1]
+HISTORY_LIMIT = 51_200   # events: where a Temporal server terminates a workflow (limit.historyCount.error)
 
 
 class NonDeterminismError(Exception):
@@ -267,7 +254,12 @@ class Machine(Watched):
             self._advance(_value(e))
 
     def _advance(self, value, throw=False):
-        while not self.closed:
+        for spent in itertools.count():
+            if self.closed:
+                return
+            if spent == HISTORY_LIMIT:   # commands that record nothing (ctx.signals, a patch asked again) in a loop
+                raise WorkflowCodeError(f"workflow {self.workflow.name} made {HISTORY_LIMIT:,} commands in one workflow "
+                                        "task without waiting for anything: a loop that never ends?", self._line())
             try:
                 cmd = self._resume(value, throw)
             except StopIteration as stop:
@@ -277,7 +269,11 @@ class Machine(Watched):
             except NonDeterminismError:
                 raise
             except Exception as err:  # an error the code did not handle fails the workflow, recorded
-                cmd = Fail(type(err).__name__, str(err))
+                cmd = Fail(type(err).__name__, said(err))
+            except (KeyboardInterrupt, GeneratorExit):
+                raise
+            except BaseException as err:   # sys.exit(), or a class not under Exception: the code must change
+                raise stops_the_worker(err, f"workflow {self.workflow.name}") from None
             throw = False
             if isinstance(cmd, (WaitSignal, First)):
                 self._wait(cmd)
@@ -353,19 +349,28 @@ class Machine(Watched):
             return e
         if self.live is None:
             raise _EndOfHistory(cmd)
+        if self.length >= HISTORY_LIMIT:   # a loop that makes commands and never ends
+            raise WorkflowCodeError(
+                f"workflow {self.workflow.name}'s history has reached {HISTORY_LIMIT:,} events, where a Temporal "
+                "server terminates a workflow (this engine stops instead): a loop that never ends? A long-lived "
+                "workflow continues as new (ctx.continue_as_new) well before this", self._line())
         e = self._event_for(cmd, self.length + 1, self.live)
         self._seen(e)
         self.new.append(e)
         return e
 
+    def _line(self) -> str:
+        """Where the code is now: the file and line of its yield."""
+        frame = self._gen.gi_frame if self._gen else None
+        return f"{frame.f_code.co_filename}, line {frame.f_lineno}" if frame else ""
+
     def _event_for(self, cmd, event_id: int, live: Live) -> ev.Event:
         if not hasattr(cmd, "record"):
             hint = (" ctx.now(), ctx.random() and ctx.uuid4() are plain calls: write `t = ctx.now()`, without yield."
                     if isinstance(cmd, (datetime, float, str)) else "")
-            frame = self._gen.gi_frame if self._gen else None
-            raise WorkflowCodeError(f"workflow {self.workflow.name} yielded {cmd!r}; yield a command from ctx "
+            raise WorkflowCodeError(f"workflow {self.workflow.name} yielded {shown(cmd, 60)}; yield a command from ctx "
                                     f"(ctx.activity, ctx.sleep, ctx.signal, ctx.first, ctx.side_effect).{hint}",
-                                    f"{frame.f_code.co_filename}, line {frame.f_lineno}" if frame else "")
+                                    self._line())
         return cmd.record(event_id, live.time(), self)
 
     def next_id(self, kind: type) -> str:

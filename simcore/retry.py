@@ -80,6 +80,9 @@ class ActivityOptions:
     heartbeat: float | None = None
 
     def __post_init__(self):
+        if not isinstance(self.retry, RetryPolicy):
+            raise PolicyError(f"retry= takes a RetryPolicy(...), got {type(self.retry).__name__} "
+                              f"{str(self.retry)[:60]}: write retry=RetryPolicy(maximum_attempts=3, ...)")
         for f in fields(self)[1:]:
             value = getattr(self, f.name)
             if value is not None and not value > 0:

@@ -15,10 +15,10 @@ from datetime import datetime, timedelta
 import simpy
 
 from . import events as ev
-from .faults import FaultPlan, Injector
+from .faults import FaultPlan, Injector, ProcessCrashed
 from .history import History, collector_paused
 from .trace import Recorder
-from .workflow import ActivityContext, ActivityDef, Live
+from .workflow import ActivityContext, ActivityDef, Live, Stop, said, shown, stops_the_worker
 from .world import World, entered
 
 EPOCH = ev.EPOCH   # simulated time 0: a Tuesday morning
@@ -140,13 +140,17 @@ def _call(activity, act, scheduled, fault) -> Outcome:
     try:
         value = activity.fn(act, *ev.own(scheduled.input))
     except Exception as e:   # an application error: recorded, and the workflow decides
-        return Outcome(False, error_type=type(e).__name__, message=str(e),
+        return Outcome(False, error_type=type(e).__name__, message=said(e),
                        retryable=not getattr(e, "non_retryable", False))
+    except (KeyboardInterrupt, GeneratorExit, ProcessCrashed, Stop):
+        raise
+    except BaseException as e:   # sys.exit(), or a class not under Exception: the code must change
+        raise stops_the_worker(e, f"activity {activity.name}") from None
     try:   # the code gets the result as the history keeps it, live as on replay (Temporal's SDKs do the same)
         return Outcome(True, json.loads(json.dumps(value)))
     except (TypeError, ValueError):
         return Outcome(False, error_type="ResultNotJSON", retryable=False, message=(
-            f"{activity.name} returned {type(value).__name__} {str(value)[:40]!r}: an activity's result is "
+            f"{activity.name} returned {type(value).__name__} {shown(value)}: an activity's result is "
             "recorded in the history as JSON; return a dict, list, str, number, bool or None"))
 
 

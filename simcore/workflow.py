@@ -17,6 +17,7 @@ the RAM panel, its line number lights the code panel) and stepping it needs no e
 from __future__ import annotations
 
 import inspect
+import math
 import random
 import uuid
 from dataclasses import dataclass, replace
@@ -26,6 +27,58 @@ from typing import Any, Callable
 from . import events as ev
 from .events import EPOCH
 from .retry import ActivityOptions
+
+EXIT = "sys.exit() would stop the worker itself, not the code; raise an exception (or return) instead"
+
+
+class WorkflowCodeError(TypeError):
+    """Workflow code that breaks the engine's rules (it yields something that is not a command): a bug
+    to fix in the code, not in its history. `where`: the file and line of the yield (an argument, not
+    an attribute: SimPy raises a copy made from the arguments)."""
+
+    def __init__(self, message: str, where: str = ""):
+        super().__init__(message, where)
+
+    def __str__(self):
+        return self.args[0]
+
+    @property
+    def where(self) -> str:
+        return self.args[1]
+
+
+class Stop(BaseException):
+    """Raised by the engine's own machinery through the code it runs (a store that failed under an
+    activity): it passes every catch of the code's own errors."""
+
+
+def shown(value, width: int = 40) -> str:
+    """`value` in at most `width` characters, for a message; never raises (the repr of an int of 5,000
+    digits, of a list nested 5,000 deep, or a class's own __repr__ can)."""
+    try:
+        text = repr(value)
+    except Exception:
+        return f"<{type(value).__name__}>"
+    return text if len(text) <= width else text[:width - 3] + "..."
+
+
+def said(err: BaseException) -> str:
+    """What an exception says (its str()), or that its str() failed: a message never raises."""
+    try:
+        return str(err)
+    except Exception as e:
+        return f"<its str() raised {type(e).__name__}>"
+
+
+def stops_the_worker(err: BaseException, what: str) -> WorkflowCodeError:
+    """`what` raised a BaseException that is not an Exception (sys.exit(), a class of its own): caught
+    as the code's failure, it would take the worker down instead; the code has to change."""
+    tb, where = err.__traceback__, ""
+    while tb is not None:   # the deepest frame of Python code: the line that raised
+        where, tb = f"{tb.tb_frame.f_code.co_filename}, line {tb.tb_lineno}", tb.tb_next
+    how = EXIT if isinstance(err, SystemExit) else ("raise an Exception subclass: the engine records those as the "
+                                                   "code's failure; others stop the worker")
+    return WorkflowCodeError(f"{what} raised {type(err).__name__}({said(err)}): {how}", where)
 
 LONGEST_TIMER = 315_576_000_000   # seconds (10,000 years): the most a protobuf Duration, a timer's length in Temporal, holds
 
@@ -71,8 +124,8 @@ def activity(name: str | None = None, *, seconds: float = 1.0, **options):
                             "it runs once per attempt and returns a JSON result")
         if not list(inspect.signature(fn).parameters):
             raise TypeError(f"activity {fn.__name__}: its first parameter receives the ActivityContext")
-        if seconds < 0:
-            raise ValueError(f"activity {fn.__name__}: seconds must be >= 0, got {seconds}")
+        if not 0 <= seconds < math.inf:   # (also refuses NaN)
+            raise ValueError(f"activity {fn.__name__}: seconds must be a finite number >= 0, got {seconds}")
         return ActivityDef(name or fn.__name__, fn, float(seconds), ActivityOptions(**options))
     if callable(name):  # used bare: @activity
         fn, name = name, None
@@ -122,7 +175,13 @@ class RecordMarker:
         return f"RecordMarker {self.name}"
 
     def record(self, event_id: int, t: float, m) -> ev.Event:
-        return ev.MarkerRecorded(event_id, t, self.name, self.compute())
+        try:
+            value = self.compute()
+        except Exception as e:   # it runs inside the workflow task, where nothing retries it
+            raise WorkflowCodeError(f"ctx.side_effect: {getattr(self.compute, '__name__', 'the function')} raised "
+                                    f"{type(e).__name__}: {said(e)}; a side effect runs inside the workflow task, "
+                                    "where no retry policy covers it: put work that can fail in an activity") from None
+        return ev.MarkerRecorded(event_id, t, self.name, value)
 
     def matches(self, e: ev.Event) -> bool:
         return type(e) is ev.MarkerRecorded and e.marker_name == self.name
@@ -289,6 +348,9 @@ class WorkflowContext:
         return RecordMarker("SideEffect", compute)
 
     def sleep(self, seconds: float = 0, *, days: float = 0) -> StartTimer:
+        for v in (seconds, days):
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                raise TypeError(f"ctx.sleep takes a number of seconds (or days=...), got {shown(v)}")
         total = seconds + days * 86400
         if not 0 <= total <= LONGEST_TIMER:   # (also refuses NaN)
             raise ValueError(f"ctx.sleep({total!r} s): a timer takes 0 or more seconds, at most 10,000 years "
@@ -319,6 +381,8 @@ class WorkflowContext:
 
     def first(self, *options) -> First:
         """`which, value = yield ctx.first(ctx.sleep(days=30), ctx.signal("cancel"))`."""
+        if not options:
+            raise TypeError("ctx.first needs at least one of ctx.sleep(...), ctx.signal(...), ctx.activity(...)")
         for o in options:
             if not isinstance(o, (StartTimer, WaitSignal, ScheduleActivity)):
                 raise TypeError(f"ctx.first takes ctx.sleep(...), ctx.signal(...) or ctx.activity(...), got {o!r}")

@@ -84,3 +84,31 @@ def leased(ctx, home_dir):
     plain = yield ctx.activity(read_lease, home_dir)                      # the engine's limit, its pace included
     long = yield ctx.activity(read_lease, home_dir, start_to_close=600)   # a long attempt of its own
     return [plain, long]
+
+
+@workflow
+def exits(ctx):
+    yield ctx.sleep(0)
+    raise SystemExit(5)   # the learner's bug: it would stop the worker, not the workflow
+
+
+class OutOfSeats(BaseException):
+    """A class of the learner's not under Exception."""
+
+
+@activity("Book", seconds=0)
+def book_seat(act):
+    raise OutOfSeats("full")
+
+
+@workflow
+def books(ctx):
+    yield ctx.activity(book_seat)
+    return "booked"
+
+
+@workflow
+def fulfill_trip(ctx, trip, traveller):
+    """Named like the course's order, and not it: described by its own arguments."""
+    yield ctx.sleep(0)
+    return f"{trip} for {traveller}"

@@ -613,6 +613,29 @@ def test_workflow_code_that_yields_no_command_is_named_at_its_line(tmp_path, cap
         assert "realtime_workflows.py, line " in err and "fix the code and run the same command again" in err
 
 
+@pytest.mark.parametrize("name, said", [
+    ("exits", "workflow exits raised SystemExit(5): sys.exit() would stop the worker itself"),
+    ("books", "activity Book raised OutOfSeats(full): raise an Exception subclass"),
+])
+def test_code_that_would_stop_the_worker_is_named_and_nothing_exits_quietly(tmp_path, capsys, name, said):
+    """sys.exit() in workflow code, or a BaseException of the learner's in an activity, made `order run`
+    (and `history check`) exit with the learner's status and print nothing."""
+    d = tmp_path / "h"
+    code, _, err = run(capsys, "order", "run", "--home", d, "--id", "w", "--workflow",
+                       f"tests.realtime_workflows:{name}")
+    assert code == 2 and said in err and "realtime_workflows.py, line " in err and "Traceback" not in err, err
+    code, out, err = run(capsys, "history", "check", "--home", d, "--workflow", f"tests.realtime_workflows:{name}")
+    if name == "exits":   # its replay meets the sys.exit() (an activity's code is not replayed: its history is sound)
+        assert code == 1 and "sys.exit() would stop the worker itself" in out + err, (code, out, err)
+    assert code in (0, 1) and "Traceback" not in err, (code, out, err)
+
+
+def test_a_workflow_named_like_the_course_order_is_described_by_its_own_arguments(tmp_path, capsys):
+    code, out, err = run(capsys, "order", "run", "--home", tmp_path / "h", "--id", "t", "--workflow",
+                         "tests.realtime_workflows:fulfill_trip", "--input", '["trip-7", "alice"]')
+    assert code == 0 and "started (fulfill_trip('trip-7', 'alice'))" in out and "trip-7 for alice" in out, (out, err)
+
+
 def test_a_bad_row_is_one_problem_not_one_per_effect_that_follows_from_it(finished, capsys):
     tamper(finished / home.HISTORY, "UPDATE events SET payload = 'null' WHERE event_id = 5")
     code, out, _ = run(capsys, "history", "check", "--home", finished)

@@ -1,6 +1,8 @@
 """The playground on a learner's own code: a small trip booking (a loop, a caught failure), crashed at
 every point it reaches; bad code answered with a message at the learner's line; a changed workflow
 replayed against the previous run's history."""
+import re
+
 import pytest
 
 from scenes import playground as view
@@ -284,8 +286,8 @@ def test_sys_exit_in_the_learners_code_is_the_codes_error(capsys):
         sys.exit(3)
     view.try_it(exits, ACTS, ["t"])
     out = capsys.readouterr().out
-    assert out.startswith("PlaygroundError: SystemExit: 3 (line ") and "`sys.exit(3)`): sys.exit() would stop the " \
-        "worker itself" in out
+    assert re.match(r"PlaygroundError: WorkflowCodeError: workflow exits raised SystemExit\(3\): sys.exit\(\) would "
+                    r"stop the worker itself.* \(line \d+ of test_playground.py: `sys.exit\(3\)`\)", out), out
 
     @activity("Quit")
     def quit_(act):
@@ -371,3 +373,29 @@ def test_sweep_and_crash_points_print_a_mistake_instead_of_raising(capsys):
 def test_nan_is_no_input_a_history_can_record():
     with pytest.raises(PlaygroundError, match=r"the workflow's inputs \[nan\] must be JSON"):
         Playground(trip, ACTS, [float("nan")])
+
+
+def test_a_workflow_that_waits_for_a_signal_opens_on_durable_and_a_strategy_that_cannot_run_it_is_refused():
+    """Plain and cron cannot take a signal: choosing one says so above the diagram and leaves the controls
+    on the run the screen shows (the error went to JupyterLab's log, the toggle said cron, the diagram
+    was the durable run); the durable run says what it waits for."""
+    @workflow
+    def approve(ctx, t):
+        yield ctx.activity(charge, t, 100)
+        return (yield ctx.signal("approve"))
+    opened = view.show(approve, ACTS, ["t"])
+    assert "Opened on strategy 'durable'" in html_text(opened)
+    scene = view.Scene(Playground(approve, ACTS, ["t"]), strategy="durable")
+    shown = scene.run
+    scene.controls["strategy"].value = "cron"   # as a click would
+    assert scene.controls["strategy"].value == scene.values["strategy"] == "durable" and scene.run is shown
+    assert re.search(r"Not run: strategy=cron.*run it with strategy .durable.", html_text(scene.refused))
+    assert "waits for the signal 'approve'" in scene.end_lines and "nothing sends in the playground" in scene.end_lines
+    assert scene.break_it().startswith("PlaygroundError: ")
+
+
+def html_text(widget) -> str:
+    import html as html_
+    parts = [widget] + list(getattr(widget, "children", ()))
+    return " ".join(html_.unescape(re.sub("<[^>]+>", " ", getattr(w, "value", ""))) for w in parts
+                    if isinstance(getattr(w, "value", None), str))
