@@ -106,7 +106,7 @@ PER_CONTROL = {   # (control, value) -> (label, tooltip), where a value means so
 }
 CONTROL_LABELS = {"crash_after": "crash after", "crash_when": "crash when", "record": "record",
                   "side_effects": "side effects", "max_attempts": "max attempts", "code": "the code's clock",
-                  "key": "idempotency key", "kill": "kill -9", "zombie": "zombie worker", "day_30": "on day 30",
+                  "key": "idempotency key", "kill": "kill -9", "zombie": "zombie", "day_30": "on day 30",
                   "on_failure": "a compensation fails", "register": "register the refund",
                   "sensor_timeout": "sensor timeout", "incident": "inventory down", "hosts": "hosts", "replay": "replay a row", "rates": "fault rates"}
 

@@ -8,7 +8,7 @@ def statement_line(run, upto=None) -> str:
     lines = run.world.statement(upto)
     charges = sum(e.cents > 0 for e in lines)
     refunds = sum(e.cents < 0 for e in lines)
-    text = f"statement: ${run.world.statement_cents(upto) / 100:.2f} ({charges} charge{'s' * (charges != 1)}"
+    text = f"statement: ${run.world.statement_cents(upto) / 100:,.2f} ({charges} charge{'s' * (charges != 1)}"
     return text + (f", {refunds} refund{'s' * (refunds != 1)})" if refunds else ")")
 
 

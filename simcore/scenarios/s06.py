@@ -127,7 +127,7 @@ def _sampler(sim, engine, down, orders):
         recent = len(a) - bisect_right(a, t - down.window)
         state = "down (the incident)" if t < down.sick_until else "overloaded" if recent > down.capacity else "healthy"
         sim.trace.frame(f"inventory service {state}: {recent} requests in the last second (capacity "
-                        f"{down.capacity}); {len(engine.closed)}/{orders} orders done", sample=True,
+                        f"{down.capacity}); {len(engine.closed)}/{orders} orders closed", sample=True,
                         kind="outage" if t < down.sick_until else "")
 
 
