@@ -81,9 +81,11 @@ class CallBox(ProcessBox):
             n = sum(made[c] for c in ids)
             did = done[self.steps[i]] = bool(n) or any(c in ran for c in ids)   # its effects, or a read that ran
             lit = i == at and named and not frame.skull
+            failing = lit and frame.kind == "failed"   # its attempt came back failed (as the kit's box draws it)
             patch.set_facecolor(KILLED if i == red else LIT if lit else DONE if did else TODO)
-            patch.set_edgecolor(DANGER if i == red else REPLAY if lit and frame.replaying else INK if lit else MUTED)
-            patch.set_linewidth(2.2 if i == red else 0.8)
+            patch.set_edgecolor(DANGER if i == red or failing else REPLAY if lit and frame.replaying else
+                                INK if lit else MUTED)
+            patch.set_linewidth(2.2 if i == red or failing else 0.8)
             count.set_text(("\u2713" if n <= 1 else f"\u2713 x{n}") if did else "")
             count.set_color(DANGER if n > 1 else INK)
         self.wash.set_visible(frame.skull)

@@ -399,3 +399,14 @@ def html_text(widget) -> str:
     parts = [widget] + list(getattr(widget, "children", ()))
     return " ".join(html_.unescape(re.sub("<[^>]+>", " ", getattr(w, "value", ""))) for w in parts
                     if isinstance(getattr(w, "value", None), str))
+
+
+def test_a_failed_attempt_is_outlined_red_on_its_frame():
+    from matplotlib.colors import to_hex
+
+    from scenes.kit.panels import DANGER
+    from scenes.playground import CallBox
+    scene = view.Scene(Playground(trip, ACTS, ["t"]))
+    scene.goto(next(i for i, f in enumerate(scene.run.frames) if f.kind == "failed"))
+    box = next(p for p in scene.diagram.panels if isinstance(p, CallBox))
+    assert [to_hex(b.get_edgecolor()) for b in box.boxes].count(to_hex(DANGER)) == 1
