@@ -91,17 +91,22 @@ def test_a_running_or_timed_out_workflow_task_says_so():
 
 
 def test_the_history_panel_says_it_folds_and_the_toggle_lists_every_event():
+    """And how many rows it has no room for (it left them out without a word)."""
     from scenes import s01
+    from scenes.kit.panels import history_rows
     view = s01.Scene(strategy="durable", crash_after="none")
     panel = view.histories[0]
     history = view.run.history
     assert any(e.type == "WorkflowTaskScheduled" for e in history), "the engine records workflow tasks"
     view.goto(len(view.run.frames) - 1)
     shown = [r.get_text() for r in panel.rows if r.get_text()]
-    assert panel.note.get_text() == "workflow tasks folded" and any("workflow task \u00b7 " in t for t in shown)
+    above = len(history_rows(history)) - len(panel.rows)   # the last rows shown: the first ones have no room
+    assert panel.note.get_text() == f"workflow tasks folded \u00b7 {above} rows above"
+    assert any("workflow task \u00b7 " in t for t in shown)
     view.every_event.value = True   # as a click would
     shown = [r.get_text() for r in panel.rows if r.get_text()]
-    assert panel.note.get_text() == "" and not any("workflow task \u00b7 " in t for t in shown)
+    assert panel.note.get_text() == f"{len(history) - len(panel.rows)} rows above"
+    assert not any("workflow task \u00b7 " in t for t in shown)
     assert any("WorkflowTaskStarted by " in t for t in shown) or any("WorkflowTaskCompleted" in t for t in shown)
 
 

@@ -216,7 +216,7 @@ class HistoryPanel(Panel):
 
     def update(self, run, frame):
         events = run.history[:frame.history]
-        first, folded = 0, False
+        first, folded, rows = 0, False, []
         if not run.history:
             texts = [self.empty] + [""] * (len(self.rows) - 1)
         else:
@@ -238,8 +238,11 @@ class HistoryPanel(Panel):
             self.note.set_text("\u2713 survived the crash" if run.history else "nothing was written down")
             self.note.set_color(DURABLE if run.history else DANGER)
             self.note.set_fontweight("bold")
-        else:
-            self.note.set_text("workflow tasks folded" if folded else "")
+        else:   # and the rows the panel has no room for, above and below the ones it shows
+            below = len(rows) - first - len(self.rows)
+            out = [f"{first} row{'s' * (first != 1)} above" if first else "", f"{below} more below" if below > 0 else ""]
+            self.note.set_text(" \u00b7 ".join(t for t in ["workflow tasks folded" if folded else "", ", ".join(
+                t for t in out if t)] if t))
             self.note.set_color(MUTED)
             self.note.set_fontweight("normal")
 
