@@ -192,7 +192,7 @@ def policy_lines(**fields) -> list[str]:
 
 def outcome_lines(run) -> list[str]:
     x, c = run.extra, run.controls
-    down = {0: "never down", "forever": "down for the whole run"}.get(c["incident"], f"down 0-{c['incident']}s")
+    down = {0: "never down", "forever": "down for good"}.get(c["incident"], f"down 0-{c['incident']}s")
     policy = retry_policy(c["retry"], c["max_attempts"])
     lines = [f"{c['orders']} order{'s' * (c['orders'] > 1)}, retry={c['retry']}, max attempts {c['max_attempts']}; "
              f"inventory {down}, capacity {CAPACITY} requests/s",
@@ -233,8 +233,9 @@ def _recovery(run) -> str:
     if x["recovered_at"] is not None:
         return (f"inventory service: recovered at {x['recovered_at']:.2f}s, "
                 f"{x['recovered_at'] - down.sick_until:.2f}s after the incident ended")
-    if down.sick_until >= HORIZON:
-        return f"inventory service: down for the whole run ({HORIZON:g}s)"
+    if down.sick_until >= HORIZON:   # (the frames end once no order is left to retry; the simulation runs on)
+        gave_up = f"; every caller had given up by {x['last_call']:.2f}s" if not x["running"] else ""
+        return f"inventory service: down for good (all {HORIZON:g}s simulated){gave_up}"
     if x["load_after"] > down.capacity:
         return (f"inventory service: never recovered: {x['load_after']:.0f} requests/s after the incident "
                 f"(capacity {down.capacity}), still saturated at {HORIZON:g}s")
