@@ -188,3 +188,11 @@ def test_next_incident_stops_once_at_an_outage_not_at_every_second_of_it():
     assert [view.run.frames[i].t for i in outage] == list(range(1, 30))   # a frame a second while it is down
     assert outage == list(range(outage[0], outage[-1] + 1))
     assert [i for i in view.incidents if i in outage] == [outage[0]]
+
+
+def test_the_frames_count_of_requests_is_the_plots_bar_for_that_second():
+    """The caption counted (t-1, t], the plot bins [t-1, t): 48 beside a bar of 50."""
+    run = model.simulate()
+    load = run.downstream.load(run.frames[-1].t)
+    sampled = [f for f in run.frames if "requests in the last second" in f.caption and f.t >= 1]
+    assert sampled and all(f"{load[int(f.t) - 1]} requests in the last second" in f.caption for f in sampled)

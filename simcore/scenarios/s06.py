@@ -14,7 +14,7 @@ ShipPackage attempt that hangs (abandoned at start_to_close and retried; its lat
 from __future__ import annotations
 
 import math
-from bisect import bisect_right
+from bisect import bisect_left
 from collections import Counter
 from dataclasses import asdict
 from dataclasses import fields as dataclass_fields
@@ -124,7 +124,7 @@ def _sampler(sim, engine, down, orders):
     while len(engine.closed) < orders or any(w.status == "busy" for w in engine.workers.values()):
         yield sim.env.timeout(1.0)
         t, a = sim.env.now, down.arrivals
-        recent = len(a) - bisect_right(a, t - down.window)
+        recent = bisect_left(a, t) - bisect_left(a, t - down.window)   # the second [t-1, t): the plot's last bar
         state = "down (the incident)" if t < down.sick_until else "overloaded" if recent > down.capacity else "healthy"
         sim.trace.frame(f"inventory service {state}: {recent} requests in the last second (capacity "
                         f"{down.capacity}); {len(engine.closed)}/{orders} orders closed", sample=True,
