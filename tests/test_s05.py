@@ -157,3 +157,10 @@ def test_command_line(capsys):
     out = json.loads(capsys.readouterr().out)
     assert out["statement_cents"] == 20 * 4200 and out["charges"] == 20 and out["completed"] == 20
     assert out["during"]["longest"] >= model.DOWN
+
+
+def test_the_so_far_line_counts_orders_not_one_orders_history():
+    from scenes.s05 import Scene
+    view = Scene()
+    view.goto(len(view.run.frames) - 1)
+    assert "100/100 orders completed" in view.outcome.value and "events in the history" not in view.outcome.value

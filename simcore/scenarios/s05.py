@@ -190,3 +190,13 @@ def outcome_lines(run) -> list[str]:
 def _waits(when: str, w: dict) -> str:
     return (f"schedule-to-start {when}: {w['waited']} task{'s' * (w['waited'] != 1)} waited over {SLOW:g}s "
             f"in the queue, the longest {w['longest']:.1f}s")
+
+
+def so_far(run, frame) -> str:
+    """What has happened by this frame, for a screen of many orders (the kit's line counts one order's
+    history, which this scene does not show): orders completed, the card, the queue."""
+    x, lines = frame.extra, run.world.statement(frame.effects)
+    charges, queued = sum(e.cents > 0 for e in lines), x.get("queued", 0)
+    return (f"{x.get('closed', 0)}/{run.controls['orders']} orders completed \u00b7 "
+            f"${sum(e.cents for e in lines) / 100:,.2f} on the card, {charges:,} charge{'s' * (charges != 1)} \u00b7 "
+            f"{queued} task{'s' * (queued != 1)} waiting")
