@@ -88,10 +88,10 @@ def test_cron_writes_no_file_and_ignored_controls_are_said_out_loud(sim, tmp_pat
     assert run.history_path is None and not list(tmp_path.iterdir())
     assert lines[0] == "statement: $84.00 (2 charges)"
     assert "history: none: cron keeps its progress in RAM only" in lines
-    assert "note: record=before_effect applies to checkpoint only; cron records nothing" in lines
+    assert "note: 'write down, then do' applies to the checkpoint file only; cron retry records nothing" in lines
     lines = model.outcome_lines(sim(strategy="durable", record="before_effect"))
-    assert "note: record=before_effect applies to checkpoint only; durable records each result after its effect" \
-        in lines and lines[0] == "statement: $42.00 (1 charge)"
+    assert "note: 'write down, then do' applies to the checkpoint file only; durable execution records each result " \
+        "after its effect" in lines and lines[0] == "statement: $42.00 (1 charge)"
 
 
 def test_every_combination_runs_and_only_the_gap_changes_the_money(sim):

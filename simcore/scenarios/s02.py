@@ -29,14 +29,14 @@ NUMBER = 2
 TITLE = "The event history is the source of truth"
 CONTROLS = (
     Control("strategy", ("cron", "checkpoint", "durable"), "checkpoint",
-            "cron: re-run from line one, nothing recorded; checkpoint: append each step's result to a "
-            "history file, skip recorded steps after a restart; durable: the engine (preview)"),
+            "cron retry: re-run from line one, nothing recorded; checkpoint file: append each step's result "
+            "to a history file, skip recorded steps after a restart; durable execution: the engine (preview)"),
     Control("crash_after", ("none",) + orders.STEPS, "ChargeCard", "the process dies at this step"),
     Control("crash_when", ("after_record", "in_the_gap"), "after_record",
-            "after_record: once the step is done and recorded; in_the_gap: between the effect and its "
-            "record, whichever of the two comes first"),
+            "after its record: once the step is done and recorded; between effect and record: after "
+            "whichever of the two comes first, before the other"),
     Control("record", ("after_effect", "before_effect"), "after_effect",
-            "checkpoint only: write a step's record after its effect (do, then write down) or before it "
+            "checkpoint file only: write a step's record after its effect (do, then write down) or before it "
             "(write down, then do). Durable always records the result after the effect; cron records "
             "nothing; for them this control is ignored, and the outcome says so"),
 )
@@ -156,8 +156,9 @@ def notes(run) -> list[str]:
     strategy, c = run.controls["strategy"], run.controls
     out = []
     if strategy != "checkpoint" and c["record"] == "before_effect":
-        out.append(f"note: record=before_effect applies to checkpoint only; {strategy} "
-                   + ("records nothing" if strategy == "cron" else "records each result after its effect"))
+        out.append("note: 'write down, then do' applies to the checkpoint file only; " +
+                   ("cron retry records nothing" if strategy == "cron" else
+                    "durable execution records each result after its effect"))
     if strategy == "cron" and c["crash_when"] == "after_record" and c["crash_after"] != "none":
-        out.append("note: cron records nothing, so every crash is in the gap; crash_when changes nothing")
+        out.append("note: cron retry records nothing, so every crash is in the gap; 'crash when' changes nothing")
     return out

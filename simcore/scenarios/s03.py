@@ -78,7 +78,7 @@ CRASH_POINTS = ("ChargeCard", "ReserveInventory", "ShipExpress", "SendConfirmati
 
 CONTROLS = (
     Control("strategy", ("cron", "durable"), "durable",
-            "cron: re-run unfinished orders from line one every minute; durable: replay the history"),
+            "cron retry: re-run unfinished orders from line one every minute; durable execution: replay the history"),
     Control("crash_after", ("none",) + CRASH_POINTS, "ShipExpress", "the process dies right after this step"),
     Control("code", tuple(CODE), "wall_clock",
             "how the workflow reads the time: the machine's clock, or the replay-safe ctx.now()"),
