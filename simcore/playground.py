@@ -27,7 +27,7 @@ from .replay import Machine, WorkflowCodeError, running
 from .scenarios import Control, ControlError, resolve
 from .sim import Sim
 from .strategies import run_workflow
-from .workflow import (EXIT, ActivityDef, ScheduleActivity, WaitSignal, WorkflowDef, activity as _activity,
+from .workflow import (EXIT, ActivityDef, ScheduleActivity, WaitSignal, WorkflowDef, activity as _activity, said, shown,
                        workflow as _workflow)
 from .world import World
 
@@ -261,7 +261,7 @@ class Playground:
             if isinstance(event, (ev.WorkflowExecutionCompleted, ev.MarkerRecorded)) and not replayed:
                 value, who = (m.result, "") if m.closed else (event.value, "ctx.side_effect in ")
                 if not is_json(value):
-                    watch.problem(f"{who}{self.workflow.name} returned {type(value).__name__} {str(value)[:40]!r} "
+                    watch.problem(f"{who}{self.workflow.name} returned {type(value).__name__} {shown(value)} "
                                   f"({self._at(m)}): the history records it as JSON; return a dict, list, str, number, "
                                   "bool or None")
             if isinstance(cmd, ScheduleActivity) and event is not None:
@@ -301,10 +301,12 @@ class Playground:
                 value = fn(replace(act, world=Keyless(act.world)) if key == "none" else act, *args)
             except (Exception, SystemExit) as err:
                 n, _ = watch.errors.get(a.name, (0, ""))
-                tb = err.__traceback__
-                while tb.tb_next and tb.tb_next.tb_frame.f_code.co_filename == code.co_filename:
+                tb, line = err.__traceback__, None   # the last line of the learner's file it ran
+                while tb:
+                    line = tb.tb_lineno if tb.tb_frame.f_code.co_filename == code.co_filename else line
                     tb = tb.tb_next
-                watch.errors[a.name] = (n + 1, f"{type(err).__name__}: {err} ({where(code, tb.tb_lineno)})")
+                # (none: the call itself failed, its arguments not fitting the parameters: said at the def)
+                watch.errors[a.name] = (n + 1, f"{type(err).__name__}: {said(err)} ({where(code, line)})")
                 if isinstance(err, SystemExit):
                     watch.problem(f"{a.name} raised {watch.errors[a.name][1]}: {EXIT}")
                 raise
@@ -312,7 +314,7 @@ class Playground:
                 sys.setprofile(outer)
                 watch.current = None
             if not is_json(value):
-                watch.problem(f"{a.name} returned {type(value).__name__} {str(value)[:40]!r} "
+                watch.problem(f"{a.name} returned {type(value).__name__} {shown(value)} "
                               f"({where(code, returned.get('line'))}): the history records a result as JSON; "
                               "return a dict, list, str, number, bool or None")
             watch.returned.setdefault(act.activity_id, act.world.clock())

@@ -349,7 +349,7 @@ def test_a_return_value_or_side_effect_that_is_not_json_is_named():
     def returns(ctx, t):
         yield ctx.activity(charge, t, 100)
         return object()
-    with pytest.raises(PlaygroundError, match=r"^returns returned object '<object object at .*' \(line \d+ of "
+    with pytest.raises(PlaygroundError, match=r"^returns returned object <object object at .*> \(line \d+ of "
                                               r"test_playground.py: `return object\(\)`\): the history records it "
                                               r"as JSON; return a dict"):
         Playground(returns, ACTS, ["t"])
@@ -358,7 +358,7 @@ def test_a_return_value_or_side_effect_that_is_not_json_is_named():
     def picks(ctx, t):
         when = yield ctx.side_effect(lambda: {1, 2})
         yield ctx.activity(charge, t, 100)
-    with pytest.raises(PlaygroundError, match=r"^ctx.side_effect in picks returned set '\{1, 2\}' \(line \d+ of "
+    with pytest.raises(PlaygroundError, match=r"^ctx.side_effect in picks returned set \{1, 2\} \(line \d+ of "
                                               r"test_playground.py: `when = yield ctx.side_effect"):
         Playground(picks, ACTS, ["t"])
 
@@ -410,3 +410,14 @@ def test_a_failed_attempt_is_outlined_red_on_its_frame():
     scene.goto(next(i for i, f in enumerate(scene.run.frames) if f.kind == "failed"))
     box = next(p for p in scene.diagram.panels if isinstance(p, CallBox))
     assert [to_hex(b.get_edgecolor()) for b in box.boxes].count(to_hex(DANGER)) == 1
+
+
+def test_an_activity_called_with_arguments_that_do_not_fit_is_named_at_its_def(capsys):
+    """The call itself failed: there is no line of the activity's body to name, and the playground named
+    a line of its own wrapper, labelled with the learner's file."""
+    @workflow
+    def extra(ctx, t):
+        yield ctx.activity(charge, t, 100, "one too many")
+    view.try_it(extra, ACTS, ["t"], strategy="durable")
+    out = capsys.readouterr().out
+    assert "takes 3 positional arguments but 4 were given" in out and "`def charge(act, trip, cents):`" in out, out
