@@ -233,7 +233,7 @@ def _plain_workflow(sim: Sim, workflow, activities, wid: str, args):
         outcome = outcome or NO_ANSWER
         m.feed(recorded(m.length + 1, sim.env.now, scheduled, 1, outcome, started=began))
         sim.faults.reached("after_step", scheduled.activity_type)
-    return m.result
+    return _ended(m)
 
 
 # -- checkpoint: the lesson is the loop ---------------------------------------------------------------
@@ -306,6 +306,7 @@ class Checkpointed:
             yield step
             m.feed(step.result)
             sim.faults.reached("after_step", scheduled.activity_type)
+        _ended(m)
 
     def append(self, events: list) -> None:
         """Append the step's events (and the command before them) to the history: one commit."""
@@ -344,6 +345,14 @@ class Step:
         p = self.process
         self.result = recorded(p.m.length + 1, p.sim.env.now, self.scheduled, 1, Outcome(True, None))
         return self.result
+
+
+def _ended(m: Machine):
+    """The result of code that ran to its end the plain way; one that continued as new has no next run here."""
+    if isinstance(m.events[-1], ev.WorkflowExecutionContinuedAsNew):
+        raise ValueError(f"{m.workflow.name} continues as new: a plain process has no next run to start with its "
+                         "input (it would return here); run it with strategy 'durable'")
+    return m.result
 
 
 def _awaited(m: Machine) -> ev.Event:

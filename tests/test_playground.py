@@ -421,3 +421,18 @@ def test_an_activity_called_with_arguments_that_do_not_fit_is_named_at_its_def(c
     view.try_it(extra, ACTS, ["t"], strategy="durable")
     out = capsys.readouterr().out
     assert "takes 3 positional arguments but 4 were given" in out and "`def charge(act, trip, cents):`" in out, out
+
+
+def test_continue_as_new_under_a_plain_process_is_refused_not_completed(capsys):
+    @workflow
+    def renewing(ctx, n):
+        yield ctx.activity(charge, "t", 100)
+        if n < 2:
+            yield ctx.continue_as_new(n + 1)
+        return f"renewed {n + 1} times"
+    for strategy in ("plain", "cron"):
+        view.try_it(renewing, ACTS, [0], strategy=strategy)
+        out = capsys.readouterr().out
+        assert "continues as new: a plain process has no next run" in out and "outcome: completed" not in out, out
+    view.try_it(renewing, ACTS, [0], strategy="durable")
+    assert "renewed 3 times" in capsys.readouterr().out
