@@ -245,8 +245,10 @@ def _labelled(text: str, tip: str, widget, above: bool = False):
     label nor the list), so the label is a widget of its own."""
     widget.tooltip = tip   # without a description, a Dropdown puts it on its list
     label = widgets.HTML(f'<span class="ds-label" title="{html.escape(tip)}">{html.escape(text)}</span>')
-    if above:
-        return widgets.VBox([label, widget], layout=widgets.Layout(flex="0 0 auto", margin="0 12px 0 0"))
+    if above:   # as high as a row of toggle buttons with their label: the controls' row keeps its height
+        label.layout = widgets.Layout(height="22px", margin="0 2px")
+        return widgets.VBox([label, widget], layout=widgets.Layout(flex="0 0 auto", margin="0 12px 0 0",
+                                                                   align_items="flex-start"))
     return widgets.HBox([label, widget], layout=widgets.Layout(align_items="center", flex="0 0 auto"))
 
 
