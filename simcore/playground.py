@@ -22,13 +22,13 @@ from dataclasses import dataclass, field, replace
 
 from . import events as ev
 from .codec import is_json
+from .errors import EXIT, WorkflowCodeError, said, shown
 from .faults import WHEN, Crash, FaultPlan, Injector
-from .replay import Machine, WorkflowCodeError, running
+from .replay import Machine, running
 from .scenarios import Control, ControlError, resolve
 from .sim import Sim
 from .strategies import run_workflow
-from .workflow import (EXIT, ActivityDef, ScheduleActivity, WaitSignal, WorkflowDef, activity as _activity, said, shown,
-                       workflow as _workflow)
+from .workflow import ActivityDef, ScheduleActivity, WaitSignal, WorkflowDef, activity as _activity, workflow as _workflow
 from .world import World
 
 STRATEGIES = ("plain", "cron", "durable")

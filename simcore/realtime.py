@@ -27,14 +27,15 @@ from . import events as ev
 from .audit import compare
 from .codec import is_json
 from .engine import Engine
+from .errors import Stop, WorkflowCodeError, said, shown
 from .history import latest_run
 from .home import HISTORY, UNIX_EPOCH, WORKFLOWS, Busy, Home, HomeError, _store, locate, outcome
 from .orders import CENTS, KEYED_ACTIVITIES, ORDER_ID, fulfill_order, send_return_label_keyed, send_review_request_keyed
-from .replay import Machine, WorkflowCodeError
+from .replay import Machine
 from .service import WorkflowClosed
 from .sim import Sim
 from .trace import Unwatched
-from .workflow import ActivityDef, Stop, WorkflowDef, said, shown
+from .workflow import ActivityDef, WorkflowDef
 
 GAP_ENV = "SIMCORE_EFFECT_GAP_MS"
 POLL = 0.05   # seconds between two looks at the inbox (signals sent while this process runs), or at a lease

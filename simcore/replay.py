@@ -31,9 +31,9 @@ from datetime import datetime
 from . import events as ev
 from .codewatch import Watched
 from .commands import CLOSE, AcceptUpdate, CancelTimer, CancelWorkflow, Complete, CompleteUpdate, Fail
+from .errors import WorkflowCodeError, said, shown, stops_the_worker
 from .workflow import (ActivityError, CancelledError, ContinueAsNew, First, Live, Patched, RecordMarker,
-                       ScheduleActivity, StartTimer, TakeSignals, WaitSignal, WorkflowContext, WorkflowDef,
-                       WorkflowCodeError, is_patch, said, shown, stops_the_worker)
+                       ScheduleActivity, StartTimer, TakeSignals, WaitSignal, WorkflowContext, WorkflowDef, is_patch)
 
 HISTORY_LIMIT = 51_200   # events: where a Temporal server terminates a workflow (limit.historyCount.error)
 

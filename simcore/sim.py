@@ -15,10 +15,11 @@ from datetime import datetime, timedelta
 import simpy
 
 from . import events as ev
+from .errors import Stop, said, shown, stops_the_worker
 from .faults import FaultPlan, Injector, ProcessCrashed
 from .history import History, collector_paused
 from .trace import Recorder
-from .workflow import ActivityContext, ActivityDef, Live, Stop, said, shown, stops_the_worker
+from .workflow import ActivityContext, ActivityDef, Live
 from .world import World, entered
 
 EPOCH = ev.EPOCH   # simulated time 0: a Tuesday morning

@@ -26,59 +26,8 @@ from typing import Any, Callable
 
 from . import events as ev
 from .events import EPOCH
+from .errors import WorkflowCodeError, said, shown
 from .retry import ActivityOptions
-
-EXIT = "sys.exit() would stop the worker itself, not the code; raise an exception (or return) instead"
-
-
-class WorkflowCodeError(TypeError):
-    """Workflow code that breaks the engine's rules (it yields something that is not a command): a bug
-    to fix in the code, not in its history. `where`: the file and line of the yield (an argument, not
-    an attribute: SimPy raises a copy made from the arguments)."""
-
-    def __init__(self, message: str, where: str = ""):
-        super().__init__(message, where)
-
-    def __str__(self):
-        return self.args[0]
-
-    @property
-    def where(self) -> str:
-        return self.args[1]
-
-
-class Stop(BaseException):
-    """Raised by the engine's own machinery through the code it runs (a store that failed under an
-    activity): it passes every catch of the code's own errors."""
-
-
-def shown(value, width: int = 40) -> str:
-    """`value` in at most `width` characters, for a message; never raises (the repr of an int of 5,000
-    digits, of a list nested 5,000 deep, or a class's own __repr__ can)."""
-    try:
-        text = repr(value)
-    except Exception:
-        return f"<{type(value).__name__}>"
-    return text if len(text) <= width else text[:width - 3] + "..."
-
-
-def said(err: BaseException) -> str:
-    """What an exception says (its str()), or that its str() failed: a message never raises."""
-    try:
-        return str(err)
-    except Exception as e:
-        return f"<its str() raised {type(e).__name__}>"
-
-
-def stops_the_worker(err: BaseException, what: str) -> WorkflowCodeError:
-    """`what` raised a BaseException that is not an Exception (sys.exit(), a class of its own): caught
-    as the code's failure, it would take the worker down instead; the code has to change."""
-    tb, where = err.__traceback__, ""
-    while tb is not None:   # the deepest frame of Python code: the line that raised
-        where, tb = f"{tb.tb_frame.f_code.co_filename}, line {tb.tb_lineno}", tb.tb_next
-    how = EXIT if isinstance(err, SystemExit) else ("raise an Exception subclass: the engine records those as the "
-                                                   "code's failure; others stop the worker")
-    return WorkflowCodeError(f"{what} raised {type(err).__name__}({said(err)}): {how}", where)
 
 LONGEST_TIMER = 315_576_000_000   # seconds (10,000 years): the most a protobuf Duration, a timer's length in Temporal, holds
 

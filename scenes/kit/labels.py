@@ -108,7 +108,8 @@ CONTROL_LABELS = {"crash_after": "crash after", "crash_when": "crash when", "rec
                   "side_effects": "side effects", "max_attempts": "max attempts", "code": "the code's clock",
                   "key": "idempotency key", "kill": "kill -9", "zombie": "zombie", "day_30": "on day 30",
                   "on_failure": "a compensation fails", "register": "register the refund",
-                  "sensor_timeout": "sensor timeout", "incident": "inventory down", "hosts": "hosts", "replay": "replay a row", "rates": "fault rates"}
+                  "sensor_timeout": "sensor timeout", "incident": "inventory down", "hosts": "hosts",
+                  "replay": "replay a row", "rates": "fault rates"}
 
 
 def _entry(name: str, value):

@@ -240,7 +240,8 @@ class HistoryPanel(Panel):
             self.note.set_fontweight("bold")
         else:   # and the rows the panel has no room for, above and below the ones it shows
             below = len(rows) - first - len(self.rows)
-            out = [f"{first} row{'s' * (first != 1)} above" if first else "", f"{below} more below" if below > 0 else ""]
+            out = [f"{first} row{'s' * (first != 1)} above" if first else "",
+                   f"{below} more below" if below > 0 else ""]
             self.note.set_text(" \u00b7 ".join(t for t in ["workflow tasks folded" if folded else "", ", ".join(
                 t for t in out if t)] if t))
             self.note.set_color(MUTED)
