@@ -173,13 +173,10 @@ class Scene(SceneView):
         try:
             super()._set_controls(changes)
         except PlaygroundError as err:
-            self.values, self._quiet = shown, True
-            try:
-                for name, w in self.controls.items():
-                    w.value = shown[name]
-            finally:
-                self._quiet = False
-            self.refused.value = problem_html(err, f"Not run: {', '.join(f'{k}={v}' for k, v in changes.items())}").value
+            self.values = shown
+            self._follow()
+            chosen = ", ".join(f"{k}={v}" for k, v in changes.items())
+            self.refused.value = problem_html(err, f"Not run: {chosen}").value
             return
         self.refused.value = ""
 

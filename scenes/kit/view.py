@@ -121,13 +121,17 @@ class SceneView:
 
     def _set_controls(self, changes):
         self.values = resolve(self.model, {**self.values, **changes})
-        self._quiet = True   # the widgets follow the values without re-running once per widget
+        self._follow()
+        self.simulate()
+
+    def _follow(self):
+        """The widgets follow the values, without re-running once per widget."""
+        self._quiet = True
         try:
             for name, w in self.controls.items():
                 w.value = self.values[name]
         finally:
             self._quiet = False
-        self.simulate()
 
     def simulate(self):
         with self._lock:
@@ -231,11 +235,12 @@ class SceneView:
             w = widgets.ToggleButtons(options=options, value=self.values[c.name], description=control_label(c.name),
                                       tooltips=tips, tooltip=c.help, style={"description_width": "initial",
                                                                             "button_width": "auto"})
-        else:   # labelled beside it: a Dropdown with a description shows no tooltip (ipywidgets 8)
+        else:   # with a label of its own: a Dropdown with a description shows no tooltip (ipywidgets 8)
             w = widgets.Dropdown(options=options, value=self.values[c.name], layout=widgets.Layout(width="auto"))
         w.description_name = c.name
         w.observe(self._changed, names="value")
-        shown = w if isinstance(w, widgets.ToggleButtons) else _labelled(control_label(c.name), "\n".join([c.help, *tips]), w, above=True)
+        shown = w if isinstance(w, widgets.ToggleButtons) else \
+            _labelled(control_label(c.name), "\n".join([c.help, *tips]), w, above=True)
         return w, _classed(shown, f"ds-control-{c.name}")
 
 
