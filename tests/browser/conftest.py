@@ -552,12 +552,11 @@ def check_keys_reach_the_ends(page):
 
     handle = first_scene(page).locator(".ds-scrub .noUi-handle").first
     frame = first_scene(page).locator(".ds-frame")
-    _, total = frame_number(page)
     handle.focus()
-    handle.press("End")
-    expect(frame, "End on the scrubber shows the last frame").to_contain_text(f"frame {total} / {total} ")
+    handle.press("End")   # (the count is not read first: the last control's run may still be drawing)
+    expect(frame, "End on the scrubber shows the last frame").to_contain_text(re.compile(r"frame (\d+) / \1 "))
     handle.press("Home")
-    expect(frame, "Home on the scrubber shows the first frame").to_contain_text(f"frame 1 / {total} ")
+    expect(frame, "Home on the scrubber shows the first frame").to_contain_text("frame 1 / ")
 
 
 def play_and_check_frames(page):
