@@ -3,6 +3,10 @@ file and line), and messages about a value or an exception that never raise whil
 """
 from __future__ import annotations
 
+import signal
+import threading
+from contextlib import contextmanager
+
 EXIT = "sys.exit() would stop the worker itself, not the code; raise an exception (or return) instead"
 
 
@@ -24,7 +28,7 @@ class WorkflowCodeError(TypeError):
 
 class Stop(BaseException):
     """Raised by the engine's own machinery through the code it runs (a store that failed under an
-    activity): it passes every catch of the code's own errors."""
+    activity, a time limit): it passes every catch of the code's own errors."""
 
 
 def shown(value, width: int = 40) -> str:
@@ -54,3 +58,32 @@ def stops_the_worker(err: BaseException, what: str) -> WorkflowCodeError:
     how = EXIT if isinstance(err, SystemExit) else ("raise an Exception subclass: the engine records those as the "
                                                    "code's failure; others stop the worker")
     return WorkflowCodeError(f"{what} raised {type(err).__name__}({said(err)}): {how}", where)
+
+
+class TookTooLong(Stop):
+    """Code that ran `seconds` of real time in one go, never handing control back (a `while True:` with
+    no yield in it, an activity that sleeps for real): raised where it is running."""
+
+    def __init__(self, seconds: float):
+        super().__init__(seconds)
+        self.seconds = seconds
+
+
+@contextmanager
+def wall_clock_limit(seconds: float):
+    """Raise `TookTooLong` in the code running `seconds` of real time from now, and every half second
+    after (a bare `except:` catches one). A signal timer: only the main thread can set one, where a
+    notebook's cells run; elsewhere there is no limit."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def alarm(signum, frame):
+        raise TookTooLong(seconds)
+    before = signal.signal(signal.SIGALRM, alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds, 0.5)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, before)

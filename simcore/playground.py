@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 
 from . import events as ev
 from .codec import is_json
-from .errors import EXIT, WorkflowCodeError, said, shown
+from .errors import EXIT, TookTooLong, WorkflowCodeError, said, shown, wall_clock_limit
 from .faults import WHEN, Crash, FaultPlan, Injector
 from .replay import Machine, running
 from .scenarios import Control, ControlError, resolve
@@ -35,6 +35,7 @@ STRATEGIES = ("plain", "cron", "durable")
 KEYS = ("as written", "none")   # the activities' keys reach the world as written, or are all dropped
 HORIZON = 24 * 3600.0           # a day of simulated time: enough for retries, short enough to stop a loop
 MAX_CALLS = 1_000               # activity calls in one run: past any learner's workflow, cheap to reach (~0.2 s)
+WALL_SECONDS = 5.0              # real time one run may take: 25x the cap's (a loop with no yield never reaches it)
 WHEN_TEXT = {"after_step": "after result", "after_effect": "after effect, before record",
              "before_effect": "before effect"}
 SAVED: dict[str, tuple[str, list]] = {}   # workflow name -> (its source, the history of its last clean run)
@@ -211,10 +212,16 @@ class Playground:
         self._hook(sim, watch)
         acts = [self._wrap(a, key, watch, sim) for a in self.activities]
         try:
-            run = run_workflow(strategy, self.workflow, acts, self.args, wid=self.wid, sim=sim, scene="playground",
-                               controls=controls or {}, horizon=HORIZON)
+            with wall_clock_limit(WALL_SECONDS):
+                run = run_workflow(strategy, self.workflow, acts, self.args, wid=self.wid, sim=sim,
+                                   scene="playground", controls=controls or {}, horizon=HORIZON)
         except PlaygroundError:
             raise
+        except TookTooLong as err:
+            raise PlaygroundError(f"your code ran for {WALL_SECONDS:g} s of real time without handing control back "
+                                  f"to the engine ({self._stuck_at(err)}): a loop with no yield in it? "
+                                  "(The playground stopped it; an activity's time is simulated: give it seconds=, "
+                                  "do not sleep.)") from None
         except Exception as err:   # the engine could not go on: say why, at the learner's line
             raise PlaygroundError(watch.problems[-1] if watch.problems else self._explain(err)) from None
         run.watch = watch
@@ -324,6 +331,19 @@ class Playground:
     def _at(self, m: Machine | None) -> str:
         line = m.line if m else None
         return where(self.workflow.fn.__code__, self.workflow.fn.__code__.co_firstlineno + line - 1 if line else None)
+
+    def _stuck_at(self, err: BaseException) -> str:
+        """The learner's line that was running when `err` was raised into it (the deepest one)."""
+        mine = {f.__code__.co_filename for f in (self.workflow.fn, *(a.fn for a in self.activities))}
+        code = lineno = None
+        while err is not None:   # SimPy re-raises a process's error as a copy whose cause is the original
+            tb = err.__traceback__
+            while tb:
+                if tb.tb_frame.f_code.co_filename in mine:
+                    code, lineno = tb.tb_frame.f_code, tb.tb_lineno
+                tb = tb.tb_next
+            err = err.__cause__
+        return where(code, lineno) if code else "outside your code"
 
     def _explain(self, err: Exception) -> str:
         """An error from inside the engine, said at the workflow line it came from (the machine that was

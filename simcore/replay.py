@@ -31,7 +31,7 @@ from datetime import datetime
 from . import events as ev
 from .codewatch import Watched
 from .commands import CLOSE, AcceptUpdate, CancelTimer, CancelWorkflow, Complete, CompleteUpdate, Fail
-from .errors import WorkflowCodeError, said, shown, stops_the_worker
+from .errors import Stop, WorkflowCodeError, said, shown, stops_the_worker
 from .workflow import (ActivityError, CancelledError, ContinueAsNew, First, Live, Patched, RecordMarker,
                        ScheduleActivity, StartTimer, TakeSignals, WaitSignal, WorkflowContext, WorkflowDef, is_patch)
 
@@ -95,6 +95,19 @@ class Machine(Watched):
         self._begun = False
         self._replaying = False
         self._numbered = {ev.ActivityTaskScheduled: 0, ev.TimerStarted: 0}   # ids so far: "1", "2", ...
+
+    def __del__(self):
+        """Dropped (evicted from a cache, its worker crashed, its run over): the code's generator is
+        closed now, not whenever the collector gets to it, as Temporal's Python SDK tears down an evicted
+        workflow itself (sdk-python #499). What the code does while it closes (a bare `except:` around a
+        yield yields again) is not recorded, and not an error here (the SDK ignores it too)."""
+        gen = getattr(self, "_gen", None)   # (None: a machine whose making failed)
+        if gen is not None and gen.gi_frame is not None:
+            self._replaying = self.ctx.is_replaying = True
+            try:
+                gen.close()
+            except Exception:   # "generator ignored GeneratorExit", or an error its except block raised
+                pass
 
     # -- feeding history ---------------------------------------------------------------------
     def feed(self, events) -> Machine:
@@ -270,7 +283,7 @@ class Machine(Watched):
                 raise
             except Exception as err:  # an error the code did not handle fails the workflow, recorded
                 cmd = Fail(type(err).__name__, said(err))
-            except (KeyboardInterrupt, GeneratorExit):
+            except (KeyboardInterrupt, GeneratorExit, Stop):   # (Stop: the engine's, not the code's)
                 raise
             except BaseException as err:   # sys.exit(), or a class not under Exception: the code must change
                 raise stops_the_worker(err, f"workflow {self.workflow.name}") from None

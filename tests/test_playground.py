@@ -320,6 +320,41 @@ def test_a_loop_that_never_ends_stops_at_the_cap_and_says_so():
     assert time.perf_counter() - started < 10   # (it ran a simulated day, 69,120 calls, in ~10 s a run)
 
 
+@activity("Spin")
+def spin(act, trip):
+    while True:   # never hands control back
+        pass
+
+
+def test_code_that_never_hands_control_back_is_stopped_at_its_line(monkeypatch):
+    """A loop with no yield in it (in the workflow, or in an activity) would hang the notebook: the
+    playground stops it after WALL_SECONDS of real time and names the line that was running."""
+    import simcore.playground as model
+    monkeypatch.setattr(model, "WALL_SECONDS", 0.3)
+
+    @workflow
+    def spins(ctx, t):
+        n = 0
+        while n >= 0:
+            n += 1
+        yield ctx.activity(charge, t, 100)
+
+    @workflow
+    def calls_spin(ctx, t):
+        try:
+            yield ctx.activity(spin, t)
+        except:  # noqa: E722  (catches everything the activity raises; the limit is not the activity's error)
+            pass
+    for fn, acts, line in ((spins, ACTS, "`while n >= 0:`"), (calls_spin, [spin], "`while True:   # never")):
+        with pytest.raises(PlaygroundError, match=r"^your code ran for 0.3 s of real time without handing control "
+                                                  rf"back to the engine \(line \d+ of test_playground.py: {re.escape(line)}"):
+            Playground(fn, acts, ["t"])
+    SAVED.clear()
+    assert Playground(trip, ACTS, ["trip-9"]).reference.outcome == "completed"
+    import time
+    time.sleep(0.8)   # the timer is disarmed once a run ends: nothing is raised here
+
+
 def test_a_run_still_open_after_the_simulated_day_says_so():
     @workflow
     def waits(ctx, t):
