@@ -26,11 +26,33 @@ _scan = json.scanner.make_scanner(json.JSONDecoder(parse_constant=not_json))   #
 
 def is_json(value) -> bool:
     """Whether a history (or a query's answer on the wire) can carry `value`: JSON data, NaN and
-    Infinity not included."""
+    Infinity not included, and no two keys of a dict that JSON writes alike."""
     try:
-        return json.dumps(value, allow_nan=False) is not None
+        return json.dumps(value, allow_nan=False) is not None and not merged_keys(value)
     except (TypeError, ValueError, RecursionError):
         return False
+
+
+def merged_keys(value) -> str:
+    """Two keys of a dict in `value` that JSON writes alike, said ('' if none). A JSON key is a string:
+    1 is written "1", as Temporal's Python converter writes it too, so {1: ..., "1": ...} would come
+    back with one value, the other lost without a word."""
+    todo = [value]   # (a stack, not recursion: a list nested 5,000 deep is data too)
+    while todo:
+        value = todo.pop()
+        if isinstance(value, dict):
+            if any(type(k) is not str for k in value):
+                written: dict = {}
+                for k in value:
+                    key = next(iter(json.loads(json.dumps({k: 0}))))
+                    if key in written:
+                        return (f"the keys {written[key]!r} and {k!r} are both {json.dumps(key)} in JSON: one "
+                                "value would be lost")
+                    written[key] = k
+            todo.extend(value.values())
+        elif isinstance(value, (list, tuple)):
+            todo.extend(value)
+    return ""
 
 
 def _decode(text: str):

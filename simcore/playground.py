@@ -21,7 +21,7 @@ from collections import Counter
 from dataclasses import dataclass, field, replace
 
 from . import events as ev
-from .codec import is_json
+from .codec import is_json, merged_keys
 from .errors import EXIT, TookTooLong, WorkflowCodeError, said, shown, wall_clock_limit
 from .faults import WHEN, Crash, FaultPlan, Injector
 from .replay import Machine, running
@@ -171,6 +171,10 @@ class Watch:
             self.problems.append(text)
 
 
+def _why_not_json(value) -> str:
+    return merged_keys(value) or "the history records it as JSON; return a dict, list, str, number, bool or None"
+
+
 def point_name(crash: Crash, repeats: bool) -> str:
     return f"{crash.step}{f' #{crash.nth}' if repeats else ''}: {WHEN_TEXT[crash.when]}"
 
@@ -269,8 +273,7 @@ class Playground:
                 value, who = (m.result, "") if m.closed else (event.value, "ctx.side_effect in ")
                 if not is_json(value):
                     watch.problem(f"{who}{self.workflow.name} returned {type(value).__name__} {shown(value)} "
-                                  f"({self._at(m)}): the history records it as JSON; return a dict, list, str, number, "
-                                  "bool or None")
+                                  f"({self._at(m)}): {_why_not_json(value)}")
             if isinstance(cmd, ScheduleActivity) and event is not None:
                 if cmd.activity.name not in names:
                     watch.problem(f"{self.workflow.name} calls {cmd.activity.name} ({self._at(m)}), which is not in "
@@ -322,8 +325,7 @@ class Playground:
                 watch.current = None
             if not is_json(value):
                 watch.problem(f"{a.name} returned {type(value).__name__} {shown(value)} "
-                              f"({where(code, returned.get('line'))}): the history records a result as JSON; "
-                              "return a dict, list, str, number, bool or None")
+                              f"({where(code, returned.get('line'))}): {_why_not_json(value)}")
             watch.returned.setdefault(act.activity_id, act.world.clock())
             return value
         return replace(a, fn=run)

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 import simpy
 
 from . import events as ev
+from .codec import merged_keys
 from .errors import Stop, said, shown, stops_the_worker
 from .faults import FaultPlan, Injector, ProcessCrashed
 from .history import History, collector_paused
@@ -148,7 +149,11 @@ def _call(activity, act, scheduled, fault) -> Outcome:
     except BaseException as e:   # sys.exit(), or a class not under Exception: the code must change
         raise stops_the_worker(e, f"activity {activity.name}") from None
     try:   # the code gets the result as the history keeps it, live as on replay (Temporal's SDKs do the same)
-        return Outcome(True, json.loads(json.dumps(value)))
+        kept = json.loads(json.dumps(value))
+        if merged := merged_keys(value):
+            return Outcome(False, error_type="ResultNotJSON", retryable=False,
+                           message=f"{activity.name} returned a dict in which {merged}; give its keys one type")
+        return Outcome(True, kept)
     except (TypeError, ValueError):
         return Outcome(False, error_type="ResultNotJSON", retryable=False, message=(
             f"{activity.name} returned {type(value).__name__} {shown(value)}: an activity's result is "

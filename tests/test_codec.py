@@ -61,3 +61,14 @@ def test_many_rows_must_be_numbered_from_start_without_a_gap(order_history):
         from_records(rows[:2] + rows[3:], "wf-9")
     with pytest.raises(ev.HistoryError, match="wf-9: event 2 is missing \\(next stored is 3\\)"):
         from_records(rows[2:], "wf-9", start=2)
+
+
+def test_keys_that_json_writes_alike_are_named():
+    from simcore.codec import is_json, merged_keys
+    assert merged_keys({1: "a", "1": "b"}) == """the keys 1 and '1' are both "1" in JSON: one value would be lost"""
+    assert merged_keys([{"x": {True: 1, "true": 2}}]).startswith("the keys True and 'true' are both \"true\"")
+    assert not is_json({1: "a", "1": "b"}) and is_json({1: "a"}) and merged_keys({1: "a", 2: "b"}) == ""
+    deep = []
+    for _ in range(5000):
+        deep = [deep]
+    assert merged_keys(deep) == ""   # walked without recursion

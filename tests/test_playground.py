@@ -143,7 +143,25 @@ def test_a_result_that_is_not_json(capsys):
         return (yield ctx.activity(lookup))
     view.try_it(uses, [lookup], strategy="durable")
     out = capsys.readouterr().out
-    assert "problem: Lookup returned set" in out and "`return found`): the history records a result as JSON" in out
+    assert "problem: Lookup returned set" in out and "`return found`): the history records it as JSON" in out
+
+
+def test_a_result_whose_keys_json_would_merge_is_refused_not_halved(capsys):
+    """{1: ..., "1": ...} would come back from JSON with one value: the attempt fails for good, saying so,
+    where a JSON round trip would lose one without a word. One int key alone becomes "1" (as in Temporal)."""
+    @activity("Count")
+    def count(act):
+        counted = {1: "one", "1": "uno"}
+        return counted
+
+    @workflow
+    def uses(ctx):
+        return (yield ctx.activity(count))
+    view.try_it(uses, [count], strategy="durable")
+    out = capsys.readouterr().out
+    assert ("problem: Count returned dict {1: 'one', '1': 'uno'} (line " in out and
+            """`return counted`): the keys 1 and '1' are both "1" in JSON: one value would be lost""" in out)
+    assert "ResultNotJSON" in out
 
 
 def test_a_call_to_the_world_outside_an_activity():
