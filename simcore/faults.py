@@ -19,9 +19,10 @@ class ProcessCrashed(BaseException):
     """The process dies here. A BaseException on purpose: workflow and activity code that catches
     `Exception` must not be able to swallow its own death."""
 
-    def __init__(self, point: str):
-        super().__init__(point)
+    def __init__(self, point: str, after: str | None = None):
+        super().__init__(point, after)
         self.point = point
+        self.after = after   # the step whose result the process held: it died between that step and the next
 
 
 @dataclass(frozen=True)
@@ -128,4 +129,4 @@ class Injector:
         for crash in self.plan.crashes:
             if crash.when == when and crash.step == step and crash.nth == n:
                 self.fired.append((self.clock() if self.clock else 0.0, crash))
-                raise ProcessCrashed(str(crash))
+                raise ProcessCrashed(str(crash), step if when == "after_step" else None)

@@ -92,7 +92,7 @@ class Shop:
             sim.done.add(wid)   # the application marks the order done in its database
             sim.trace.frame(f"order marked done: {result}", step=None)
         except ProcessCrashed as crash:
-            sim.trace.crash(crash.point)
+            sim.trace.crash(crash.point, crash.after)
         except OutOfTime:
             pass
 
@@ -260,7 +260,7 @@ def checkpoint(sim: Sim, workflow, activities, wid: str, args, record_first: boo
         try:
             checkpoint_loop(Checkpointed(shop, wid), record_first)
         except ProcessCrashed as crash:
-            sim.trace.crash(crash.point)
+            sim.trace.crash(crash.point, crash.after)
         except OutOfTime:
             return
         if wid in sim.done:

@@ -23,6 +23,7 @@ class Frame:
     replaying: bool = False       # the code is being answered from history
     cursor: int | None = None     # the history event being replayed
     skull: bool = False
+    after: str | None = None      # at the skull: the step whose result the process held (it died before the next)
     kind: str = ""                # what happened, where something did ("crash", "retry", "refused", ...);
                                   # "" for a routine frame. The player's "next incident" stops by it.
     effects: int = 0              # world.log[:effects] has happened
@@ -100,10 +101,10 @@ class Recorder:
                    step=kind, line=m.line, ram={k: show(v) for k, v in (m.ram or {}).items()}, replaying=replay,
                    kind="inline")
 
-    def crash(self, point: str) -> None:
+    def crash(self, point: str, after: str | None = None) -> None:
         self.frame(f"CRASH ({point}): the process dies and its RAM is gone", ram=None, step=None,
                    line=None, replaying=False, cursor=None, kind="crash")
-        self.frames[-1] = self.state = ev.copy_with(self.state, skull=True)
+        self.frames[-1] = self.state = ev.copy_with(self.state, skull=True, after=after)
 
 
 class Unwatched(Recorder):
@@ -116,5 +117,5 @@ class Unwatched(Recorder):
     def frame(self, caption: str, **changes) -> Frame:
         return self.state
 
-    def crash(self, point: str) -> None:
+    def crash(self, point: str, after: str | None = None) -> None:
         pass

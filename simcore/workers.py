@@ -76,7 +76,7 @@ class WorkerSide:
             point = crash.point if isinstance(crash, ProcessCrashed) else cause
             w.status, w.cache, w.task, w.poll = "dead", {}, None, None
             self.incidents.append((self.env.now, "crash", f"{w.name}: {point}", {"worker": w.name}))
-            self.sim.trace.crash(f"{w.name}: {point}")
+            self.sim.trace.crash(f"{w.name}: {point}", getattr(crash, "after", None))
             if cause != "killed for good":
                 self.env.process(self._restart(w, self.sim.restart_delay))
         else:

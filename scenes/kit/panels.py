@@ -23,7 +23,11 @@ def frame_index(run, frame) -> int:
 
 
 def dying_step(run, frame) -> str | None:
-    """At the skull: the step that was running when the process died (the last one lit before it)."""
+    """At the skull: the step that was running when the process died (the last one lit before it).
+    None for a process that died between steps: after a step's result, its code had called the next
+    step (lit), which had not begun."""
+    if frame.after:
+        return None
     frames = run.frames[:frame_index(run, frame)]
     for f in reversed(frames):
         if f.skull:

@@ -147,9 +147,9 @@ class SagaWatched(Recorder):
                 caption += ": the first attempt's result, from its key (nothing done again)"
         return super().frame(caption, extra={"saga": self.saga, "sent": len(self.sim.messages)}, **changes)
 
-    def crash(self, point: str) -> None:
+    def crash(self, point: str, after: str | None = None) -> None:
         self.saga = None
-        super().crash(point)
+        super().crash(point, after)
 
 
 def simulate(crash="none", release="works", on_failure="stop", charge="ok", register="after", seed=0) -> Run:
