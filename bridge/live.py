@@ -83,7 +83,6 @@ def compare(server: list[str], course: list[str]) -> list[dict]:
 # -- the worker process: Temporal ports of the course's workflows, activities on the durable world ---------
 def worker_main(ns) -> int:
     from temporalio import activity
-    from temporalio.client import Client
     from temporalio.worker import Worker
 
     from bridge.live_ports import PORTS
@@ -126,7 +125,8 @@ def worker_main(ns) -> int:
           for kind in ("ConfirmationEmail", "CancellationEmail", "ReviewRequest", "ReturnLabel"))]
 
     async def serve():
-        client = await asyncio.wait_for(Client.connect(ns.address), 20)
+        from bridge.server import connect
+        client = await connect(ns.address)
         ports = [PORTS[name] for name in ns.ports.split(",")]
         async with Worker(client, task_queue=ns.task_queue, workflows=ports, activities=activities):
             Path(ns.ready).write_text(str(os.getpid()))
@@ -243,10 +243,8 @@ def course_side(sim, wid: str, run: str | None = None) -> Side:
 async def run_all(names: list[str], keep: bool, pids: list | None = None, jobs: int = 0) -> list[Comparison]:
     """The scenarios side by side on one server, at most `jobs` at a time (0: all), each reported in
     the order named, as soon as it and those before it are done."""
-    from temporalio.client import Client
-
     from bridge.live_ports import SCENARIOS
-    from bridge.server import DevServer
+    from bridge.server import DevServer, connect
     pids = [] if pids is None else pids
     room = asyncio.Semaphore(jobs or len(names))
 
@@ -265,7 +263,7 @@ async def run_all(names: list[str], keep: bool, pids: list | None = None, jobs: 
 
     out = []
     with DevServer(keep_logs=keep) as server:
-        client = await asyncio.wait_for(Client.connect(server.address), 20)
+        client = await connect(server.address)
         pids.append(server.server.pid)
         runs = [asyncio.create_task(one(server, client, name)) for name in names]
         try:

@@ -40,6 +40,23 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+async def connect(address: str, timeout: float = 30.0):
+    """A Temporal client for the server at `address`. A server that listens is not yet one that serves:
+    until its frontend is healthy, connecting fails ("Frontend is not healthy yet"), longer on a loaded
+    machine; that is waited out, anything else is raised at once."""
+    import asyncio
+
+    from temporalio.client import Client
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return await asyncio.wait_for(Client.connect(address), max(1.0, deadline - time.monotonic()))
+        except RuntimeError as e:
+            if "not healthy" not in str(e) or time.monotonic() >= deadline:
+                raise
+        await asyncio.sleep(0.25)
+
+
 def stop(proc: subprocess.Popen, sig: int = signal.SIGTERM, wait: float = 15.0) -> None:
     """Stop one process we started, by its pid: `sig`, then SIGKILL if it has not exited in time."""
     if proc.poll() is None:

@@ -14,21 +14,20 @@ back to the workflow frame it came from. Every run is seeded: the same code give
 """
 from __future__ import annotations
 
-import inspect
-import linecache
 import sys
 from collections import Counter
 from dataclasses import dataclass, field, replace
 
 from . import events as ev
-from .codec import is_json, merged_keys
+from .codec import is_json
 from .errors import EXIT, TookTooLong, WorkflowCodeError, said, shown, wall_clock_limit
 from .faults import WHEN, Crash, FaultPlan, Injector
+from .learner import PlaygroundError, activity, checked, frames, where, why_not_json, workflow  # noqa: F401 (re-exported)
 from .replay import Machine, running
 from .scenarios import Control, ControlError, resolve
 from .sim import Sim
 from .strategies import run_workflow
-from .workflow import ActivityDef, ScheduleActivity, WaitSignal, WorkflowDef, activity as _activity, workflow as _workflow
+from .workflow import ActivityDef, ScheduleActivity, WaitSignal
 from .world import World
 
 STRATEGIES = ("plain", "cron", "durable")
@@ -39,89 +38,6 @@ WALL_SECONDS = 5.0              # real time one run may take: 25x the cap's (a l
 WHEN_TEXT = {"after_step": "after result", "after_effect": "after effect, before record",
              "before_effect": "before effect"}
 SAVED: dict[str, tuple[str, list]] = {}   # workflow name -> (its source, the history of its last clean run)
-
-
-class PlaygroundError(Exception):
-    """The learner's code cannot run: the message names their line. IPython prints only the message
-    (`_render_traceback_`), never the engine's frames the error passed through."""
-
-    def _render_traceback_(self):
-        return [f"PlaygroundError: {self}"]
-
-
-def where(code, lineno: int | None = None) -> str:
-    """'line 4 of your cell: `text`' for a line of the learner's code (a def line by default)."""
-    file = code.co_filename
-    if not lineno:   # the def line, past any decorators
-        lineno = code.co_firstlineno
-        while linecache.getline(file, lineno).lstrip().startswith("@"):
-            lineno += 1
-    place = "your cell" if "ipykernel" in file or file.startswith("<") else file.rsplit("/", 1)[-1]
-    text = linecache.getline(file, lineno).strip()
-    return f"line {lineno} of {place}" + (f": `{text}`" if text else "")
-
-
-def _declared(declare, f):
-    """`declare(f)`, the engine's refusal of bad code (a TypeError) said as a PlaygroundError at the line."""
-    try:
-        return declare(f)
-    except TypeError as err:
-        raise PlaygroundError(f"{err} ({where(f.__code__)})") from None
-
-
-def as_workflow(fn) -> WorkflowDef:
-    """`fn` as a workflow, declared here if the learner did not: the engine's refusal, at their line."""
-    return fn if isinstance(fn, WorkflowDef) else _declared(_workflow, fn)
-
-
-def as_activity(fn) -> ActivityDef:
-    return fn if isinstance(fn, ActivityDef) else _declared(_activity, fn)
-
-
-def workflow(fn=None, **kw):
-    """`@workflow` that refuses bad code with a PlaygroundError naming the line."""
-    def wrap(f):
-        return _declared(lambda g: _workflow(g, **kw), f)
-    return wrap(fn) if fn else wrap
-
-
-def activity(name=None, **kw):
-    """`@activity` that refuses bad code with a PlaygroundError naming the line."""
-    def wrap(f):
-        return _declared(lambda g: _activity(g) if callable(name) else _activity(name, **kw)(g), f)
-    return wrap(name) if callable(name) else wrap
-
-
-def checked(workflow_fn, activities, args) -> tuple[WorkflowDef, list[ActivityDef], list]:
-    """The playground's three arguments, declared; or a PlaygroundError saying which is wrong and how to write it."""
-    if not (isinstance(workflow_fn, WorkflowDef) or inspect.isfunction(workflow_fn)):
-        what = f"{workflow_fn.name} is an @activity" if isinstance(workflow_fn, ActivityDef) else \
-            f"{workflow_fn!r:.60} is not a workflow"
-        raise PlaygroundError(f"{what}; the first argument is the @workflow")
-    wf = as_workflow(workflow_fn)
-    if not isinstance(activities, (list, tuple)):   # the example: the activities the workflow's code names
-        named = [n for n in wf.fn.__code__.co_names if isinstance(wf.fn.__globals__.get(n), ActivityDef)]
-        example = activities.fn.__name__ if isinstance(activities, ActivityDef) else ", ".join(named) or "my_activity"
-        raise PlaygroundError(f"activities must be a list of @activity functions, e.g. [{example}]")
-    acts = {}
-    for i, a in enumerate(activities):
-        if not (isinstance(a, ActivityDef) or inspect.isfunction(a)):
-            what = f"the @workflow {a.name}" if isinstance(a, WorkflowDef) else repr(a)[:60]
-            raise PlaygroundError(f"activities[{i}] is {what}, not an @activity function")
-        a = as_activity(a)
-        if acts.setdefault(a.name, a).fn is not a.fn:   # the engine's table would keep the last one, silently
-            raise PlaygroundError(f"two activities are named {a.name!r} ({acts[a.name].fn.__name__} and "
-                                  f"{a.fn.__name__}): give each its own name")
-    if not isinstance(args, (list, tuple)):
-        raise PlaygroundError(f"args must be a list (or tuple) of the workflow's inputs, e.g. "
-                              f"{[args] if args is not None else []!r}")
-    if not is_json(args := list(args)):
-        raise PlaygroundError(f"the workflow's inputs {args!r} must be JSON: the history records them")
-    try:
-        wf.check_inputs(args)
-    except TypeError as err:
-        raise PlaygroundError(f"args: {err}") from None
-    return wf, list(acts.values()), args
 
 
 class Keyless:
@@ -169,10 +85,6 @@ class Watch:
     def problem(self, text: str) -> None:
         if text not in self.problems:
             self.problems.append(text)
-
-
-def _why_not_json(value) -> str:
-    return merged_keys(value) or "the history records it as JSON; return a dict, list, str, number, bool or None"
 
 
 def point_name(crash: Crash, repeats: bool) -> str:
@@ -273,7 +185,7 @@ class Playground:
                 value, who = (m.result, "") if m.closed else (event.value, "ctx.side_effect in ")
                 if not is_json(value):
                     watch.problem(f"{who}{self.workflow.name} returned {type(value).__name__} {shown(value)} "
-                                  f"({self._at(m)}): {_why_not_json(value)}")
+                                  f"({self._at(m)}): {why_not_json(value)}")
             if isinstance(cmd, ScheduleActivity) and event is not None:
                 if cmd.activity.name not in names:
                     watch.problem(f"{self.workflow.name} calls {cmd.activity.name} ({self._at(m)}), which is not in "
@@ -325,7 +237,7 @@ class Playground:
                 watch.current = None
             if not is_json(value):
                 watch.problem(f"{a.name} returned {type(value).__name__} {shown(value)} "
-                              f"({where(code, returned.get('line'))}): {_why_not_json(value)}")
+                              f"({where(code, returned.get('line'))}): {why_not_json(value)}")
             watch.returned.setdefault(act.activity_id, act.world.clock())
             return value
         return replace(a, fn=run)
@@ -337,28 +249,17 @@ class Playground:
     def _stuck_at(self, err: BaseException) -> str:
         """The learner's line that was running when `err` was raised into it (the deepest one)."""
         mine = {f.__code__.co_filename for f in (self.workflow.fn, *(a.fn for a in self.activities))}
-        code = lineno = None
-        while err is not None:   # SimPy re-raises a process's error as a copy whose cause is the original
-            tb = err.__traceback__
-            while tb:
-                if tb.tb_frame.f_code.co_filename in mine:
-                    code, lineno = tb.tb_frame.f_code, tb.tb_lineno
-                tb = tb.tb_next
-            err = err.__cause__
-        return where(code, lineno) if code else "outside your code"
+        at = [(frame.f_code, line) for frame, line in frames(err) if frame.f_code.co_filename in mine]
+        return where(*at[-1]) if at else "outside your code"
 
     def _explain(self, err: Exception) -> str:
         """An error from inside the engine, said at the workflow line it came from (the machine that was
         running the code is in the traceback)."""
-        machine, yielded, seen = None, None, err
-        while seen is not None:   # SimPy re-raises a process's error as a copy whose cause is the original
-            tb = seen.__traceback__
-            while tb:
-                got = tb.tb_frame.f_locals.get("self")
-                machine = got if isinstance(got, Machine) else machine
-                yielded = tb.tb_frame.f_locals.get("cmd", yielded)
-                tb = tb.tb_next
-            seen = seen.__cause__
+        machine = yielded = None
+        for frame, _ in frames(err):
+            got = frame.f_locals.get("self")
+            machine = got if isinstance(got, Machine) else machine
+            yielded = frame.f_locals.get("cmd", yielded)
         at = f" ({self._at(machine)})" if machine else ""
         if isinstance(err, WorkflowCodeError) and isinstance(yielded, ActivityDef):
             return (f"{self.workflow.name} yields the activity {yielded.name} itself{at}; write "
