@@ -4,12 +4,10 @@ the code stopped waiting for, running an accepted update. Like the ones workflow
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from . import events as ev
 
 
-@dataclass(frozen=True)
+@ev.frozen
 class Complete:
     value: object
 
@@ -23,7 +21,7 @@ class Complete:
         return type(e) is ev.WorkflowExecutionCompleted
 
 
-@dataclass(frozen=True)
+@ev.frozen
 class Fail:
     error_type: str
     message: str
@@ -38,7 +36,7 @@ class Fail:
         return type(e) is ev.WorkflowExecutionFailed
 
 
-@dataclass(frozen=True)
+@ev.frozen
 class CancelWorkflow:
 
     def describe(self):
@@ -51,7 +49,7 @@ class CancelWorkflow:
         return type(e) is ev.WorkflowExecutionCanceled
 
 
-@dataclass(frozen=True)
+@ev.frozen
 class CancelTimer:
     timer_id: str
     started_event_id: int
@@ -66,7 +64,7 @@ class CancelTimer:
         return type(e) is ev.TimerCanceled and e.timer_id == self.timer_id
 
 
-@dataclass(frozen=True)
+@ev.frozen
 class AcceptUpdate:
     update_id: str
     name: str
@@ -82,7 +80,7 @@ class AcceptUpdate:
         return type(e) is ev.WorkflowExecutionUpdateAccepted and e.name == self.name
 
 
-@dataclass(frozen=True)
+@ev.frozen
 class CompleteUpdate:
     update_id: str
     accepted_event_id: int

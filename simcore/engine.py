@@ -81,7 +81,7 @@ class Engine(HistoryService, Messages, WorkerSide, Recovery):
     def incident(self, kind: str, text: str, **details) -> None:
         """Something a learner should see (a lease lost, a stale completion refused, a deploy): kept
         in `incidents` with its time, and drawn as a frame of that kind."""
-        changes = {k: details.pop(k) for k in ("ram", "replaying", "cursor") if k in details}
+        changes = {k: details.pop(k) for k in ("ram", "replaying", "cursor") if k in details} if details else {}
         self.incidents.append((self.env.now, kind, text, details))
         self.sim.trace.frame(text, kind=kind, **changes)
 

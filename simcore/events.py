@@ -20,10 +20,43 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 EVENT_TYPES: dict[str, type[Event]] = {}
+_new, _set = object.__new__, object.__setattr__   # a frozen instance made without its __init__
+_FACTORY = object()   # (a field with a default_factory that was not given)
+
+
+def frozen(cls=None, /, **options):
+    """`@dataclass(frozen=True)`, for the records the engine makes at every step (events, tasks,
+    commands, frames), with an `__init__` that sets all the fields in one go: the generated one calls
+    `object.__setattr__` once per field and costs twice as much. The class has no `__post_init__` (so
+    `copy_with` can copy it the same way)."""
+    if cls is None:
+        return lambda cls: frozen(cls, **options)
+    cls = dataclass(frozen=True, **options)(cls)
+    if hasattr(cls, "__post_init__"):
+        raise TypeError(f"{cls.__name__} has a __post_init__: make it with @dataclass(frozen=True)")
+    names, params, defaults = [], [], {"_set": _set, "_factory": _FACTORY}
+    for f in fields(cls):
+        name = f.name
+        if f.default is not MISSING:
+            defaults[f"_{name}"] = f.default
+            params.append(f"{name}=_{name}")
+        elif f.default_factory is not MISSING:
+            defaults[f"_{name}"] = f.default_factory
+            params.append(f"{name}=_factory")
+            name = f"_{name}() if {name} is _factory else {name}"
+        else:
+            params.append(name)
+        names.append(f"{f.name!r}: {name}")
+    exec(f"def __init__(self, {', '.join(params)}):\n    _set(self, '__dict__', {{{', '.join(names)}}})", defaults)
+    cls.__init__ = defaults["__init__"]
+    cls.__init__.__qualname__ = f"{cls.__qualname__}.__init__"
+    return cls
+
+
 EPOCH = datetime(2026, 11, 24, 9, 0, 0)   # time 0 of a history: a Tuesday morning
 
 
-@dataclass(frozen=True)
+@frozen
 class Event:
     """One recorded fact. `event_id` counts from 1 without gaps within a run's history."""
 
@@ -53,7 +86,7 @@ class Event:
         return f"<{self.event_id:>3} {self.summary()} @{self.time:g}s>"
 
 
-@dataclass(frozen=True, repr=False)
+@frozen(repr=False)
 class WorkflowExecutionStarted(Event):
     workflow_type: str
     workflow_id: str
@@ -66,7 +99,7 @@ class WorkflowExecutionStarted(Event):
         return f"WorkflowExecutionStarted {self.workflow_type}({_short(self.input)})"
 
 
-@dataclass(frozen=True, repr=False)
+@frozen(repr=False)
 class WorkflowTaskScheduled(Event):
     """The engine wants the workflow code to run: a result came in, a timer fired, the run began.
     A retried workflow task (attempt > 1) is *transient*: its Scheduled and Started events are
@@ -79,7 +112,7 @@ class WorkflowTaskScheduled(Event):
         return "WorkflowTaskScheduled" + (f" attempt {self.attempt}" if self.attempt > 1 else "")
 
 
-@dataclass(frozen=True, repr=False)
+@frozen(repr=False)
 class WorkflowTaskStarted(Event):
     """A worker took the workflow task. Its time is the workflow's `ctx.now()` while the task runs."""
     scheduled_event_id: int
@@ -89,7 +122,7 @@ class WorkflowTaskStarted(Event):
         return f"WorkflowTaskStarted by {self.identity}"
 
 
-@dataclass(frozen=True, repr=False)
+@frozen(repr=False)
 class WorkflowTaskCompleted(Event):
     """The worker answered with the commands that follow this event."""
     scheduled_event_id: int
@@ -100,7 +133,7 @@ class WorkflowTaskCompleted(Event):
         return "WorkflowTaskCompleted"
 
 
-@dataclass(frozen=True, repr=False)
+@frozen(repr=False)
 class WorkflowTaskTimedOut(Event):
     """No answer in time: START_TO_CLOSE (the worker died or froze holding the task) or
     SCHEDULE_TO_START (the sticky worker never came for it)."""
@@ -112,7 +145,7 @@ class WorkflowTaskTimedOut(Event):
         return f"WorkflowTaskTimedOut {self.timeout_type}"
 
 
-@dataclass(frozen=True, repr=False)
+@frozen(repr=False)
 class WorkflowTaskFailed(Event):
     """The worker could not run the task: its code disagreed with the history (non-determinism).
     The workflow stays running, stuck, until code that fits its history is deployed."""
@@ -130,7 +163,7 @@ WORKFLOW_TASK = ("WorkflowTaskScheduled", "WorkflowTaskStarted", "WorkflowTaskCo
                  "WorkflowTaskTimedOut", "WorkflowTaskFailed")
 
 
-@dataclass(frozen=True, repr=False)
+@frozen(repr=False)
 class ActivityTaskScheduled(Event):
     activity_id: str  # "1", "2", ...: the command's sequence number, as Temporal assigns it
     activity_type: str
@@ -142,7 +175,7 @@ class ActivityTaskScheduled(Event):
         return f"ActivityTaskScheduled {self.activity_type}"
 
 
-@dataclass(frozen=True, repr=False)
+@frozen(repr=False)
 class ActivityTaskStarted(Event):
     """Written with the attempt's result, as a Temporal server writes it for an activity with a retry
     policy; its time is when that last attempt started, and it carries the previous attempt's failure."""
@@ -155,7 +188,7 @@ class ActivityTaskStarted(Event):
         return f"ActivityTaskStarted #{self.scheduled_event_id} attempt {self.attempt}{after}"
 
 
-@dataclass(frozen=True, repr=False)
+@frozen(repr=False)
 class ActivityTaskCompleted(Event):
     scheduled_event_id: int
     result: Any
@@ -164,7 +197,7 @@ class ActivityTaskCompleted(Event):
         return f"ActivityTaskCompleted #{self.scheduled_event_id} -> {_short(self.result)}"
 
 
-@dataclass(frozen=True, repr=False)
+@frozen(repr=False)
 class ActivityTaskFailed(Event):
     scheduled_event_id: int
     error_type: str
@@ -174,7 +207,7 @@ class ActivityTaskFailed(Event):
         return f"ActivityTaskFailed #{self.scheduled_event_id} {self.error_type}"
 
 
-@dataclass(frozen=True, repr=False)
+@frozen(repr=False)
 class ActivityTaskTimedOut(Event):
     """The activity ran out of time for good: its last attempt's start-to-close or heartbeat timeout
     with no retry left, its schedule-to-close, or its schedule-to-start (then it never started)."""
@@ -186,7 +219,7 @@ class ActivityTaskTimedOut(Event):
         return f"ActivityTaskTimedOut #{self.scheduled_event_id} {self.timeout_type}"
 
 
-@dataclass(frozen=True, repr=False)
+@frozen(repr=False)
 class MarkerRecorded(Event):
     """A value recorded once and handed back on every replay: a side effect's result (later, a patch
     decision). Temporal's SDKs record side effects and version markers the same way. The clock and
@@ -200,7 +233,7 @@ class MarkerRecorded(Event):
         return f"MarkerRecorded {self.marker_name} = {_short(self.value)}"
 
 
-@dataclass(frozen=True, repr=False)
+@frozen(repr=False)
 class TimerStarted(Event):
     timer_id: str
     seconds: float
@@ -210,7 +243,7 @@ class TimerStarted(Event):
         return f"TimerStarted {self.timer_id} ({_span(self.seconds)})"
 
 
-@dataclass(frozen=True, repr=False)
+@frozen(repr=False)
 class TimerFired(Event):
     timer_id: str
     started_event_id: int
@@ -219,7 +252,7 @@ class TimerFired(Event):
         return f"TimerFired {self.timer_id}"
 
 
-@dataclass(frozen=True, repr=False)
+@frozen(repr=False)
 class WorkflowExecutionSignaled(Event):
     """A message from outside, recorded the moment it is sent, with or without a worker alive."""
     signal_name: str
@@ -230,7 +263,7 @@ class WorkflowExecutionSignaled(Event):
         return f"WorkflowExecutionSignaled {self.signal_name}({_short(self.input)})"
 
 
-@dataclass(frozen=True, repr=False)
+@frozen(repr=False)
 class TimerCanceled(Event):
     """The code stopped waiting for a timer (something else came first, or the workflow was cancelled)."""
     timer_id: str
@@ -241,7 +274,7 @@ class TimerCanceled(Event):
         return f"TimerCanceled {self.timer_id}"
 
 
-@dataclass(frozen=True, repr=False)
+@frozen(repr=False)
 class WorkflowExecutionCancelRequested(Event):
     """Someone asked the workflow to stop. A request: the workflow's code decides what it means."""
     identity: str = ""
@@ -250,7 +283,7 @@ class WorkflowExecutionCancelRequested(Event):
         return "WorkflowExecutionCancelRequested" + (f" by {self.identity}" if self.identity else "")
 
 
-@dataclass(frozen=True, repr=False)
+@frozen(repr=False)
 class WorkflowExecutionCanceled(Event):
     """The code let the cancellation end it (after whatever clean-up it chose to do)."""
     command: ClassVar[bool] = True
@@ -259,7 +292,7 @@ class WorkflowExecutionCanceled(Event):
         return "WorkflowExecutionCanceled"
 
 
-@dataclass(frozen=True, repr=False)
+@frozen(repr=False)
 class WorkflowExecutionCompleted(Event):
     result: Any
     command: ClassVar[bool] = True
@@ -268,7 +301,7 @@ class WorkflowExecutionCompleted(Event):
         return f"WorkflowExecutionCompleted -> {_short(self.result)}"
 
 
-@dataclass(frozen=True, repr=False)
+@frozen(repr=False)
 class WorkflowExecutionUpdateAccepted(Event):
     """An update that passed its validator, as the worker that ran it answered: it carries the request,
     so a replay runs the handler again at the same point. A rejected update writes nothing at all."""
@@ -281,7 +314,7 @@ class WorkflowExecutionUpdateAccepted(Event):
         return f"WorkflowExecutionUpdateAccepted {self.name}({_short(self.args)})"
 
 
-@dataclass(frozen=True, repr=False)
+@frozen(repr=False)
 class WorkflowExecutionUpdateCompleted(Event):
     update_id: str
     accepted_event_id: int
@@ -293,7 +326,7 @@ class WorkflowExecutionUpdateCompleted(Event):
         return f"WorkflowExecutionUpdateCompleted -> {self.error or _short(self.result)}"
 
 
-@dataclass(frozen=True, repr=False)
+@frozen(repr=False)
 class WorkflowExecutionContinuedAsNew(Event):
     """The run closes and hands its state, as input, to a new run of the same workflow id."""
     new_run_id: str
@@ -305,7 +338,7 @@ class WorkflowExecutionContinuedAsNew(Event):
         return f"WorkflowExecutionContinuedAsNew ({_short(self.input)})"
 
 
-@dataclass(frozen=True, repr=False)
+@frozen(repr=False)
 class WorkflowExecutionFailed(Event):
     error_type: str
     message: str
@@ -339,8 +372,6 @@ def _schema(cls) -> tuple[tuple[str, ...], frozenset, frozenset]:
     required = frozenset(f.name for f in payload if f.default is MISSING and f.default_factory is MISSING)
     return names, required, frozenset(names)
 
-
-_new, _set = object.__new__, object.__setattr__   # a frozen instance made without its __init__
 
 
 def copy_with(obj, **changes):

@@ -91,10 +91,9 @@ class History:
             return
         if self._mem is None:
             rows = [(e.event_id, e.type, e.time, _payload(e, workflow_id)) for e in events]
-        else:   # nothing is encoded, but what a file would refuse is refused
-            for e in events:
-                if not _plain(vars(e).values()):
-                    _payload(e, workflow_id)
+        elif not _plain([v for e in events for v in vars(e).values()]):   # nothing is encoded, but what
+            for e in events:                                               # a file would refuse is refused
+                _payload(e, workflow_id)
         first = events[0].event_id
         for offset, e in enumerate(events):
             if e.event_id != first + offset:

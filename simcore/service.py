@@ -138,16 +138,17 @@ class HistoryService:
     def _lease(self, task: Task, deadline: float | None = None) -> None:
         """Taken with a task, and looked at again when it would run out (or a heartbeat is due): if
         the task is not completed in time, the attempt has failed."""
+        key = task.key
+        if self.leases.get(key) != task.token:
+            return   # completed, or taken back already
         opts = task.options
         limit = (opts.start_to_close or self.task_timeout) if task.kind == "activity" else self.task_timeout
         beat = opts.heartbeat
         if deadline is None:   # the task is taken now
             deadline = self.env.now + limit
             if beat:
-                self.heartbeats[task.key] = self.env.now
-        if self.leases.get(task.key) != task.token:
-            return   # completed, or taken back already
-        until = min(deadline, self.heartbeats[task.key] + beat) if beat else deadline
+                self.heartbeats[key] = self.env.now
+        until = min(deadline, self.heartbeats[key] + beat) if beat else deadline
         if self.env.now < until:
             after(self.env, until - self.env.now, self._lease, task, deadline)
             return
@@ -257,8 +258,10 @@ class HistoryService:
         return [str(n) for n in range(1, int(self.run_of(wid)) + 1)]
 
     def _append(self, wid: str, events: list, sync: bool = True) -> None:
-        key = (wid, self.run_of(wid))
-        self.sim.history.append(wid, events, key[1], sync=sync)
+        key, history = (wid, self.run_of(wid)), self.sim.history
+        history.append(wid, events, key[1], sync=sync)
+        if history.path is None:
+            return   # a store in RAM is its own events cache
         recent = self.recent.get(key, [])
         if recent and recent[-1].event_id + 1 != events[0].event_id:
             recent = []   # someone else wrote in between: start again from here

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import itertools
 from collections import deque
-from dataclasses import dataclass
 from operator import itemgetter
 
 from . import events as ev
@@ -25,7 +24,7 @@ from .retry import ActivityOptions
 from .sim import after
 
 
-@dataclass(frozen=True)
+@ev.frozen
 class Task:
     kind: str                     # "workflow" or "activity"
     workflow_id: str
@@ -90,17 +89,16 @@ class TaskQueue:
     def poll(self, worker: str, build: str | None = None):
         """An event that fires with a task for `worker` (of `build`). Cancel it with `cancel` if the
         worker dies."""
-        event = self.env.event()
-        heads = [self.lines.get(line) for line in (("sticky", worker), ("normal", None), ("normal", build))]
-        own = heads[0]
-        if own:
-            event.succeed(self._take(own))
+        event, lines = self.env.event(), self.lines
+        line = lines.get(("sticky", worker))
+        if not line:   # else the oldest task of the normal queue, of any build or of the worker's own
+            line, pinned = lines.get(("normal", None)), lines.get(("normal", build))
+            if pinned and (not line or self.waiting[id(pinned[0])][1] < self.waiting[id(line[0])][1]):
+                line = pinned
+        if line:
+            event.succeed(self._take(line))
         else:
-            free = [q for q in heads[1:] if q]
-            if free:
-                event.succeed(self._take(min(free, key=lambda q: self.waiting[id(q[0])][1])))
-            else:
-                self.pollers.append((worker, build, event))
+            self.pollers.append((worker, build, event))
         return event
 
     def stopped_polling(self, worker: str) -> None:

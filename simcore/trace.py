@@ -6,14 +6,14 @@ durable), so a thousand frames cost little and every panel reads the same ground
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from . import events as ev
 from .replay import running
 from .workflow import First, RecordMarker, ScheduleActivity, StartTimer, WaitSignal
 
 
-@dataclass(frozen=True)
+@ev.frozen
 class Frame:
     t: float = 0.0
     caption: str = ""

@@ -117,7 +117,7 @@ class WorkerSide:
                 m = self._machine(fresh[0].workflow_type, wid, w)
                 m.run = self.run_of(wid)
                 keep_last(w.cache, wid, m, self.cache_size)   # full: the one used longest ago goes (it will replay)
-                if any(type(e) is ev.WorkflowTaskCompleted for e in fresh):   # the code ran here before
+                if ev.WorkflowTaskCompleted in map(type, fresh):   # the code ran here before
                     self.replays += 1
                     handed = f" ({len(fresh) - len(transient)} on record + this task's {len(transient)})" if transient else ""
                     self.incident("replay", f"{w.name} has no cached state for {wid}: replay {len(fresh)} "

@@ -95,7 +95,7 @@ def workflow(fn=None, *, name: str | None = None):
 
 
 # -- commands: what a workflow yields ---------------------------------------------------------
-@dataclass(frozen=True)
+@ev.frozen
 class ScheduleActivity:
     activity: ActivityDef
     args: tuple
@@ -113,7 +113,7 @@ class ScheduleActivity:
         return type(e) is ev.ActivityTaskScheduled and e.activity_type == self.activity.name
 
 
-@dataclass(frozen=True)
+@ev.frozen
 class RecordMarker:
     """Ask once, remember forever: live, `compute()` gives the value and the engine records it as a
     MarkerRecorded event; on replay the recorded value is handed back and `compute` is not called."""
@@ -136,7 +136,7 @@ class RecordMarker:
         return type(e) is ev.MarkerRecorded and e.marker_name == self.name
 
 
-@dataclass(frozen=True)
+@ev.frozen
 class StartTimer:
     seconds: float
     blocking = True
@@ -151,7 +151,7 @@ class StartTimer:
         return type(e) is ev.TimerStarted
 
 
-@dataclass(frozen=True)
+@ev.frozen
 class WaitSignal:
     """Wait for the next signal of this name (at once, if one is already waiting): its input."""
     name: str
@@ -161,7 +161,7 @@ class WaitSignal:
         return f"WaitSignal {self.name}"
 
 
-@dataclass(frozen=True)
+@ev.frozen
 class TakeSignals:
     """Every signal of this name that has arrived and not been taken, at once, without waiting (maybe
     none): their inputs in the order they were recorded. Records nothing. What code takes before it
@@ -173,7 +173,7 @@ class TakeSignals:
         return f"TakeSignals {self.name}"
 
 
-@dataclass(frozen=True)
+@ev.frozen
 class First:
     """Wait for whichever of several comes first (a timer, a signal, an activity): (index, value).
     A timer that loses is cancelled (TimerCanceled); if a signal is already waiting, no timer starts."""
@@ -187,7 +187,7 @@ class First:
 PATCH_MARKER = "core_patch"   # what Temporal's Core-based SDKs name a patch marker
 
 
-@dataclass(frozen=True)
+@ev.frozen
 class Patched:
     """`if (yield ctx.patched("fraud-check")):` new code, else the old. Temporal's semantics: true when
     the code reaches it live (a marker is recorded); true on replay where the marker was recorded;
@@ -213,7 +213,7 @@ def is_patch(e: ev.Event, patch_id: str | None = None, deprecated: bool | None =
         (deprecated is None or bool(e.value.get("deprecated")) == deprecated)
 
 
-@dataclass(frozen=True)
+@ev.frozen
 class ContinueAsNew:
     """Close this run and start the next one of the same workflow id with `args` as its input: the
     history starts afresh (its length bounded), and only what the input carries survives."""
