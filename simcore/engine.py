@@ -53,7 +53,10 @@ class Engine(HistoryService, Messages, WorkerSide, Recovery):
         self.began: dict[tuple, float] = {}          # activity key -> when its current attempt started
         self.last_failure: dict[tuple, dict] = {}    # activity key -> the previous attempt's failure
         self.workflow_task: dict[str, tuple] = {}    # workflow id -> (scheduled id, started id) of its task
-        self.timers: dict[tuple, float] = {}   # (workflow id, timer id) -> when it is due: the timer queue
+        self.timers: dict[tuple, float] = {}   # (workflow id, timer id) -> when it is due: the timers pending
+        self.timer_queue: list = []            # a heap of (due, order, workflow id, TimerStarted, run): the timer queue
+        self.wake_at: float | None = None      # when the engine wakes next for the timer queue
+        self._armed = itertools.count()        # (timers due at the same time fire in the order they were armed)
         self.buffered: dict[str, list] = {}    # workflow id -> what arrived while its workflow task ran
         self.recent: dict[tuple, list] = {}    # (workflow id, run) -> events appended since a task last read them
         self.current_run: dict[str, str] = {}  # workflow id -> its current run's key in the history store

@@ -21,6 +21,7 @@ failure), as a Temporal server does.
 """
 from __future__ import annotations
 
+import heapq
 from typing import TYPE_CHECKING
 
 from . import events as ev
@@ -102,10 +103,28 @@ class HistoryService:
     # -- durable timers ------------------------------------------------------------------------------
     def _arm(self, wid: str, started: ev.TimerStarted) -> None:
         """A timer lives here, in the engine, not in any worker: a workflow asleep for a month is a row
-        in the history and an entry in this queue (Temporal keeps a timer task per history shard)."""
+        in the history and an entry in this queue, which is kept in order of when each is due, and
+        wakes the engine once, at the first (Temporal keeps such a timer queue per history shard).
+        Simulated time skips the idle month."""
         due = started.time + started.seconds
         self.timers[wid, started.timer_id] = due
-        after(self.env, max(0.0, due - self.env.now), self._fire, wid, started, self.run_of(wid))   # time skips the idle month
+        heapq.heappush(self.timer_queue, (due, next(self._armed), wid, started, self.run_of(wid)))
+        if self.timer_queue[0][0] == due and self.wake_at != due:
+            self.wake_at = due
+            after(self.env, max(0.0, due - self.env.now), self._ring, due)
+
+    def _ring(self, due: float) -> None:
+        """The first timer is due: every timer due by now fires, in order; then the next wake-up is set.
+        (A wake-up that an earlier timer took the place of does nothing.)"""
+        if due != self.wake_at:
+            return
+        queue, self.wake_at = self.timer_queue, None
+        while queue and queue[0][0] <= self.env.now:
+            _, _, wid, started, run = heapq.heappop(queue)
+            self._fire(wid, started, run)
+        if queue:
+            self.wake_at = queue[0][0]
+            after(self.env, self.wake_at - self.env.now, self._ring, self.wake_at)
 
     def _fire(self, wid: str, started: ev.TimerStarted, run: str) -> None:
         if run != self.run_of(wid) or self.timers.pop((wid, started.timer_id), None) is None:

@@ -106,6 +106,35 @@ def test_a_sleeping_workflow_holds_nothing_in_a_worker_and_the_store_can_rebuild
     assert one.resume(["order-1002"]) == ["order-1002"] and list(one.timers) == [("order-1002", "1")]
 
 
+@workflow
+def nap(ctx, seconds):
+    yield ctx.sleep(seconds)
+    return seconds
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 50), st.integers(0, 400)), min_size=1, max_size=12))
+def test_timers_armed_in_any_order_each_fire_once_at_their_time_in_the_order_they_fall_due(naps):
+    """The timer queue wakes the engine at the first timer due only; timers that fall due earlier than
+    the one it waits for, or at the same time, still fire once each, at their time, in due order (ties
+    in the order they were armed)."""
+    sim = Sim()
+    engine = Engine(sim, [nap], [], workers=3)
+    for i, (start, seconds) in enumerate(naps):
+        engine.later(start, engine.start, nap, f"nap-{i}", seconds)
+    sim.run()
+    timers = {}
+    for i in range(len(naps)):
+        h = sim.history.read(f"nap-{i}")
+        started, = [e for e in h if isinstance(e, ev.TimerStarted)]
+        fired, = [e for e in h if isinstance(e, ev.TimerFired)]
+        assert fired.time == started.time + started.seconds and h[-1].result == naps[i][1]
+        timers[i] = (fired.time, fired)
+    fired_in = [int(text.split(" of nap-")[1].split(" ")[0]) for _, kind, text, _ in engine.incidents if kind == "timer"]
+    assert [timers[i][0] for i in fired_in] == sorted(t for t, _ in timers.values())
+    assert not engine.timers and not engine.timer_queue
+
+
 def fired_at(sim):
     started = next(e for e in sim.history.read("order-1001") if isinstance(e, ev.TimerStarted))
     return started.time + started.seconds
