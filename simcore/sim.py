@@ -162,7 +162,8 @@ def _call(activity, act, scheduled, fault) -> Outcome:
 
 def after(env: simpy.Environment, seconds: float, action, *args) -> None:
     """Call `action(*args)` once `seconds` of simulated time have passed: a timeout with a callback,
-    which costs a third of a process (the engine needs one per task, per lease and per timer)."""
+    which costs a third of a process (the engine needs one per lease, per retry and per sticky task; its
+    timers share one, `HistoryService._arm`)."""
     env.timeout(seconds, (action, args)).callbacks.append(_act)
 
 

@@ -220,3 +220,16 @@ def test_an_append_that_does_not_wait_for_the_disk_is_committed_alike_and_the_ne
     memory = History.memory()
     memory.append("wf", [started()], sync=False)   # nothing to wait for: the same contract
     assert memory.length("wf") == 1
+
+
+@pytest.mark.parametrize("event", [
+    ev.WorkflowTaskStarted(3, 1.5, 2, "worker-1"), ev.WorkflowTaskStarted(3, 1, 2, "w"),        # an int time
+    ev.WorkflowTaskStarted(3, float("nan"), 2, "w"), ev.WorkflowTaskStarted(True, 1.0, 2, "w"),  # a bool id
+    ev.WorkflowTaskStarted(2**63, 1.0, 2, "w"), ev.WorkflowTaskStarted(3, 1.0, 2, ("a",)),
+    ev.TimerStarted(4, 0.0, "1", 30), ev.TimerStarted(4, 0.0, "1", float("inf")),
+    ev.WorkflowExecutionStarted(1, 0.0, "w", "wf", [{"x": [1, 2.5, None]}], "r"),
+    ev.WorkflowExecutionStarted(1, 0.0, "w", "wf", [{1: "one"}]), ev.WorkflowExecutionCanceled(9, 2.0),
+])
+def test_the_memory_stores_check_of_an_event_finds_what_checking_every_value_finds(event):
+    from simcore.history import _check, _plain
+    assert _check(type(event))(event) == _plain(vars(event).values())
