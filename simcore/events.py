@@ -373,7 +373,6 @@ def _schema(cls) -> tuple[tuple[str, ...], frozenset, frozenset]:
     return names, required, frozenset(names)
 
 
-
 def copy_with(obj, **changes):
     """`dataclasses.replace(obj, **changes)` for the frozen dataclasses the engine copies at every
     step (events, tasks, frames: none has a __post_init__), a few times faster: the copy gets its

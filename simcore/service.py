@@ -115,16 +115,16 @@ class HistoryService:
 
     def _ring(self, due: float) -> None:
         """The first timer is due: every timer due by now fires, in order; then the next wake-up is set.
-        (A wake-up that an earlier timer took the place of does nothing.)"""
+        (A wake-up whose time is no longer the first does nothing: the earlier timer set its own.)"""
         if due != self.wake_at:
             return
         queue, self.wake_at = self.timer_queue, None
         while queue and queue[0][0] <= self.env.now:
             _, _, wid, started, run = heapq.heappop(queue)
             self._fire(wid, started, run)
-        if queue:
+        if queue:   # (on a real clock, now has moved on since: max)
             self.wake_at = queue[0][0]
-            after(self.env, self.wake_at - self.env.now, self._ring, self.wake_at)
+            after(self.env, max(0.0, self.wake_at - self.env.now), self._ring, self.wake_at)
 
     def _fire(self, wid: str, started: ev.TimerStarted, run: str) -> None:
         if run != self.run_of(wid) or self.timers.pop((wid, started.timer_id), None) is None:
