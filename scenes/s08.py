@@ -34,7 +34,8 @@ QUESTIONS = {
         "keeps a workflow's timers in its row and puts the earliest in its shard's timer queue; when that fires "
         "it appends TimerFired and WorkflowTaskScheduled, hands the task to matching, and queues the next. Its docs: workers "
         "\"consume no additional resources while waiting for a Timer to fire\", so one worker can await millions.\n\n"
-        "Ours keeps `engine.timers` and can rebuild it from the store alone (`rearm()`). Temporal's timer "
+        "Ours: a heap by due time (`engine.timer_queue`) wakes the engine at the first; `rearm()` rebuilds it "
+        "from the store. Temporal's timer "
         "duration is a minimum (its docs: workflows \"should not rely on sub-second accuracy for Timers\"); "
         "ours fire exactly, on a simulated clock."),
     "How do I test a 30-day sleep?": (
