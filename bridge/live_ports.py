@@ -85,7 +85,8 @@ async def signals_on_server(live) -> Side:
     await asyncio.wait_for(handle.execute_update("change_address", "2 New Street"), 20)
     await asyncio.wait_for(handle.query("status"), 20)
     live.kill(first)
-    await handle.signal("cancel", "customer changed mind")   # recorded with no worker alive
+    await asyncio.sleep(1)   # as on the course's side: sent just after, the server may still hand the task
+    await handle.signal("cancel", "customer changed mind")   # to the dead worker's poll (Started, TimedOut)
     await asyncio.sleep(1)
     await live.worker("signals")
     side = await live.side()
@@ -115,6 +116,7 @@ async def cancel_on_server(live) -> Side:
     handle = await live.start("cancel_soon", WID, "1001", 4200, 60.0)
     await live.until(lambda t: "TimerStarted" in t, 30, "the day to change one's mind")
     live.kill(first)
+    await asyncio.sleep(0.5)   # as on the course's side (see signals_on_server)
     await handle.cancel()
     await asyncio.sleep(1)
     await live.worker("cancel")
