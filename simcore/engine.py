@@ -59,6 +59,7 @@ class Engine(HistoryService, Messages, WorkerSide, Recovery):
         self._armed = itertools.count()        # (timers due at the same time fire in the order they were armed)
         self.buffered: dict[str, list] = {}    # workflow id -> what arrived while its workflow task ran
         self.recent: dict[tuple, list] = {}    # (workflow id, run) -> events appended since a task last read them
+                                               # (for a file store: a store in RAM is its own)
         self.current_run: dict[str, str] = {}  # workflow id -> its current run's key in the history store
         self.update_requests: dict[str, list] = {}   # workflow id -> accepted updates not yet run
         self.update_results: dict[str, tuple] = {}   # update id -> (result, error)
@@ -84,7 +85,7 @@ class Engine(HistoryService, Messages, WorkerSide, Recovery):
     def incident(self, kind: str, text: str, **details) -> None:
         """Something a learner should see (a lease lost, a stale completion refused, a deploy): kept
         in `incidents` with its time, and drawn as a frame of that kind."""
-        changes = {k: details.pop(k) for k in ("ram", "replaying", "cursor") if k in details} if details else {}
+        changes = {k: details.pop(k) for k in ("ram", "replaying", "cursor") if k in details}
         self.incidents.append((self.env.now, kind, text, details))
         self.sim.trace.frame(text, kind=kind, **changes)
 

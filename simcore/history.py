@@ -21,6 +21,7 @@ for sweeps of thousands of runs. It says so in its repr.
 """
 from __future__ import annotations
 
+import functools
 import gc
 import json
 import os
@@ -94,7 +95,7 @@ class History:
             rows = [(e.event_id, e.type, e.time, _payload(e, workflow_id)) for e in events]
         else:   # nothing is encoded, but what a file would refuse is refused
             for e in events:
-                if not (_CHECKS.get(type(e)) or _check(type(e)))(e):
+                if not _check(type(e))(e):
                     _payload(e, workflow_id)
         first = events[0].event_id
         for offset, e in enumerate(events):
@@ -243,11 +244,11 @@ def _plain(values) -> bool:
         return False
 
 
-_CHECKS: dict = {}   # event type -> its `_check`
 _TYPED = {"str": "type({v}) is str", "int": "type({v}) is int and -2**63 <= {v} < 2**63",
           "float": "type({v}) is float and -_INF < {v} < _INF"}
 
 
+@functools.cache
 def _check(cls):
     """`_plain` over an event's fields, made once per event type: a field typed str, int or float (what
     the engine puts there) is first tested for that type alone, which is all `_plain` would find; any
@@ -257,7 +258,6 @@ def _check(cls):
         return f"({_TYPED[f.type].format(v=v)} or _plain(({v},)))" if f.type in _TYPED else f"_plain(({v},))"
     scope = {"_plain": _plain, "_INF": _INF}
     exec(f"def check(e):\n    d = e.__dict__\n    return {' and '.join(map(test, fields(cls))) or 'True'}", scope)
-    _CHECKS[cls] = scope["check"]
     return scope["check"]
 
 
